@@ -1,0 +1,1 @@
+"""Thin Typer modules, one per resource. The entry point is ``app.main``."""

@@ -1,0 +1,128 @@
+"""The one place a command's result or failure reaches the terminal.
+
+``execute`` loads settings, runs a query against an ApiClient, prints the result
+(a rich rendering, or ``--json``) on stdout, and turns every failure into one
+sentence on stderr and a documented exit code. No traceback reaches the user
+unless ``--debug`` or DUNETRACE_DEBUG=1 asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import typer
+from pydantic import BaseModel
+
+from dunetrace_cli import clock
+from dunetrace_cli.client import ApiClient
+from dunetrace_cli.config import EnvVars, Settings, load_settings
+from dunetrace_cli.errors import DunetraceError, ExitCode
+
+ERROR_CODES = {
+    ExitCode.USAGE: "usage",
+    ExitCode.AUTH_OR_CONFIG: "auth_or_config",
+    ExitCode.NOT_FOUND: "not_found",
+    ExitCode.UNAVAILABLE: "unavailable",
+    ExitCode.INTERNAL: "internal",
+    ExitCode.INTERRUPTED: "interrupted",
+    ExitCode.CHECK_FAILED: "check_failed",
+}
+
+
+@dataclass
+class GlobalOptions:
+    api_url: str | None = None
+    timeout: float | None = None
+    profile: str | None = None
+    debug: bool = False
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalOptions):
+        root.obj = GlobalOptions()
+    return root.obj
+
+
+def debug_enabled(opts: GlobalOptions) -> bool:
+    return opts.debug or os.environ.get(EnvVars.DEBUG, "") not in ("", "0", "false", "no")
+
+
+def settings_for(ctx: typer.Context) -> Settings:
+    opts = options(ctx)
+    return load_settings(api_url=opts.api_url, timeout=opts.timeout, profile=opts.profile)
+
+
+def fail(message: str, code: int, *, as_json: bool = False) -> None:
+    from dunetrace_cli.render.console import make_console
+
+    err = make_console(stderr=True)
+    err.print(f"dunetrace: error: {message}", soft_wrap=True)
+    if as_json:
+        envelope = {"error": {"code": ERROR_CODES.get(ExitCode(code), "error"), "exit_code": code, "message": message}}
+        err.print(json.dumps(envelope), soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def emit(result: BaseModel, *, as_json: bool, now: float) -> None:
+    from dunetrace_cli.render.console import make_console
+
+    out = make_console()
+    if as_json:
+        from dunetrace_cli.render.json_out import to_json
+
+        out.print(to_json(result), soft_wrap=True)
+        return
+    from dunetrace_cli.render.tables import render
+
+    out.print(render(result, now))
+
+
+def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = False) -> None:
+    """Run ``body`` and map every failure to a message and an exit code."""
+    opts = options(ctx)
+    try:
+        body()
+    except typer.Exit:
+        raise
+    except DunetraceError as exc:
+        if debug_enabled(opts):
+            traceback.print_exc()
+        fail(exc.message, int(exc.exit_code), as_json=as_json)
+    except KeyboardInterrupt:
+        fail("interrupted.", int(ExitCode.INTERRUPTED), as_json=as_json)
+    except Exception as exc:  # the last line of defence: never a traceback by default
+        if debug_enabled(opts):
+            traceback.print_exc()
+        fail(
+            f"internal error ({exc.__class__.__name__}). Re-run with --debug for details and report it.",
+            int(ExitCode.INTERNAL),
+            as_json=as_json,
+        )
+
+
+def execute(
+    ctx: typer.Context,
+    query: Callable[[ApiClient], Awaitable[BaseModel]],
+    *,
+    as_json: bool,
+) -> None:
+    """Run ``query`` against the configured API and print its result."""
+
+    def body() -> None:
+        settings = settings_for(ctx)
+        now = clock.now()
+
+        async def call() -> BaseModel:
+            async with ApiClient(settings, clock=clock.now) as client:
+                return await query(client)
+
+        result = asyncio.run(call())
+        emit(result, as_json=as_json, now=now)
+
+    guarded(ctx, body, as_json=as_json)

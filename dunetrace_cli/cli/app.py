@@ -1,0 +1,98 @@
+"""The root `dunetrace` command: global options, command registration, entry points."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from dunetrace_cli import __version__
+from dunetrace_cli.cli import agents, guide, runs, signals
+from dunetrace_cli.cli._run import GlobalOptions
+
+app = typer.Typer(
+    name="dunetrace",
+    help=(
+        "Triage AI-agent failures recorded by Dunetrace, from the terminal.\n\n"
+        "Start with `dunetrace agents`, then `dunetrace summary AGENT`. "
+        "Exit codes: 0 ok, 2 usage, 3 auth/config, 4 not found, 5 backend unavailable, 70 internal, 130 interrupted."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dunetrace-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    api_url: Optional[str] = typer.Option(
+        None, "--api-url", help="Customer API base URL, or 'local' for the embedded store. [env: DUNETRACE_API_URL]"
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", min=0.1, max=600, help="Seconds per request (default 15). [env: DUNETRACE_TIMEOUT]"
+    ),
+    profile: Optional[str] = typer.Option(
+        None, "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]"
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors. [env: DUNETRACE_DEBUG=1]"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Triage AI-agent failures recorded by Dunetrace."""
+    ctx.obj = GlobalOptions(api_url=api_url, timeout=timeout, profile=profile, debug=debug)
+
+
+agents.register(app)
+runs.register(app)
+signals.register(app)
+guide.register(app)
+
+
+def _register_groups() -> None:
+    from dunetrace_cli.cli import config_cmd
+
+    app.add_typer(config_cmd.app, name="config", rich_help_panel="Set up")
+    try:
+        from dunetrace_cli.cli import mcp_cmd
+    except ImportError:  # pragma: no cover - being built
+        mcp_cmd = None  # type: ignore[assignment]
+    if mcp_cmd is not None and hasattr(mcp_cmd, "app"):
+        app.add_typer(mcp_cmd.app, name="mcp", rich_help_panel="Serve")
+    try:
+        from dunetrace_cli.cli import local_cmd
+    except ImportError:  # pragma: no cover - being built
+        local_cmd = None  # type: ignore[assignment]
+    if local_cmd is not None and hasattr(local_cmd, "app"):
+        app.add_typer(local_cmd.app, name="local", rich_help_panel="Local store")
+    try:
+        from dunetrace_cli.cli import demo_cmd
+    except ImportError:  # pragma: no cover - being built
+        demo_cmd = None  # type: ignore[assignment]
+    if demo_cmd is not None and hasattr(demo_cmd, "demo"):
+        app.command("demo", rich_help_panel="Local store")(demo_cmd.demo)
+
+
+_register_groups()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return its exit code (used by `dunetrace demo`)."""
+    try:
+        app(args=argv, prog_name="dunetrace", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(None))

@@ -1,0 +1,135 @@
+"""`dunetrace config`: show, set, use, path. The key is masked unless --reveal."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from dunetrace_cli.cli._options import JsonOpt
+from dunetrace_cli.cli._run import guarded, options
+from dunetrace_cli.config import (
+    DEFAULT_PROFILE,
+    KEYS,
+    ConfigFile,
+    config_path,
+    load_settings,
+    mask_key,
+    validate_profile_name,
+    validate_value,
+)
+from dunetrace_cli.errors import UsageError
+
+app = typer.Typer(help="Show and change settings (api_url, api_key, timeout) and profiles.", no_args_is_help=True)
+
+
+def _out():
+    from dunetrace_cli.render.console import make_console
+
+    return make_console()
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    reveal: bool = typer.Option(False, "--reveal", help="Print the API key in full."),
+    json_: JsonOpt = False,
+) -> None:
+    """The settings in effect, where each comes from, and the profiles in the file."""
+
+    def body() -> None:
+        opts = options(ctx)
+        settings = load_settings(api_url=opts.api_url, timeout=opts.timeout, profile=opts.profile)
+        cfg = ConfigFile.load(config_path())
+        key = settings.api_key if reveal else mask_key(settings.api_key)
+        data = {
+            "profile": settings.profile,
+            "config_path": str(settings.config_path),
+            "settings": {
+                "api_url": {"value": settings.api_url, "source": settings.sources["api_url"]},
+                "api_key": {"value": key, "source": settings.sources["api_key"], "masked": not reveal},
+                "timeout": {"value": settings.timeout, "source": settings.sources["timeout"]},
+            },
+            "profiles": sorted(cfg.profiles),
+            "active_profile": cfg.active_profile or DEFAULT_PROFILE,
+        }
+        out = _out()
+        if json_:
+            out.print(json.dumps(data, indent=2), soft_wrap=True)
+            return
+        from rich.text import Text
+
+        out.print(Text(f"profile  {settings.profile}"))
+        for name in KEYS:
+            entry = data["settings"][name]
+            out.print(Text(f"{name:<8} {entry['value']}  ({entry['source']})"))
+        out.print(Text(f"file     {settings.config_path}", style="dim"))
+        if cfg.profiles:
+            out.print(Text(f"profiles {', '.join(sorted(cfg.profiles))} (active: {data['active_profile']})", style="dim"))
+
+    guarded(ctx, body, as_json=json_)
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", show_default=False)],
+    value: Annotated[str, typer.Argument(help="The new value. For api_key, pass - to read it from stdin.", show_default=False)],
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to change (default: the active one)."),
+) -> None:
+    """Set a value in a profile of config.toml (written with mode 0600)."""
+
+    def body() -> None:
+        path = config_path()
+        cfg = ConfigFile.load(path)
+        name = validate_profile_name(profile or options(ctx).profile or cfg.active_profile or DEFAULT_PROFILE)
+        raw = value
+        if key == "api_key" and value == "-":
+            import sys
+
+            raw = sys.stdin.readline().strip()
+        typed = validate_value(key, raw)
+        cfg.profiles.setdefault(name, {})[key] = typed
+        cfg.save()
+        shown = mask_key(str(typed)) if key == "api_key" else typed
+        from rich.text import Text
+
+        from dunetrace_cli.render.console import make_console
+
+        make_console(stderr=True).print(Text(f"set {key} = {shown} in profile '{name}' ({path})"))
+
+    guarded(ctx, body)
+
+
+@app.command("use")
+def use(
+    ctx: typer.Context,
+    profile: Annotated[str, typer.Argument(help="Profile to make active.", show_default=False)],
+) -> None:
+    """Make a profile the active one."""
+
+    def body() -> None:
+        path = config_path()
+        cfg = ConfigFile.load(path)
+        name = validate_profile_name(profile)
+        if name not in cfg.profiles and name != DEFAULT_PROFILE:
+            known = ", ".join(sorted(cfg.profiles)) or "none yet"
+            raise UsageError(
+                f"no profile '{name}' (profiles: {known}). Create it with `dunetrace config set api_url URL --profile {name}`."
+            )
+        cfg.active_profile = name
+        cfg.save()
+        from rich.text import Text
+
+        from dunetrace_cli.render.console import make_console
+
+        make_console(stderr=True).print(Text(f"active profile is now '{name}'"))
+
+    guarded(ctx, body)
+
+
+@app.command("path")
+def path_(ctx: typer.Context) -> None:
+    """Print the config file's path."""
+    guarded(ctx, lambda: _out().print(str(config_path()), soft_wrap=True))

@@ -1,0 +1,249 @@
+"""The only place that speaks HTTP to the Dunetrace Customer API.
+
+One ``httpx.AsyncClient`` per process invocation (connection reuse), the bearer key,
+a User-Agent, a timeout, retries with backoff (connect errors, 429 honouring
+Retry-After, 502/503/504 on GETs, at most 3 attempts), bounded fan-out concurrency,
+per-process endpoint detection (a 404 on a *route*, not on an id), and a single
+mapping from every failure to a typed :mod:`dunetrace_cli.errors` error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+import httpx
+
+from dunetrace_cli import __version__
+from dunetrace_cli.config import Settings
+from dunetrace_cli.errors import ApiUnavailable, AuthError, DunetraceError, NotFound, UsageError
+
+T = TypeVar("T")
+
+RETRY_STATUSES = {502, 503, 504}
+MAX_ATTEMPTS = 3
+MAX_RETRY_AFTER = 30.0
+LOCAL_BASE_URL = "http://dunetrace.local"
+
+# Endpoint availability, detected once per process per API base URL.
+_FEATURES: dict[tuple[str, str], bool] = {}
+
+
+class RouteMissing(NotFound):
+    """The server has no such route (an older server generation, or not the Customer API)."""
+
+    def __init__(self, base_url: str, path: str) -> None:
+        super().__init__(
+            f"The API at {base_url} has no route {path} (HTTP 404). "
+            "Is DUNETRACE_API_URL pointing at the Dunetrace Customer API (port 8002)?"
+        )
+        self.path = path
+
+
+def reset_feature_cache() -> None:
+    _FEATURES.clear()
+
+
+def _detail_text(detail: Any) -> str:
+    """Render FastAPI's ``detail`` (a string, or a list of pydantic errors) as one phrase."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p not in ("query", "path", "body"))
+                msg = str(item.get("msg", "invalid value"))
+                parts.append(f"{loc}: {msg}" if loc else msg)
+            else:
+                parts.append(str(item))
+        return "; ".join(parts) or "invalid request"
+    if detail is None:
+        return ""
+    return json.dumps(detail)[:300]
+
+
+def _retry_after(response: httpx.Response, fallback: float) -> float:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return fallback
+    try:
+        return max(0.0, min(float(value), MAX_RETRY_AFTER))
+    except ValueError:
+        return fallback
+
+
+class ApiClient:
+    """Async client for the Customer API. Use as ``async with ApiClient(settings) as client``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency: int = 8,
+        backoff: float = 0.25,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._sleep = sleep
+        self._backoff = backoff
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self.request_count = 0
+        self.cache: dict[str, Any] = {}  # per-invocation memo (e.g. the agent list)
+        if settings.is_local and transport is None:
+            transport = _local_transport(settings.api_url)
+        self.base_url = LOCAL_BASE_URL if settings.is_local else settings.api_url.rstrip("/")
+        self.display_url = settings.api_url
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout),
+            headers={
+                "Authorization": f"Bearer {settings.api_key}",
+                "User-Agent": f"dunetrace-cli/{__version__} (+httpx)",
+                "Accept": "application/json",
+            },
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> "ApiClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def now(self) -> float:
+        return self.clock()
+
+    # ------------------------------------------------------------ requests
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``path`` and return the parsed JSON body, or raise a typed error."""
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        async with self._semaphore:
+            response = await self._send(path, clean)
+        return self._parse(response, path)
+
+    async def get_feature(self, feature: str, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET a route that older servers lack. Returns None (and remembers) when the route is absent."""
+        key = (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
+        if _FEATURES.get(key) is False:
+            return None
+        try:
+            body = await self.get(path, params)
+        except RouteMissing:
+            _FEATURES[key] = False
+            return None
+        _FEATURES[key] = True
+        return body
+
+    def feature_known_missing(self, feature: str) -> bool:
+        key = (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
+        return _FEATURES.get(key) is False
+
+    async def gather(self, items: Iterable[T], fn: Callable[[T], Awaitable[Any]]) -> list[Any]:
+        """Run ``fn`` over ``items`` concurrently (bounded by the client's semaphore per request)."""
+        return list(await asyncio.gather(*(fn(item) for item in items)))
+
+    async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            self.request_count += 1
+            try:
+                response = await self._http.get(path, params=params)
+            except httpx.TimeoutException as exc:
+                raise ApiUnavailable(
+                    f"Dunetrace Customer API at {self.display_url} did not answer within "
+                    f"{self.settings.timeout:g}s. Retry, raise the limit with --timeout or DUNETRACE_TIMEOUT, "
+                    "or check the backend's health."
+                ) from exc
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                if attempt < MAX_ATTEMPTS:
+                    await self._sleep(self._backoff * 2 ** (attempt - 1))
+                    continue
+                raise ApiUnavailable(
+                    f"Dunetrace Customer API unreachable at {self.display_url}. Is the backend running "
+                    "(docker compose up -d)? Point DUNETRACE_API_URL elsewhere or run "
+                    "`dunetrace config set api_url ...`."
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise ApiUnavailable(
+                    f"request to the Dunetrace Customer API at {self.display_url} failed "
+                    f"({exc.__class__.__name__}). Check DUNETRACE_API_URL and retry."
+                ) from exc
+            status = response.status_code
+            if attempt < MAX_ATTEMPTS and (status == 429 or status in RETRY_STATUSES):
+                delay = self._backoff * 2 ** (attempt - 1)
+                if status == 429:
+                    delay = _retry_after(response, delay)
+                await self._sleep(delay)
+                continue
+            return response
+
+    def _parse(self, response: httpx.Response, path: str) -> Any:
+        status = response.status_code
+        url = f"{self.display_url.rstrip('/')}{path}" if not self.settings.is_local else f"local store {path}"
+        body: Any = None
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            if 200 <= status < 300:
+                raise ApiUnavailable(
+                    f"Dunetrace Customer API returned a malformed response for {url} (not JSON). "
+                    "Is DUNETRACE_API_URL pointing at the Customer API (port 8002)?"
+                ) from None
+        detail = _detail_text(body.get("detail")) if isinstance(body, dict) else ""
+        if 200 <= status < 300:
+            return body
+        if status in (401, 403):
+            raise AuthError(
+                f"The Dunetrace API at {self.display_url} rejected the API key (HTTP {status}"
+                f"{': ' + detail if detail else ''}). Set DUNETRACE_API_KEY or run "
+                "`dunetrace config set api_key ...`."
+            )
+        if status == 404:
+            if detail in ("Not Found", ""):
+                raise RouteMissing(self.display_url, path)
+            raise NotFound(f"{detail.rstrip('.')}.")
+        if status == 422:
+            raise UsageError(f"The Dunetrace API rejected the request: {detail or 'invalid parameters'}.")
+        if status == 429:
+            raise ApiUnavailable(
+                f"The Dunetrace API at {self.display_url} is rate limiting requests (HTTP 429). Wait a moment and retry."
+            )
+        if status >= 500:
+            raise ApiUnavailable(
+                f"The Dunetrace API at {self.display_url} failed with HTTP {status}"
+                f"{' (' + detail + ')' if detail else ''}. Check the backend's logs and retry."
+            )
+        raise UsageError(
+            f"The Dunetrace API answered HTTP {status} for {url}{': ' + detail if detail else ''}. "
+            "Check the command's arguments."
+        )
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _local_transport(api_url: str) -> httpx.AsyncBaseTransport:
+    """An in-process ASGI transport into the embedded store's Customer API."""
+    try:
+        from dunetrace_cli.local.api import create_api_app
+        from dunetrace_cli.local.paths import resolve_db_path
+    except ImportError as exc:  # pragma: no cover - the local store ships with the package
+        raise DunetraceError(f"the embedded local store is not available in this installation ({exc}).") from exc
+    db_path = resolve_db_path(api_url)
+    return httpx.ASGITransport(app=create_api_app(db_path))
+

@@ -1,0 +1,36 @@
+"""The one-shot diagnosis of an agent (`dunetrace summary`, MCP summarize_agent)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dunetrace_cli.models.agents import AgentSummary
+from dunetrace_cli.models.common import ResultModel
+from dunetrace_cli.models.health import HealthScore
+from dunetrace_cli.models.signals import Signal, SuggestedFix
+
+
+class FailureBreakdown(ResultModel):
+    failure_type: str
+    signals: int
+    runs_affected: int
+    pct_of_runs: float  # runs_affected / processed runs, 0-100
+    is_systemic: bool
+    worst_severity: str
+
+
+class SignalDigest(ResultModel):
+    signal: Signal
+    first_fix: SuggestedFix | None = None
+
+
+class AgentDiagnosis(ResultModel):
+    agent: AgentSummary
+    health: HealthScore
+    runs_total: int  # processed runs
+    failing_runs: int
+    clean_runs: int
+    breakdown: list[FailureBreakdown]
+    newest_signals: list[SignalDigest]
+    next_steps: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

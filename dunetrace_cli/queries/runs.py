@@ -1,0 +1,299 @@
+"""Runs: lists, id/prefix resolution, the paired run view, and run comparison."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from dunetrace_cli.client import ApiClient
+from dunetrace_cli.errors import AmbiguousId, NotFound, UsageError
+from dunetrace_cli.models.runs import (
+    ContextGrowth,
+    LlmCall,
+    RunComparison,
+    RunComparisonSide,
+    RunDetail,
+    RunEvent,
+    RunList,
+    RunSummary,
+    RunView,
+    ToolCall,
+)
+from dunetrace_cli.queries._common import PAGE_MAX, all_agents, page_all, require_agent, seg
+
+RunFilter = Literal["all", "failing", "clean"]
+MIN_PREFIX = 4
+CONTEXT_BLOAT_FACTOR = 3.0  # the SDK detector's default growth threshold
+
+
+async def list_runs(client: ApiClient, *, agent_id: str, limit: int = 20, status: RunFilter = "all") -> RunList:
+    """The newest runs of an agent (ordered by when the detector processed them)."""
+    if limit < 1:
+        raise UsageError(f"invalid --limit {limit}: it must be at least 1.")
+    params: dict[str, Any] = {}
+    if status == "failing":
+        params["has_signals"] = True
+    elif status == "clean":
+        params["has_signals"] = False
+    path = f"/v1/agents/{seg(agent_id)}/runs"
+    _, (rows, total) = await asyncio.gather(
+        require_agent(client, agent_id), page_all(client, path, "runs", params, max_rows=limit)
+    )
+    runs = [RunSummary.model_validate(row) for row in rows[:limit]]
+    return RunList(agent_id=agent_id, filter=status, runs=runs, total=total, limit=limit)
+
+
+async def _runs_of(client: ApiClient, agent_id: str) -> list[dict[str, Any]]:
+    rows, _ = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs")
+    return rows
+
+
+async def _candidate_runs(client: ApiClient, agent_id: str | None) -> list[dict[str, Any]]:
+    """All processed runs in scope: org-wide /v1/runs when the server has it, else per agent."""
+    if agent_id:
+        await require_agent(client, agent_id)
+        return await _runs_of(client, agent_id)
+    first = await client.get_feature("org_runs", "/v1/runs", {"limit": PAGE_MAX, "offset": 0})
+    if first is not None:
+        rows = list(first.get("runs") or [])
+        if (first.get("page") or {}).get("has_more"):
+            rest, _ = await page_all(client, "/v1/runs", "runs")
+            rows = rest
+        return rows
+    agents = await all_agents(client)
+    per_agent = await asyncio.gather(*(_runs_of(client, a.agent_id) for a in agents))
+    return [row for rows in per_agent for row in rows]
+
+
+async def resolve_run_id(client: ApiClient, run_id: str, *, agent_id: str | None = None) -> str:
+    """A full run id from a full id or any unique prefix (e.g. the 12-character ids in alerts)."""
+    wanted = run_id.strip()
+    if len(wanted) < MIN_PREFIX:
+        raise UsageError(f"run id '{run_id}' is too short: give the full id or at least {MIN_PREFIX} characters.")
+    rows = await _candidate_runs(client, agent_id)
+    matches = sorted({str(r.get("run_id")) for r in rows if str(r.get("run_id", "")).startswith(wanted)})
+    if len(matches) == 1:
+        return matches[0]
+    scope = f"agent '{agent_id}'" if agent_id else "all agents"
+    if not matches:
+        raise NotFound(
+            f"no run matches '{run_id}' among {len(rows)} processed runs of {scope}. "
+            "Runs appear once they finish; list them with `dunetrace runs AGENT`."
+        )
+    shown = ", ".join(matches[:10]) + (f", … and {len(matches) - 10} more" if len(matches) > 10 else "")
+    raise AmbiguousId(f"run prefix '{run_id}' matches {len(matches)} runs: {shown}. Give more characters.", matches)
+
+
+async def fetch_run(client: ApiClient, run_id: str, *, agent_id: str | None = None) -> RunDetail:
+    """GET /v1/runs/{id}; on a 404 treat the id as a prefix and resolve it."""
+    try:
+        body = await client.get(f"/v1/runs/{seg(run_id)}", {"include_shadow": False})
+    except NotFound:
+        full = await resolve_run_id(client, run_id, agent_id=agent_id)
+        if full == run_id:
+            raise
+        body = await client.get(f"/v1/runs/{seg(full)}", {"include_shadow": False})
+    if isinstance(body, dict) and isinstance(body.get("run"), dict) and "run_id" not in body:
+        body = {**body["run"], **{k: v for k, v in body.items() if k != "run"}}  # tolerate a nested shape
+    return RunDetail.model_validate(body)
+
+
+async def get_run(client: ApiClient, *, run_id: str, agent_id: str | None = None) -> RunView:
+    """A run with tool calls and LLM calls paired, token totals, and the context-growth hint."""
+    detail = await fetch_run(client, run_id, agent_id=agent_id)
+    return analyse_run(detail, requested_id=run_id)
+
+
+def analyse_run(detail: RunDetail, *, requested_id: str) -> RunView:
+    tools = pair_tool_calls(detail.events)
+    llms = pair_llm_calls(detail.events)
+    sdk_exit = None
+    error = None
+    for event in detail.events:
+        if event.event_type == "run.completed":
+            sdk_exit = _str(event.payload.get("exit_reason")) or "completed"
+        elif event.event_type == "run.errored":
+            sdk_exit = _str(event.payload.get("exit_reason")) or "error"
+            error = _str(event.payload.get("error")) or _str(event.payload.get("error_type"))
+    return RunView(
+        run=detail,
+        requested_id=requested_id,
+        tool_calls=tools,
+        llm_calls=llms,
+        retrievals=sum(1 for e in detail.events if e.event_type == "retrieval.called"),
+        prompt_tokens=sum(c.prompt_tokens or 0 for c in llms),
+        completion_tokens=sum(c.completion_tokens or 0 for c in llms),
+        context_growth=context_growth(llms),
+        sdk_exit_reason=sdk_exit,
+        error=error,
+    )
+
+
+def _str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
+
+
+def pair_tool_calls(events: list[RunEvent]) -> list[ToolCall]:
+    """Match each tool.responded to the latest unmatched tool.called of the same tool (as the SDK's run builder).
+
+    The step index cannot be used: the SDK's context-manager API advances the step on
+    every call, so a call and its response land on different steps.
+    """
+    calls: list[ToolCall] = []
+    pending: list[int] = []  # indexes into calls, unmatched
+    for event in events:
+        payload = event.payload
+        if event.event_type == "tool.called":
+            args = payload.get("args")
+            if args is None:
+                args = payload.get("args_hash")
+            calls.append(
+                ToolCall(
+                    step_index=event.step_index,
+                    tool_name=_str(payload.get("tool_name")) or "?",
+                    called_at=event.timestamp,
+                    args=None if args is None else str(args)[:500],
+                )
+            )
+            pending.append(len(calls) - 1)
+        elif event.event_type == "tool.responded":
+            name = _str(payload.get("tool_name"))
+            match = next((i for i in reversed(pending) if calls[i].tool_name == name), None)
+            if match is None and pending:
+                match = pending[-1]
+            if match is None:
+                continue
+            pending.remove(match)
+            call = calls[match]
+            latency = _num(payload.get("latency_ms"))
+            if latency is None and call.called_at is not None and event.timestamp is not None:
+                latency = round((event.timestamp - call.called_at) * 1000, 1)
+            success = payload.get("success")
+            call.success = bool(success) if isinstance(success, bool) else None
+            call.latency_ms = latency
+            call.error = _str(payload.get("error")) or _str(payload.get("error_hash"))
+            call.output_length = _int(payload.get("output_length"))
+    return calls
+
+
+def pair_llm_calls(events: list[RunEvent]) -> list[LlmCall]:
+    """Match llm.responded to llm.called by call_id when both carry one, else first-in first-out."""
+    calls: list[LlmCall] = []
+    ids: list[Any] = []
+    pending: list[int] = []
+    for event in events:
+        payload = event.payload
+        if event.event_type == "llm.called":
+            calls.append(
+                LlmCall(
+                    step_index=event.step_index,
+                    model=_str(payload.get("model")),
+                    called_at=event.timestamp,
+                    prompt_tokens=_int(payload.get("prompt_tokens")),
+                    prompt_tokens_estimated=bool(payload.get("prompt_tokens_estimated", False)),
+                )
+            )
+            ids.append(payload.get("call_id"))
+            pending.append(len(calls) - 1)
+        elif event.event_type == "llm.responded":
+            call_id = payload.get("call_id")
+            match = None
+            if call_id is not None:
+                match = next((i for i in pending if ids[i] == call_id), None)
+            if match is None and pending:
+                match = pending[0]
+            if match is None:
+                continue
+            pending.remove(match)
+            call = calls[match]
+            exact = _int(payload.get("prompt_tokens"))
+            if exact:
+                call.prompt_tokens = exact
+                call.prompt_tokens_estimated = False
+            call.completion_tokens = _int(payload.get("completion_tokens"))
+            latency = _num(payload.get("latency_ms"))
+            if latency is None and call.called_at is not None and event.timestamp is not None:
+                latency = round((event.timestamp - call.called_at) * 1000, 1)
+            call.latency_ms = latency
+            call.finish_reason = _str(payload.get("finish_reason"))
+            call.responded = True
+    return calls
+
+
+def context_growth(llms: list[LlmCall]) -> ContextGrowth | None:
+    sequence = [c.prompt_tokens for c in llms if c.prompt_tokens]
+    if len(sequence) < 2:
+        return None
+    first, last = sequence[0], sequence[-1]
+    factor = round(last / first, 2) if first else 0.0
+    return ContextGrowth(
+        first_tokens=first,
+        last_tokens=last,
+        growth_factor=factor,
+        llm_call_count=len(sequence),
+        flagged=len(sequence) >= 3 and factor >= CONTEXT_BLOAT_FACTOR,
+        sequence=sequence,
+    )
+
+
+def _side(view: RunView) -> RunComparisonSide:
+    run = view.run
+    return RunComparisonSide(
+        run_id=run.run_id,
+        agent_id=run.agent_id,
+        agent_version=run.agent_version,
+        exit_reason=run.exit_reason,
+        duration_s=run.duration_s,
+        step_count=run.step_count,
+        event_count=len(run.events),
+        total_tokens=run.total_tokens if run.total_tokens is not None else (view.prompt_tokens + view.completion_tokens or None),
+        cost_usd=run.cost_usd,
+        tool_calls=len(view.tool_calls),
+        failed_tool_calls=sum(1 for c in view.tool_calls if c.success is False),
+        llm_calls=len(view.llm_calls),
+        signal_types=sorted({s.failure_type for s in run.signals}),
+    )
+
+
+async def compare_runs(
+    client: ApiClient, *, run_id_1: str, run_id_2: str, agent_id: str | None = None
+) -> RunComparison:
+    """Two runs side by side: duration, steps, tokens, tool calls, signals."""
+    left, right = await asyncio.gather(
+        get_run(client, run_id=run_id_1, agent_id=agent_id), get_run(client, run_id=run_id_2, agent_id=agent_id)
+    )
+    a, b = _side(left), _side(right)
+    diffs: list[str] = []
+    if a.agent_version != b.agent_version:
+        diffs.append(f"agent version differs: {a.agent_version} vs {b.agent_version}")
+    for label, x, y in (
+        ("steps", a.step_count, b.step_count),
+        ("tool calls", a.tool_calls, b.tool_calls),
+        ("failed tool calls", a.failed_tool_calls, b.failed_tool_calls),
+        ("LLM calls", a.llm_calls, b.llm_calls),
+        ("tokens", a.total_tokens, b.total_tokens),
+    ):
+        if x is not None and y is not None and x != y:
+            diffs.append(f"{label}: {x} vs {y} ({y - x:+d})")
+    only_a = sorted(set(a.signal_types) - set(b.signal_types))
+    only_b = sorted(set(b.signal_types) - set(a.signal_types))
+    if only_a:
+        diffs.append(f"only run 1 has: {', '.join(only_a)}")
+    if only_b:
+        diffs.append(f"only run 2 has: {', '.join(only_b)}")
+    if a.exit_reason != b.exit_reason:
+        diffs.append(f"exit: {a.exit_reason} vs {b.exit_reason}")
+    return RunComparison(left=a, right=b, differences=diffs)

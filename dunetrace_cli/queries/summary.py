@@ -1,0 +1,93 @@
+"""The one-shot diagnosis: health, counts, failure breakdown, newest signals with a fix."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from dunetrace_cli.client import ApiClient
+from dunetrace_cli.models.common import SEVERITY_RANK
+from dunetrace_cli.models.signals import Signal
+from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
+from dunetrace_cli.queries._common import page_all, require_agent, seg
+from dunetrace_cli.queries.health import get_health
+
+SIGNAL_CAP = 2000
+SYSTEMIC_RATE = 0.10
+
+
+async def _count(client: ApiClient, agent_id: str, has_signals: bool | None) -> int:
+    params: dict[str, object] = {"limit": 1, "offset": 0}
+    if has_signals is not None:
+        params["has_signals"] = has_signals
+    body = await client.get(f"/v1/agents/{seg(agent_id)}/runs", params)
+    return int((body.get("page") or {}).get("total") or 0)
+
+
+async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) -> AgentDiagnosis:
+    """Start here: is the agent healthy, what fails, how often, and what to do first."""
+    agent = await require_agent(client, agent_id)
+    health, runs_total, failing, (signal_rows, signal_total) = await asyncio.gather(
+        get_health(client, agent_id=agent_id),
+        _count(client, agent_id, None),
+        _count(client, agent_id, True),
+        page_all(
+            client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP
+        ),
+    )
+    signals = [Signal.model_validate(r) for r in signal_rows]
+    notes: list[str] = []
+    if signal_total > len(signals):
+        notes.append(f"breakdown covers the newest {len(signals)} of {signal_total} signals")
+
+    runs_by_type: dict[str, set[str]] = defaultdict(set)
+    count_by_type: dict[str, int] = defaultdict(int)
+    worst: dict[str, str] = {}
+    for sig in signals:
+        runs_by_type[sig.failure_type].add(sig.run_id)
+        count_by_type[sig.failure_type] += 1
+        current = worst.get(sig.failure_type)
+        if current is None or SEVERITY_RANK.get(sig.severity, 9) < SEVERITY_RANK.get(current, 9):
+            worst[sig.failure_type] = sig.severity
+    breakdown = sorted(
+        (
+            FailureBreakdown(
+                failure_type=ftype,
+                signals=count_by_type[ftype],
+                runs_affected=len(run_ids),
+                pct_of_runs=round(100 * len(run_ids) / runs_total, 1) if runs_total else 0.0,
+                is_systemic=bool(runs_total) and len(run_ids) / runs_total >= SYSTEMIC_RATE,
+                worst_severity=worst.get(ftype, ""),
+            )
+            for ftype, run_ids in runs_by_type.items()
+        ),
+        key=lambda b: (-b.runs_affected, SEVERITY_RANK.get(b.worst_severity, 9), b.failure_type),
+    )
+    ordered = sorted(signals, key=lambda s: (s.detected_at or 0.0, s.id), reverse=True)
+    digests = [
+        SignalDigest(signal=s, first_fix=s.suggested_fixes[0] if s.suggested_fixes else None) for s in ordered[:newest]
+    ]
+    return AgentDiagnosis(
+        agent=agent,
+        health=health,
+        runs_total=runs_total,
+        failing_runs=failing,
+        clean_runs=max(0, runs_total - failing),
+        breakdown=breakdown,
+        newest_signals=digests,
+        next_steps=next_steps(agent_id, ordered, breakdown),
+        notes=notes,
+    )
+
+
+def next_steps(agent_id: str, signals: list[Signal], breakdown: list[FailureBreakdown]) -> list[str]:
+    if not signals:
+        return [f"dunetrace runs {agent_id}  # no failures recorded: check the runs look complete"]
+    worst = min(signals, key=lambda s: (SEVERITY_RANK.get(s.severity, 9), -(s.detected_at or 0.0)))
+    steps = [f"dunetrace signal {worst.id}  # the fix for the newest {worst.severity} {worst.failure_type}"]
+    if worst.run_id:
+        steps.append(f"dunetrace run {worst.run_id[:12]}  # what happened in that run, step by step")
+    if any(b.is_systemic for b in breakdown):
+        steps.append(f"dunetrace patterns {agent_id}  # systemic failures and their daily trend")
+    steps.append(f"dunetrace runs {agent_id} --failing  # every failing run")
+    return steps

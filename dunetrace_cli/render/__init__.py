@@ -1,0 +1,1 @@
+"""Pure renderers: rich tables for people, JSON for scripts, markdown for MCP text."""
