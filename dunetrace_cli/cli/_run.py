@@ -13,15 +13,17 @@ import json
 import os
 import traceback
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import typer
-from pydantic import BaseModel
 
-from dunetrace_cli import clock
-from dunetrace_cli.client import ApiClient
-from dunetrace_cli.config import EnvVars, Settings, load_settings
 from dunetrace_cli.errors import DunetraceError, ExitCode
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from dunetrace_cli.client import ApiClient
+    from dunetrace_cli.config import Settings
 
 ERROR_CODES = {
     ExitCode.USAGE: "usage",
@@ -50,10 +52,12 @@ def options(ctx: typer.Context) -> GlobalOptions:
 
 
 def debug_enabled(opts: GlobalOptions) -> bool:
-    return opts.debug or os.environ.get(EnvVars.DEBUG, "") not in ("", "0", "false", "no")
+    return opts.debug or os.environ.get("DUNETRACE_DEBUG", "") not in ("", "0", "false", "no")
 
 
-def settings_for(ctx: typer.Context) -> Settings:
+def settings_for(ctx: typer.Context) -> "Settings":
+    from dunetrace_cli.config import load_settings
+
     opts = options(ctx)
     return load_settings(api_url=opts.api_url, timeout=opts.timeout, profile=opts.profile)
 
@@ -69,7 +73,7 @@ def fail(message: str, code: int, *, as_json: bool = False) -> None:
     raise typer.Exit(code)
 
 
-def emit(result: BaseModel, *, as_json: bool, now: float) -> None:
+def emit(result: "BaseModel", *, as_json: bool, now: float) -> None:
     from dunetrace_cli.render.console import make_console
 
     out = make_console()
@@ -108,17 +112,20 @@ def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = Fal
 
 def execute(
     ctx: typer.Context,
-    query: Callable[[ApiClient], Awaitable[BaseModel]],
+    query: Callable[["ApiClient"], Awaitable["BaseModel"]],
     *,
     as_json: bool,
 ) -> None:
     """Run ``query`` against the configured API and print its result."""
 
     def body() -> None:
+        from dunetrace_cli import clock
+        from dunetrace_cli.client import ApiClient
+
         settings = settings_for(ctx)
         now = clock.now()
 
-        async def call() -> BaseModel:
+        async def call() -> "BaseModel":
             async with ApiClient(settings, clock=clock.now) as client:
                 return await query(client)
 

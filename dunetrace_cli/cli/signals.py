@@ -6,10 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dunetrace_cli import clock
 from dunetrace_cli.cli._options import AgentOpt, JsonOpt, SeverityOpt, SinceOpt, TypeOpt
 from dunetrace_cli.cli._run import execute
-from dunetrace_cli.queries import get_signal, normalize_failure_type, normalize_severity, parse_since, search_signals
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +24,9 @@ def register(app: typer.Typer) -> None:
         """Failure signals, newest first; across every agent unless AGENT is given."""
 
         async def query(client):  # type: ignore[no-untyped-def]
+            from dunetrace_cli import clock
+            from dunetrace_cli.queries import normalize_failure_type, normalize_severity, parse_since, search_signals
+
             normalize_severity(severity)
             normalize_failure_type(failure_type)
             cutoff = parse_since(since, clock.now())
@@ -43,4 +44,6 @@ def register(app: typer.Typer) -> None:
         json_: JsonOpt = False,
     ) -> None:
         """One signal: evidence, impact and every suggested fix with its code."""
+        from dunetrace_cli.queries import get_signal
+
         execute(ctx, lambda c: get_signal(c, signal_id=signal_id, agent_id=agent), as_json=json_)

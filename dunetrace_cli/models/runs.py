@@ -98,7 +98,7 @@ class ContextGrowth(ResultModel):
     last_tokens: int
     growth_factor: float
     llm_call_count: int
-    flagged: bool  # growth_factor >= 3 over >= 3 calls, the SDK detector's default threshold
+    flagged: bool  # the SDK detector's defaults: >= 3 calls, growth >= 3x, last prompt >= 2,000 tokens
     sequence: list[int]
 
 

@@ -154,7 +154,7 @@ def unknown_agent_message(agent_id: str, names: list[str]) -> str:
     if not names:
         return f"no agent '{agent_id}': the API has no agents yet. Instrument one with the SDK (`dunetrace guide python`)."
     shown = ", ".join(names[:10]) + (f", … and {len(names) - 10} more" if len(names) > 10 else "")
-    close = difflib.get_close_matches(agent_id, names, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(agent_id, names, n=1, cutoff=0.75)
     if not close:
         lowered = [n for n in names if agent_id.lower() in n.lower()]
         close = lowered[:1]

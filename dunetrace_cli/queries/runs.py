@@ -23,7 +23,10 @@ from dunetrace_cli.queries._common import PAGE_MAX, all_agents, page_all, requir
 
 RunFilter = Literal["all", "failing", "clean"]
 MIN_PREFIX = 4
-CONTEXT_BLOAT_FACTOR = 3.0  # the SDK detector's default growth threshold
+# The SDK's CONTEXT_BLOAT defaults: >= 3 calls, last/first >= 3.0, last prompt >= 2,000 tokens.
+CONTEXT_BLOAT_FACTOR = 3.0
+CONTEXT_BLOAT_MIN_CALLS = 3
+CONTEXT_BLOAT_MIN_LAST = 2000
 
 
 async def list_runs(client: ApiClient, *, agent_id: str, limit: int = 20, status: RunFilter = "all") -> RunList:
@@ -239,13 +242,15 @@ def context_growth(llms: list[LlmCall]) -> ContextGrowth | None:
         return None
     first, last = sequence[0], sequence[-1]
     factor = round(last / first, 2) if first else 0.0
+    flagged = (
+        len(sequence) >= CONTEXT_BLOAT_MIN_CALLS
+        and first >= 10
+        and last >= CONTEXT_BLOAT_MIN_LAST
+        and last / first >= CONTEXT_BLOAT_FACTOR
+    )
     return ContextGrowth(
-        first_tokens=first,
-        last_tokens=last,
-        growth_factor=factor,
-        llm_call_count=len(sequence),
-        flagged=len(sequence) >= 3 and factor >= CONTEXT_BLOAT_FACTOR,
-        sequence=sequence,
+        first_tokens=first, last_tokens=last, growth_factor=factor, llm_call_count=len(sequence),
+        flagged=flagged, sequence=sequence,
     )
 
 
