@@ -1,0 +1,1 @@
+complete --command dunetrace --no-files --arguments "(env _DUNETRACE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) dunetrace)" --condition "env _DUNETRACE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) dunetrace"
