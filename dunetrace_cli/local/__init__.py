@@ -1,0 +1,1 @@
+"""Embedded, SQLite-backed Dunetrace store: ingest, detection and (in api.py) the Customer API."""

@@ -1,0 +1,528 @@
+"""The Customer API of the embedded local store, as an ASGI (Starlette) app.
+
+``create_api_app(db_path)`` answers the latest-generation Dunetrace Customer API (customer-api.md §B)
+from the local SQLite store: the same paths, query parameters, JSON shapes, paging, ordering,
+validation errors (FastAPI's pydantic-v2 ``{"detail": [...]}`` list, or the server's string details)
+and not-found behaviour as the real server. The CLI reaches it in-process through
+``httpx.ASGITransport`` when ``DUNETRACE_API_URL=local``; ``dunetrace local serve`` serves it on
+port 8002 so that other clients (the upstream ``dunetrace-mcp``, curl) work unchanged.
+
+Routes (all GET):
+    /health                               {"status", "version", "db"} (never authenticated)
+    /v1/config                            {"github_configured": false}
+    /v1/agents                            offset, limit
+    /v1/agents/{agent_id}/runs            offset, limit, has_signals
+    /v1/runs                              offset, limit, agent_id, has_signals, per_agent_limit
+    /v1/runs/{run_id}                     include_shadow            (404 unless the run was processed)
+    /v1/agents/{agent_id}/signals         offset, limit, severity, failure_type, include_shadow, explain
+    /v1/signals                           ... the same plus agent_id, per_agent_limit
+    /v1/agents/{agent_id}/insights
+    /v1/agents/{agent_id}/health-score
+    /v1/agents/{agent_id}/token-stats
+Unknown paths answer 404 ``{"detail": "Not Found"}``, other methods 405 ``{"detail": "Method Not Allowed"}``.
+Unknown query parameters are ignored, as FastAPI does.
+
+Authentication: none. The store is a file on this machine, so the app behaves like the server in
+``AUTH_MODE=dev``: any ``Authorization`` header (or none) is accepted and never read. Do not expose
+``dunetrace local serve`` beyond localhost if the stored events are sensitive.
+
+Explanations (``title``, ``what``, ``why_it_matters``, ``evidence_summary``, ``suggested_fixes``) are
+produced at read time for every signal row by ``dunetrace_cli.knowledge.explain``, as the server does
+with its explainer; ``explain=false`` empties the long-form fields but keeps every key.
+
+All SQL lives in :mod:`dunetrace_cli.local.readqueries` and its ``readqueries_*`` siblings; endpoints
+here are synchronous and run in Starlette's thread pool, each inside one read snapshot of the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from dunetrace_cli.errors import DunetraceError
+from dunetrace_cli.local import readqueries as rq
+from dunetrace_cli.local import readqueries_analytics as ra
+
+#: What ``/health`` reports as ``version``: the server generation this app reproduces (the latest
+#: server's default when APP_VERSION is unset).
+API_VERSION = "0.5.0"
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 500
+VALID_SEVERITIES = ("CRITICAL", "HIGH", "LOW", "MEDIUM")
+
+Clock = Callable[[], float]
+
+
+# ---------------------------------------------------------------------------------------------
+# store access (one small function, so the way the database is opened can change in one place)
+
+
+def _open_store(db_path: Path) -> Any:
+    from dunetrace_cli.local.store import open_store
+
+    return open_store(db_path)
+
+
+class _StoreHolder:
+    """Opens the store on first use (in a worker thread), so building the app never touches the disk."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = _open_store(self.db_path)
+        return self._store
+
+    def read(self, fn: Callable[[Any], Any]) -> Any:
+        with self.get().read() as conn:
+            return fn(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+# ---------------------------------------------------------------------------------------------
+# responses
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/Infinity by null so the body stays valid JSON (ingest refuses them; a safety net)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class ApiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:  # out-of-range float
+            return super().render(_finite(content))
+
+
+class RequestValidationFailed(Exception):
+    """Query parameters failed validation; rendered like FastAPI's RequestValidationError."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("request validation failed")
+        self.errors = errors
+
+
+# ---------------------------------------------------------------------------------------------
+# query parameters, validated by pydantic exactly as FastAPI does (same error types and messages)
+
+
+@lru_cache(maxsize=None)
+def _int_adapter(ge: int | None, le: int | None) -> TypeAdapter[int]:
+    return TypeAdapter(Annotated[int, Field(ge=ge, le=le)])
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _json_scalar(value: Any) -> Any:
+    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
+
+
+class _Query:
+    """Reads declared query parameters in declaration order and collects every validation error."""
+
+    def __init__(self, request: Request) -> None:
+        self._params = request.query_params
+        self.errors: list[dict[str, Any]] = []
+
+    def _validate(self, name: str, adapter: TypeAdapter[Any], default: Any) -> Any:
+        raw = self._params.get(name)
+        if raw is None:
+            return default
+        try:
+            return adapter.validate_python(raw)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                item: dict[str, Any] = {
+                    "type": err["type"],
+                    "loc": ["query", name, *err.get("loc", ())],
+                    "msg": err["msg"],
+                    "input": err.get("input", raw),
+                }
+                if err.get("ctx"):
+                    item["ctx"] = {k: _json_scalar(v) for k, v in err["ctx"].items()}
+                self.errors.append(item)
+            return default
+
+    def int(self, name: str, default: int | None, *, ge: int | None = None, le: int | None = None) -> Any:
+        return self._validate(name, _int_adapter(ge, le), default)
+
+    def bool(self, name: str, default: bool | None) -> Any:
+        return self._validate(name, _BOOL, default)
+
+    def str(self, name: str) -> str | None:
+        return self._params.get(name)
+
+    def offset(self) -> int:
+        return self.int("offset", 0, ge=0)
+
+    def limit(self) -> int:
+        return self.int("limit", PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX)
+
+    def done(self) -> None:
+        if self.errors:
+            raise RequestValidationFailed(self.errors)
+
+
+# failure_type filters: any known type, or anything shaped like UPPER_SNAKE_CASE (the latest server's rule)
+_FAILURE_TYPE_SHAPE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+_OPEN_PREFIXES = ("CUSTOM_", "VOICE_")
+# written by optional server services rather than by SDK detectors
+_SERVER_ONLY_TYPES = frozenset(
+    {
+        "SEMANTIC_QUOTA_EXCEEDED",
+        "EXTERNAL_INTEGRATION_DOWN",
+        "HALLUCINATION",
+        "TASK_COMPLETION",
+        "TASK_UNDERSTANDING_FAILURE",
+        "OFF_TOPIC_DRIFT",
+        "USER_FRUSTRATION",
+        "CONFUSION_LOOP",
+        "SYCOPHANCY_SIGNAL",
+    }
+)
+
+
+@lru_cache(maxsize=1)
+def known_failure_types() -> frozenset[str]:
+    names = set(_SERVER_ONLY_TYPES)
+    try:
+        from dunetrace.models import FailureType
+
+        names |= {t.value for t in FailureType}
+    except Exception:  # pragma: no cover - the SDK is a dependency
+        pass
+    try:
+        from dunetrace.packs import PACK_REGISTRY
+
+        for pack in PACK_REGISTRY.values():
+            names |= {d.name for d in pack.detectors}
+    except Exception:
+        pass
+    return frozenset(names)
+
+
+def is_valid_failure_type(value: str) -> bool:
+    upper = value.upper()
+    if upper in known_failure_types() or upper.startswith(_OPEN_PREFIXES):
+        return True
+    return bool(_FAILURE_TYPE_SHAPE.match(upper))
+
+
+def _check_signal_filters(severity: str | None, failure_type: str | None) -> None:
+    if severity and severity.upper() not in VALID_SEVERITIES:
+        raise HTTPException(422, f"Invalid severity {severity!r}. Valid: {list(VALID_SEVERITIES)}")
+    if failure_type and not is_valid_failure_type(failure_type):
+        raise HTTPException(
+            422,
+            f"Invalid failure_type {failure_type!r} — expected an UPPER_SNAKE_CASE name. "
+            f"Known types: {', '.join(sorted(known_failure_types()))}",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# explanations
+
+
+@lru_cache(maxsize=1)
+def _explain_function() -> Callable[..., Any] | None:
+    """The explainer of ``dunetrace_cli.knowledge`` (looked up once per process), or None if absent."""
+    try:
+        from dunetrace_cli.knowledge.explain import explain
+    except ImportError:
+        return None
+    return explain
+
+
+def _generic_explanation(failure_type: str, evidence: dict[str, Any], run_id: str, step_index: int) -> dict[str, Any]:
+    """Used only when the explanation templates are not installed: the same keys, plain wording."""
+    details = ", ".join(f"{key}: {value}" for key, value in evidence.items())
+    return {
+        "title": f"{failure_type.replace('_', ' ').title()} detected",
+        "what": f"A {failure_type} condition was detected in run `{run_id}` at step {step_index}.",
+        "why_it_matters": "The agent may not have done what it was meant to; the run's events show what happened.",
+        "evidence_summary": details,
+        "suggested_fixes": [
+            {
+                "description": "Open the run and read its events around this step",
+                "language": "text",
+                "code": f"run_id: {run_id}",
+            }
+        ],
+    }
+
+
+def _fix_dict(fix: Any) -> dict[str, Any]:
+    if isinstance(fix, dict):
+        get = fix.get
+    else:
+        def get(key: str, default: Any = "") -> Any:
+            return getattr(fix, key, default)
+    return {key: str(get(key, "") or "") for key in ("description", "language", "code")}
+
+
+def explanation_fields(
+    failure_type: str, evidence: dict[str, Any], *, run_id: str, step_index: int, severity: str, prose: bool = True
+) -> dict[str, Any]:
+    """``title``, ``what``, ``why_it_matters``, ``evidence_summary``, ``suggested_fixes`` for one signal row.
+
+    ``prose=False`` (``explain=false``) keeps ``title`` and ``evidence_summary`` and empties the rest.
+    If the explainer raises, the title falls back to the failure type and the prose is empty, as on the server.
+    """
+    explain = _explain_function()
+    try:
+        if explain is None:
+            fields = _generic_explanation(failure_type, evidence, run_id, step_index)
+        else:
+            exp = explain(failure_type, dict(evidence), run_id=run_id, step_index=step_index, severity=severity)
+            fields = {
+                "title": str(exp.title),
+                "what": str(exp.what),
+                "why_it_matters": str(exp.why_it_matters),
+                "evidence_summary": str(exp.evidence_summary),
+                "suggested_fixes": [_fix_dict(f) for f in (exp.suggested_fixes or [])],
+            }
+    except Exception:
+        fields = {
+            "title": failure_type,
+            "what": "",
+            "why_it_matters": "",
+            "evidence_summary": "",
+            "suggested_fixes": [],
+        }
+    if not prose:
+        fields["what"] = ""
+        fields["why_it_matters"] = ""
+        fields["suggested_fixes"] = []
+    return fields
+
+
+def _with_explanation(row: dict[str, Any], *, run_id: str, prose: bool = True) -> dict[str, Any]:
+    row.update(
+        explanation_fields(
+            row["failure_type"],
+            row["evidence"],
+            run_id=run_id,
+            step_index=row["step_index"],
+            severity=row["severity"],
+            prose=prose,
+        )
+    )
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+
+
+def create_api_app(db_path: Path, *, clock: Clock = time.time, version: str = API_VERSION) -> Starlette:
+    """The local Customer API over the store at ``db_path`` (created on first request if missing).
+
+    ``clock`` returns epoch seconds and is the "now" of every time window (health score, token
+    stats, insights, sparklines); tests pass a fixed one.
+    """
+    holder = _StoreHolder(db_path)
+
+    def read(fn: Callable[[Any], Any]) -> Any:
+        return holder.read(fn)
+
+    def health(request: Request) -> ApiJSONResponse:
+        try:
+            db = holder.read(rq.check_db)
+        except DunetraceError as exc:
+            db = exc.message
+        except Exception as exc:  # the server reports the raw error text of SELECT 1
+            db = str(exc)
+        return ApiJSONResponse({"status": "ok", "version": version, "db": db})
+
+    def config(request: Request) -> ApiJSONResponse:
+        return ApiJSONResponse({"github_configured": False})
+
+    def agents(request: Request) -> ApiJSONResponse:
+        q = _Query(request)
+        offset, limit = q.offset(), q.limit()
+        q.done()
+        rows, total = read(lambda conn: rq.list_agents(conn, now=clock(), offset=offset, limit=limit))
+        return ApiJSONResponse({"agents": rows, "page": rq.page_dict(total, offset, limit)})
+
+    def _runs(
+        agent_id: str | None, offset: int, limit: int, has_signals: bool | None, per_agent_limit: int | None
+    ) -> ApiJSONResponse:
+        rows, total = read(
+            lambda conn: rq.list_runs(
+                conn,
+                agent_id=agent_id,
+                offset=offset,
+                limit=limit,
+                has_signals=has_signals,
+                per_agent_limit=per_agent_limit,
+            )
+        )
+        return ApiJSONResponse({"runs": rows, "page": rq.page_dict(total, offset, limit)})
+
+    def agent_runs(request: Request) -> ApiJSONResponse:
+        q = _Query(request)
+        offset, limit, has_signals = q.offset(), q.limit(), q.bool("has_signals", None)
+        q.done()
+        return _runs(request.path_params["agent_id"], offset, limit, has_signals, None)
+
+    def all_runs(request: Request) -> ApiJSONResponse:
+        q = _Query(request)
+        offset, limit = q.offset(), q.limit()
+        agent_id = q.str("agent_id")
+        has_signals = q.bool("has_signals", None)
+        per_agent_limit = q.int("per_agent_limit", None, ge=1)
+        q.done()
+        return _runs(agent_id, offset, limit, has_signals, per_agent_limit)
+
+    def run(request: Request) -> ApiJSONResponse:
+        run_id = request.path_params["run_id"]
+        q = _Query(request)
+        include_shadow = q.bool("include_shadow", False)
+        q.done()
+        data = read(lambda conn: rq.run_detail(conn, run_id, include_shadow=include_shadow))
+        if data is None:
+            raise HTTPException(404, f"Run {run_id!r} not found")
+        data["signals"] = [_with_explanation(s, run_id=data["run_id"]) for s in data["signals"]]
+        return ApiJSONResponse(data)
+
+    def _signals(
+        agent_id: str | None,
+        offset: int,
+        limit: int,
+        severity: str | None,
+        failure_type: str | None,
+        include_shadow: bool,
+        explain: bool,
+        per_agent_limit: int | None,
+    ) -> ApiJSONResponse:
+        _check_signal_filters(severity, failure_type)
+        rows, total = read(
+            lambda conn: rq.list_signals(
+                conn,
+                agent_id=agent_id,
+                offset=offset,
+                limit=limit,
+                severity=severity,
+                failure_type=failure_type,
+                include_shadow=include_shadow,
+                per_agent_limit=per_agent_limit,
+            )
+        )
+        signals = [_with_explanation(r, run_id=r["run_id"], prose=explain) for r in rows]
+        return ApiJSONResponse({"signals": signals, "page": rq.page_dict(total, offset, limit)})
+
+    def agent_signals(request: Request) -> ApiJSONResponse:
+        q = _Query(request)
+        offset, limit = q.offset(), q.limit()
+        severity, failure_type = q.str("severity"), q.str("failure_type")
+        include_shadow = q.bool("include_shadow", False)
+        explain = q.bool("explain", True)
+        q.done()
+        agent_id = request.path_params["agent_id"]
+        return _signals(agent_id, offset, limit, severity, failure_type, include_shadow, explain, None)
+
+    def all_signals(request: Request) -> ApiJSONResponse:
+        q = _Query(request)
+        offset, limit = q.offset(), q.limit()
+        agent_id = q.str("agent_id")
+        severity, failure_type = q.str("severity"), q.str("failure_type")
+        include_shadow = q.bool("include_shadow", False)
+        explain = q.bool("explain", True)
+        per_agent_limit = q.int("per_agent_limit", None, ge=1)
+        q.done()
+        return _signals(agent_id, offset, limit, severity, failure_type, include_shadow, explain, per_agent_limit)
+
+    def insights(request: Request) -> ApiJSONResponse:
+        agent_id = request.path_params["agent_id"]
+        return ApiJSONResponse(read(lambda conn: ra.insights(conn, agent_id, now=clock())))
+
+    def health_score(request: Request) -> ApiJSONResponse:
+        agent_id = request.path_params["agent_id"]
+        return ApiJSONResponse(read(lambda conn: ra.health_score(conn, agent_id, now=clock())))
+
+    def token_stats(request: Request) -> ApiJSONResponse:
+        agent_id = request.path_params["agent_id"]
+        return ApiJSONResponse(read(lambda conn: ra.token_stats(conn, agent_id, now=clock())))
+
+    def get(path: str, endpoint: Callable[[Request], Any]) -> Route:
+        route = Route(path, endpoint, methods=["GET"])
+        route.methods.discard("HEAD")  # FastAPI routes answer GET only (HEAD is a 405 there)
+        return route
+
+    routes = [
+        get("/health", health),
+        get("/v1/config", config),
+        get("/v1/agents", agents),
+        get("/v1/agents/{agent_id}/runs", agent_runs),
+        get("/v1/agents/{agent_id}/signals", agent_signals),
+        get("/v1/agents/{agent_id}/insights", insights),
+        get("/v1/agents/{agent_id}/health-score", health_score),
+        get("/v1/agents/{agent_id}/token-stats", token_stats),
+        get("/v1/runs", all_runs),
+        get("/v1/runs/{run_id}", run),
+        get("/v1/signals", all_signals),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> ApiJSONResponse:
+        assert isinstance(exc, HTTPException)
+        return ApiJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def validation_error(request: Request, exc: Exception) -> ApiJSONResponse:
+        assert isinstance(exc, RequestValidationFailed)
+        return ApiJSONResponse({"detail": exc.errors}, status_code=422)
+
+    async def store_error(request: Request, exc: Exception) -> ApiJSONResponse:
+        # e.g. the database file cannot be opened or was written by a newer dunetrace-cli
+        return ApiJSONResponse({"detail": str(exc)}, status_code=503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        holder.close()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            HTTPException: http_error,
+            RequestValidationFailed: validation_error,
+            DunetraceError: store_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.db_path = Path(db_path)
+    app.state.store = holder
+    return app
+

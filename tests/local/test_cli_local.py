@@ -1,0 +1,183 @@
+"""`dunetrace local ingest|status|reset|export` and `dunetrace demo`, in process."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dunetrace_cli.local.export import export_events
+from dunetrace_cli.local.ingest import validate_batch, write_events
+from dunetrace_cli.local.store import open_store
+
+
+def _json(result) -> dict:
+    return json.loads(result.stdout)
+
+
+def test_ingest_summary_and_idempotence(invoke, sdk_events: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    src = sdk_events / "events-mixed.jsonl"
+    r = invoke(["local", "ingest", src, "--db", db, "--json"])
+    assert r.exit_code == 0, r.stderr
+    s = _json(r)
+    assert (s["events_new"], s["events_duplicate"], s["events_rejected"]) == (648, 0, 0)
+    assert (s["runs_completed"], s["runs_pending"], s["signals_found"]) == (51, 2, 35)
+    r = invoke(["local", "ingest", src, "--db", db, "--json", "--finalize-stalled"])
+    s = _json(r)
+    assert (s["events_new"], s["events_duplicate"], s["runs_stalled"], s["runs_pending"]) == (0, 648, 2, 0)
+    r = invoke(["local", "ingest", src, "--db", db])
+    assert r.exit_code == 0 and "0 new, 648 duplicate, 0 rejected" in r.stdout
+
+
+def test_malformed_lines_are_reported_and_skipped(invoke, sdk_events: Path, tmp_path: Path) -> None:
+    lines = (sdk_events / "scenario-h-parent-child.jsonl").read_text().splitlines()
+    bad = tmp_path / "mixed.jsonl"
+    bad.write_bytes(
+        (lines[0] + "\n" + "{not json\n" + "\n" + '{"event_type": "run.started"}\n' + "[1, 2]\n").encode()
+        + b"\xff\xfe broken utf8\n"
+        + ("\n".join(lines[1:]) + "\n" + lines[2][: len(lines[2]) // 2]).encode()  # a torn last line
+    )
+    db = tmp_path / "s.db"
+    r = invoke(["local", "ingest", bad, "--db", db, "--json"])
+    assert r.exit_code == 0
+    s = _json(r)
+    assert s["events_new"] == len(lines) and s["events_rejected"] == 5
+    err = r.stderr
+    assert f"{bad}:2: invalid JSON" in err
+    assert f"{bad}:4: run_id: Field required" in err
+    assert f"{bad}:5: expected a JSON object" in err
+    assert f"{bad}:6: not valid UTF-8" in err
+    assert f"{bad}:{len(lines) + 6}: invalid JSON" in err
+    assert "Traceback" not in err
+
+
+def test_gzip_stdin_and_other_sdk_line_formats(invoke, sdk_events: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    gz = tmp_path / "events.jsonl.gz"
+    gz.write_bytes(gzip.compress((sdk_events / "scenario-h-parent-child.jsonl").read_bytes()))
+    r = invoke(["local", "ingest", gz, "--db", db, "--json"])
+    assert r.exit_code == 0 and _json(r)["events_new"] > 0 and _json(r)["events_rejected"] == 0
+    # ConsoleBatchingEmitter output, through stdin
+    console = (sdk_events / "stdout-console-emitter.ndjson").read_text()
+    r = invoke(["local", "ingest", "-", "--db", db, "--json"], input=console)
+    assert r.exit_code == 0 and _json(r)["events_new"] == len(console.splitlines())
+    # emit_as_json (Loki-style) lines: ids are minted from the line, so a re-ingest is idempotent
+    loki = sdk_events / "stdout-emit-as-json.ndjson"
+    n = len(loki.read_text().splitlines())
+    first = _json(invoke(["local", "ingest", loki, "--db", db, "--json"]))
+    second = _json(invoke(["local", "ingest", loki, "--db", db, "--json"]))
+    assert (first["events_new"], second["events_duplicate"], first["runs_completed"]) == (n, n, 1)
+
+
+def test_ingest_usage_errors(invoke, tmp_path: Path) -> None:
+    r = invoke(["local", "ingest", tmp_path / "missing.jsonl", "--db", tmp_path / "s.db"])
+    assert r.exit_code == 2 and "No such file" in r.stderr
+    r = invoke(["local", "ingest", tmp_path, "--db", tmp_path / "s.db"])
+    assert r.exit_code == 2 and "is a directory" in r.stderr
+
+
+def test_status_and_reset(invoke, sdk_events: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    r = invoke(["local", "status", "--db", db])
+    assert r.exit_code == 4 and "No local store" in r.stderr
+    invoke(["local", "ingest", sdk_events / "scenario-a-looping.jsonl", "--db", db])
+    r = invoke(["local", "status", "--db", db, "--json"])
+    info = _json(r)
+    assert info["events"] == 28 and info["runs"] == 1 and info["agents"] == 1 and info["signals"] == 1
+    assert info["size_bytes"] > 0 and info["newest_event_at"] > 1.7e9
+    r = invoke(["local", "status"], env={"DUNETRACE_API_URL": f"local:{db}"})
+    assert r.exit_code == 0 and "Events" in r.stdout and str(db) in r.stdout
+    r = invoke(["local", "reset", "--db", db])  # no TTY, no --yes: refuse
+    assert r.exit_code == 2 and "--yes" in r.stderr and db.exists()
+    r = invoke(["local", "reset", "--db", db, "--yes"])
+    assert r.exit_code == 0 and not db.exists() and not Path(f"{db}-wal").exists()
+    r = invoke(["local", "reset", "--db", db, "--yes"])
+    assert r.exit_code == 0 and "Nothing to delete" in r.stdout
+
+
+def test_export_round_trip(store, sdk_events: Path, tmp_path: Path) -> None:
+    from dunetrace_cli.local.ingest import parse_line
+
+    for line in (sdk_events / "events-mixed.jsonl").read_text().splitlines():
+        write_events(store, parse_line(line))
+    target = open_store(tmp_path / "target.db")
+    seen: list[int] = []
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return httpx.Response(503, headers={"Retry-After": "0"}, json={"detail": "busy"})
+        body = json.loads(request.content)
+        assert request.url.path == "/v1/ingest" and body["api_key"] == "k" and len(body["events"]) <= 500
+        assert request.headers["authorization"] == "Bearer k"
+        seen.append(len(body["events"]))
+        write_events(target, validate_batch(body))
+        return httpx.Response(202, json={"accepted": len(body["events"])})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        summary = export_events(store, "http://up.test:8001/", api_key="k", client=client, sleep=lambda s: None)
+    assert (summary.events_sent, summary.batches_sent, summary.retries) == (648, 2, 1)
+    assert seen == [500, 148]
+    a = [tuple(r) for r in store.conn().execute("SELECT event_id, payload FROM events ORDER BY seq")]
+    b = [tuple(r) for r in target.conn().execute("SELECT event_id, payload FROM events ORDER BY seq")]
+    assert a == b  # same events, same order
+    target.close()
+
+
+def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Path, monkeypatch) -> None:
+    from tests.local.conftest import free_port
+
+    db = tmp_path / "s.db"
+    invoke(["local", "ingest", sdk_events / "scenario-a-looping.jsonl", "--db", db])
+    r = invoke(["local", "export", "--db", db, "--to", f"http://127.0.0.1:{free_port()}"])
+    assert r.exit_code == 5 and "Cannot connect" in r.stderr
+    r = invoke(["local", "export", "--db", db, "--to", "ftp://x"])
+    assert r.exit_code == 2
+
+    def rejecting(status: int):
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(status, json={"detail": "Invalid or inactive API key"})
+
+        return httpx.Client(transport=httpx.MockTransport(handler))
+
+    from dunetrace_cli.errors import AuthError, NotFound, UsageError
+
+    s = open_store(db)
+    for status, exc in ((401, AuthError), (404, NotFound), (422, UsageError)):
+        with pytest.raises(exc):
+            export_events(s, "http://x.test", client=rejecting(status), sleep=lambda _s: None)
+    s.close()
+
+
+def test_demo_runs_fast_and_prints_the_looping_agent(invoke, tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    started = time.monotonic()
+    r = invoke(["demo", "--db", db])
+    elapsed = time.monotonic() - started
+    assert r.exit_code == 0, r.stderr
+    assert elapsed < 10
+    out = r.stdout
+    assert "research-agent" in out and "TOOL_LOOP" in out
+    assert out.index("Demo store") < out.index("Next, try:")
+    assert f"DUNETRACE_API_URL=local:{db} dunetrace agents" in out
+    s = open_store(db)
+    types = {r[0] for r in s.conn().execute("SELECT DISTINCT failure_type FROM signals WHERE shadow=0")}
+    s.close()
+    assert {"TOOL_LOOP", "RETRY_STORM", "CONTEXT_BLOAT", "RAG_EMPTY_RETRIEVAL", "FIRST_STEP_FAILURE"} <= types
+    # a second demo recreates its own store; a non-demo store is never overwritten
+    assert invoke(["demo", "--db", db]).exit_code == 0
+    other = tmp_path / "real.db"
+    shutil.copy(db, other)
+    s = open_store(other)
+    with s.write() as conn:
+        conn.execute("DELETE FROM meta WHERE key='demo_store'")
+    s.close()
+    r = invoke(["demo", "--db", other])
+    assert r.exit_code == 2 and "not a demo store" in r.stderr
