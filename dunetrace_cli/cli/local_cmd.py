@@ -13,7 +13,7 @@ import typer
 
 from dunetrace_cli.cli._run import guarded
 from dunetrace_cli.errors import UsageError
-from dunetrace_cli.local.detect import DEFAULT_STALL_SECONDS
+from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
 
 app = typer.Typer(
     help=(

@@ -41,7 +41,7 @@ from dunetrace_cli.local.store import Store
 logging.getLogger("dunetrace").addHandler(logging.NullHandler())
 logging.getLogger("dunetrace").propagate = False
 
-DEFAULT_STALL_SECONDS = 90.0
+from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS  # noqa: E402  (re-exported)
 MIN_BASELINE_RUNS = 20
 BASELINE_LOOKBACK = 50
 #: Runs detected per write transaction in a sweep (one fsync each; short enough not to stall ingest).

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import platformdirs
 
+# Seconds of silence after which a run with no terminal event counts as stalled (the server's default).
+DEFAULT_STALL_SECONDS = 90.0
+
 DB_FILENAME = "local.db"
 DEMO_DB_FILENAME = "demo.db"
 HOME_ENV = "DUNETRACE_HOME"
