@@ -32,11 +32,13 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
     runs = [RunSummary.model_validate(r) for r in rows]
     recent = [r for r in runs if (r.started_at or r.completed_at or now) >= now - WINDOWS["30d"]][:detail_cap]
     details = await asyncio.gather(*(client.get(f"/v1/runs/{seg(r.run_id)}") for r in recent))
-    cost_known = bool(recent) and all(r.cost_usd is not None for r in recent)
     per_run = []
     for summary, body in zip(recent, details):
         view = analyse_run(RunDetail.model_validate(body), requested_id=summary.run_id)
+        if not view.llm_calls:
+            continue  # like the server, count only runs with LLM events (an early error has none)
         per_run.append((summary, view.prompt_tokens, view.completion_tokens, sorted({s.failure_type for s in view.run.signals if not s.shadow})))
+    cost_known = bool(per_run) and all(p[0].cost_usd is not None for p in per_run)
 
     windows: dict[str, TokenWindow] = {}
     for name, span in WINDOWS.items():

@@ -1,0 +1,58 @@
+"""Table commands and --help never import `mcp` (it is slow to import and only `mcp serve` needs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Run the real entry point in a fresh interpreter, then report which heavy modules got imported.
+PROBE = """
+import sys
+from dunetrace_cli.cli.app import run
+code = run(sys.argv[1:])
+sys.stdout.flush()
+loaded = sorted({name.split('.')[0] for name in sys.modules})
+print('PROBE ' + __import__('json').dumps({'code': code, 'mcp': 'mcp' in loaded}), file=sys.stderr)
+"""
+
+
+def probe(args: list[str], env: dict[str, str] | None = None) -> tuple[dict, subprocess.CompletedProcess]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
+    return json.loads(line[len("PROBE "):]), proc
+
+
+def test_help_does_not_import_mcp() -> None:
+    report, proc = probe(["--help"])
+    assert report == {"code": 0, "mcp": False}
+    assert "agents" in proc.stdout and "summary" in proc.stdout
+
+
+def test_agents_json_does_not_import_mcp(served) -> None:
+    url, fake = served("latest")
+    report, proc = probe(["agents", "--json"], env={"DUNETRACE_API_URL": url})
+    assert report == {"code": 0, "mcp": False}, proc.stderr
+    assert json.loads(proc.stdout)["total"] == len(fake.data["agents"])
+
+
+def test_the_console_script_help_per_importtime() -> None:
+    """The same check through `python -X importtime` on the installed `dunetrace` script."""
+    script = os.path.join(os.path.dirname(sys.executable), "dunetrace")
+    if not os.path.exists(script):
+        pytest.skip("the dunetrace console script is not installed next to this interpreter")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", script, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert "dunetrace_cli.cli.app" in modules  # the probe saw the CLI load
+    assert not [m for m in modules if m == "mcp" or m.startswith("mcp.")]
