@@ -56,7 +56,7 @@ def show(
         }
         out = _out()
         if json_:
-            out.print(json.dumps(data, indent=2), soft_wrap=True)
+            out.print(json.dumps(data, indent=2, ensure_ascii=False), soft_wrap=True)
             return
         from rich.text import Text
 

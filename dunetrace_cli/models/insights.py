@@ -135,7 +135,7 @@ class Patterns(ResultModel):
     window_days: int  # systemic window (7)
     trend_days: int  # daily trend window
     days: list[str]  # the trend's days, oldest first
-    total_runs: int  # runs in the systemic window
+    total_runs: int | None  # runs in the systemic window; None when the server does not say (no failures)
     patterns: list[PatternRow]  # systemic first, then by affected runs
     hot_inputs: list[InputPattern]  # input hashes with rate >= 50%
     versions: list[VersionStat]

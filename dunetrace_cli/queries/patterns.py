@@ -25,7 +25,8 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
     now = client.now()
     days = last_days(now, trend_days)
     if insights.systemic_patterns is not None and insights.failure_rates is not None:
-        rows, total_runs = _from_server(insights, days)
+        rows, server_total = _from_server(insights, days)
+        total_runs: int | None = server_total if rows else None  # the server states it only on pattern rows
         source = "server"
         notes: list[str] = []
     else:

@@ -77,10 +77,16 @@ def pct(value: float | None, digits: int = 0) -> str:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    tbl = Table(box=BOX, title=title, title_justify="left", title_style="bold", pad_edge=False, expand=False)
+    """Columns: '>' right-aligns, '!' never wraps (ids and names a reader copies)."""
+    tbl = Table(
+        box=BOX, title=title, title_justify="left", title_style="bold", pad_edge=False, expand=False,
+        show_edge=False, collapse_padding=True,
+    )
     for column in columns:
-        justify = "right" if column.startswith(">") else "left"
-        tbl.add_column(column.lstrip(">"), justify=justify, overflow="fold")
+        name = column.lstrip(">!")
+        justify = "right" if ">" in column[:2] else "left"
+        keep = "!" in column[:2]
+        tbl.add_column(name, justify=justify, overflow="fold", no_wrap=keep, min_width=len(name) if keep else None)
     return tbl
 
 
@@ -97,15 +103,14 @@ def render(result: Any, now: float) -> RenderableType:  # pragma: no cover - eve
 def _agents(result: AgentList, now: float) -> RenderableType:
     if not result.agents:
         return Text("No agents yet. Instrument one with the SDK: dunetrace guide python")
-    tbl = table("AGENT", ">RUNS", ">SIGNALS", ">CRIT", ">HIGH", "LAST 7 DAYS", "TOP FAILURE", "LAST SEEN")
+    tbl = table("!AGENT", ">RUNS", ">SIGNALS", ">CRIT/HIGH", "!7 DAYS", "TOP FAILURE", "LAST SEEN (UTC)")
     for agent in result.agents:
         top = max(agent.failure_types.items(), key=lambda kv: (kv[1], kv[0]), default=None)
         tbl.add_row(
             t(agent.agent_id, "bold"),
             t(agent.run_count),
             t(agent.signal_count),
-            t(agent.critical_count, "red" if agent.critical_count else "dim"),
-            t(agent.high_count, "red" if agent.high_count else "dim"),
+            t(f"{agent.critical_count}/{agent.high_count}", "red" if agent.critical_count + agent.high_count else "dim"),
             t(sparkline(agent.sparkline) if agent.sparkline else "·······", "dim"),
             t(f"{top[0]} ×{top[1]}" if top else "—"),
             t(timefmt.short(agent.last_seen, now)),
@@ -162,7 +167,7 @@ def _diagnosis(result: AgentDiagnosis, now: float) -> RenderableType:
         ),
     ]
     if result.breakdown:
-        tbl = table("FAILURE TYPE", "WORST", ">SIGNALS", ">RUNS", ">% OF RUNS", "SYSTEMIC", title="Failure breakdown")
+        tbl = table("!FAILURE TYPE", "WORST", ">SIGNALS", ">RUNS", ">% OF RUNS", "SYSTEMIC", title="Failure breakdown")
         for row in result.breakdown:
             tbl.add_row(
                 t(row.failure_type), sev(row.worst_severity), t(row.signals), t(row.runs_affected),
@@ -198,14 +203,15 @@ def _patterns(result: Patterns, now: float) -> RenderableType:
     parts: list[RenderableType] = [
         heading(
             f"Patterns for {result.agent_id}",
-            f"{result.total_runs} runs in the last {result.window_days} days; systemic = ≥10% of runs"
+            (f"{result.total_runs} runs in the last {result.window_days} days" if result.total_runs is not None
+             else f"last {result.window_days} days") + "; systemic = ≥10% of runs"
             + ("; computed by dunetrace-cli" if result.source == "client" else ""),
         )
     ]
     if not result.patterns:
         parts.append(Text("No failure patterns in the window.", style="green"))
     else:
-        tbl = table("FAILURE TYPE", "KIND", ">RUNS", ">RATE", "WORST DAY", f"TREND ({result.trend_days}d)", "LAST SEEN")
+        tbl = table("!FAILURE TYPE", "KIND", ">RUNS", ">RATE", "WORST DAY", f"!TREND ({result.trend_days}d)", "LAST SEEN (UTC)")
         for row in result.patterns:
             worst = "—" if row.worst_day is None else f"{row.worst_day} {pct(row.worst_day_rate)}"
             tbl.add_row(
@@ -238,7 +244,7 @@ def _runs(result: RunList, now: float) -> RenderableType:
     label = {"all": "runs", "failing": "failing runs", "clean": "clean runs"}[result.filter]
     if not result.runs:
         return Text(f"No {label} for {result.agent_id}.")
-    tbl = table("RUN", "VERSION", "STARTED", ">DURATION", ">STEPS", ">TOKENS", "EXIT", ">SIGNALS")
+    tbl = table("!RUN", "VERSION", "STARTED (UTC)", ">DURATION", ">STEPS", ">TOKENS", "EXIT", ">SIGNALS")
     for run in result.runs:
         tbl.add_row(
             t(run.run_id[:12], "bold"),
@@ -252,8 +258,8 @@ def _runs(result: RunList, now: float) -> RenderableType:
         )
     footer = f"{len(result.runs)} of {result.total} {label}"
     if result.more:
-        footer += f"; show more with --limit {min(result.total, result.limit * 5)}"
-    return Group(tbl, Text(footer + ". Inspect one: dunetrace run RUN", style="dim"))
+        footer += f" · more: --limit {min(result.total, result.limit * 5)}"
+    return Group(tbl, Text(footer + " · inspect: dunetrace run RUN", style="dim"))
 
 
 @render.register
@@ -314,9 +320,10 @@ def _run_view(result: RunView, now: float) -> RenderableType:
 def _signal_row(tbl: Table, s: Signal, now: float, show_agent: bool) -> None:
     cells = [t(s.id), sev(s.severity), t(s.failure_type)]
     if show_agent:
-        cells.append(t(s.agent_id))
-    cells += [t(s.run_id[:12]), t(s.step_index), t("—" if s.confidence is None else f"{s.confidence:.2f}"),
-              t(timefmt.short(s.detected_at, now))]
+        cells += [t(s.agent_id), t(s.run_id[:12])]
+    else:
+        cells += [t(s.run_id[:12]), t(s.step_index), t("—" if s.confidence is None else f"{s.confidence:.2f}")]
+    cells.append(t(timefmt.short(s.detected_at, now)))
     tbl.add_row(*cells)
 
 
@@ -332,14 +339,15 @@ def _signal_search(result: SignalSearch, now: float) -> RenderableType:
     if not result.signals:
         return Text(f"No signals match ({', '.join(filters)}).")
     show_agent = result.agent_id is None
-    columns = [">ID", "SEVERITY", "FAILURE TYPE"] + (["AGENT"] if show_agent else []) + ["RUN", ">STEP", ">CONF", "DETECTED"]
+    columns = [">!ID", "SEVERITY", "!FAILURE TYPE"] + (["!AGENT", "!RUN"] if show_agent else ["!RUN", ">STEP", ">CONF"])
+    columns.append("DETECTED (UTC)")
     tbl = table(*columns)
     for s in result.signals:
         _signal_row(tbl, s, now, show_agent)
-    footer = f"{len(result.signals)} of {result.total_matched} matching signals ({', '.join(filters)})"
+    footer = f"{len(result.signals)} of {result.total_matched} signals ({', '.join(filters)})"
     if result.total_matched > len(result.signals):
-        footer += f"; see more with --limit {min(result.total_matched, 500)}"
-    return Group(tbl, Text(footer + ". Details and fix: dunetrace signal ID", style="dim"))
+        footer += f" · more: --limit {min(result.total_matched, 500)}"
+    return Group(tbl, Text(footer + " · fix: dunetrace signal ID", style="dim"))
 
 
 @render.register
@@ -383,21 +391,37 @@ def _signal_view(result: SignalView, now: float) -> RenderableType:
 def _tokens(result: TokenStats, now: float) -> RenderableType:
     parts: list[RenderableType] = [heading(f"Tokens for {result.agent_id}",
                                            "computed by dunetrace-cli" if result.source == "client" else "")]
-    tbl = table("WINDOW", ">RUNS", ">TOTAL", ">PROMPT", ">COMPLETION", ">COST", ">FAILED RUNS", ">FAILED-RUN TOKENS", ">FAILED COST", ">EXCESS")
-    for name in ("1d", "7d", "30d"):
-        w = result.windows.get(name)
-        if w is None:
-            continue
-        tbl.add_row(
-            t(name), t(w.run_count), t(f"{w.total_tokens:,}"), t(f"{w.prompt_tokens:,}"), t(f"{w.completion_tokens:,}"),
-            t("unknown" if w.total_cost_usd is None else f"${w.total_cost_usd:.4f}"),
-            t(w.failed_run_count), t("—" if w.failed_run_tokens is None else f"{w.failed_run_tokens:,}"),
-            t("—" if w.failed_run_cost_usd is None else f"${w.failed_run_cost_usd:.4f} ({pct(w.failed_pct)})"),
-            t("—" if w.excess_tokens is None else f"{w.excess_tokens:,}"),
-        )
+    names = [n for n in ("1d", "7d", "30d") if n in result.windows]
+    windows = [result.windows[n] for n in names]
+
+    def num(value: int | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    def usd(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:.4f}"
+
+    rows: list[tuple[str, list[str]]] = [
+        ("runs", [num(w.run_count) for w in windows]),
+        ("total tokens", [num(w.total_tokens) for w in windows]),
+        ("  prompt", [num(w.prompt_tokens) for w in windows]),
+        ("  completion", [num(w.completion_tokens) for w in windows]),
+        ("cost", [usd(w.total_cost_usd) for w in windows]),
+        ("failing runs", [num(w.failed_run_count) for w in windows]),
+        ("  their tokens", [num(w.failed_run_tokens) for w in windows]),
+        ("  their cost", [usd(w.failed_run_cost_usd) + ("" if w.failed_pct is None else f" ({pct(w.failed_pct)})")
+                          for w in windows]),
+    ]
+    if any(w.excess_tokens is not None for w in windows):
+        rows.append(("excess tokens (above baseline)", [num(w.excess_tokens) for w in windows]))
+        rows.append(("  excess cost", [usd(w.excess_cost_usd) for w in windows]))
+    if any(w.projected_monthly_excess_cost_usd is not None for w in windows):
+        rows.append(("projected monthly excess", [usd(w.projected_monthly_excess_cost_usd) for w in windows]))
+    tbl = table("", *[f">{n}" for n in names])
+    for label, values in rows:
+        tbl.add_row(t(label, "bold" if not label.startswith(" ") else ""), *[t(v) for v in values])
     parts.append(tbl)
     if result.waste_by_failure_type:
-        waste = table("FAILURE TYPE", ">RUNS", ">TOKENS", ">COST", title="Spend on runs with each failure type (30 days)")
+        waste = table("!FAILURE TYPE", ">RUNS", ">TOKENS", ">COST", title="Spend on runs with each failure type (30 days)")
         for w in result.waste_by_failure_type:
             waste.add_row(t(w.failure_type), t(w.affected_runs), t(f"{w.wasted_tokens:,}"),
                           t("unknown" if w.wasted_cost_usd is None else f"${w.wasted_cost_usd:.4f}"))

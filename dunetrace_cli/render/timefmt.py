@@ -42,14 +42,14 @@ def both(ts: float | None, now: float) -> str:
 
 
 def short(ts: float | None, now: float) -> str:
-    """Compact form for table cells: '11-24 11:50 (3h ago)'."""
+    """Compact form for table cells: '11-24 11:50 3h ago' (UTC)."""
     if ts is None:
         return "—"
     try:
         stamp = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%m-%d %H:%M")
     except (OverflowError, OSError, ValueError):
         return "—"
-    return f"{stamp} ({ago(ts, now)})"
+    return f"{stamp} {ago(ts, now)}"
 
 
 def duration(seconds: float | None) -> str:
