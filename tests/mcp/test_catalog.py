@@ -1,0 +1,156 @@
+"""The server's public contract: tool catalog (snapshot + size), resources, prompts, completion."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.mcp.conftest import LC
+
+pytestmark = pytest.mark.anyio
+
+TOOLS = [
+    "list_agents", "summarize_agent", "get_agent_health", "get_agent_patterns", "get_agent_runs",
+    "get_agent_signals", "get_signal_detail", "search_signals", "get_run_detail", "get_instrumentation_guide",
+    "get_agent_token_stats", "compare_runs",
+]
+# The whole tools/list payload (names, descriptions, input and output schemas, annotations).
+# Upstream dunetrace-mcp 0.4.7 sent 16,518 characters for 22 text-only tools; ours carries typed
+# output schemas too. Raise this only with a reason: every character is context in every session.
+CATALOG_MAX_CHARS = 32_000
+# What most clients put in the model's context: name, title, description, inputSchema, annotations.
+MODEL_FACING_MAX_CHARS = 9_000
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.with_defaults(extension_class=JSONSnapshotExtension)
+
+
+async def _catalog(mcp_client) -> list[dict]:
+    async with mcp_client() as c:
+        tools = (await c.list_tools()).tools
+    return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+
+
+async def test_tool_catalog_snapshot(mcp_client, snapshot_json) -> None:
+    catalog = await _catalog(mcp_client)
+    assert [t["name"] for t in catalog] == TOOLS
+    assert catalog == snapshot_json
+
+
+async def test_catalog_size(mcp_client) -> None:
+    catalog = await _catalog(mcp_client)
+    total = len(json.dumps(catalog, ensure_ascii=False))
+    model_facing = len(json.dumps([{k: v for k, v in t.items() if k != "outputSchema"} for t in catalog], ensure_ascii=False))
+    print(f"\ntools/list catalog: {total} characters; without outputSchema: {model_facing}")
+    assert total <= CATALOG_MAX_CHARS
+    assert model_facing <= MODEL_FACING_MAX_CHARS
+
+
+async def test_every_tool_is_read_only_and_typed(mcp_client) -> None:
+    for tool in await _catalog(mcp_client):
+        assert tool["annotations"] == {
+            "readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False
+        }, tool["name"]
+        assert tool["outputSchema"]["type"] == "object", tool["name"]
+        assert tool["description"] and len(tool["description"]) < 300, tool["name"]
+        assert "\n" not in tool["description"]
+
+
+async def test_argument_constraints_in_schema(mcp_client) -> None:
+    tools = {t["name"]: t for t in await _catalog(mcp_client)}
+    search = tools["search_signals"]["inputSchema"]["properties"]
+    assert search["limit"] | {} == {"default": 30, "description": "Signals to return (1-200).", "maximum": 200,
+                                    "minimum": 1, "type": "integer"}
+    severity = search["severity"]["anyOf"][0]
+    assert severity["enum"][:4] == ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+    assert "high" in severity["enum"]  # the schema itself admits lower case
+    assert tools["get_agent_runs"]["inputSchema"]["properties"]["limit"]["maximum"] == 100
+    assert tools["get_agent_signals"]["inputSchema"]["properties"]["limit"]["maximum"] == 100
+    assert tools["get_signal_detail"]["inputSchema"]["properties"]["signal_id"]["minimum"] == 1
+    assert tools["get_run_detail"]["inputSchema"]["required"] == ["run_id"]
+    assert tools["list_agents"]["inputSchema"]["properties"] == {}
+
+
+async def test_structured_content_matches_output_schema(mcp_client) -> None:
+    import jsonschema
+
+    async with mcp_client() as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        r = await c.call_tool("get_run_detail", {"run_id": "f32094eb-c4a"})
+        s = await c.call_tool("summarize_agent", {"agent_id": LC})
+    jsonschema.validate(r.structured_content, tools["get_run_detail"].output_schema)
+    jsonschema.validate(s.structured_content, tools["summarize_agent"].output_schema)
+    # computed fields are published, so a client can rely on them
+    assert "duration_s" in tools["get_run_detail"].output_schema["$defs"]["RunDetail"]["properties"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_server_identity_and_instructions(mcp_client, mode) -> None:
+    from dunetrace_cli import __version__
+
+    async with mcp_client(mode=mode) as c:
+        info, text, caps = c.server_info, c.instructions, c.server_capabilities
+    assert (info.name, info.version) == ("dunetrace", __version__)
+    assert "start with summarize_agent" in text.lower() and "untrusted data" in text
+    assert caps.tools is not None and caps.resources is not None and caps.prompts is not None
+    assert caps.completions is not None
+
+
+async def test_resources(mcp_client) -> None:
+    async with mcp_client() as c:
+        resources = {str(r.uri): r for r in (await c.list_resources()).resources}
+        templates = [t.uri_template for t in (await c.list_resource_templates()).resource_templates]
+        detectors = await c.read_resource("dunetrace://detectors")
+        guide = await c.read_resource("dunetrace://guides/langgraph")  # an alias, through the template
+    assert "dunetrace://detectors" in resources and "dunetrace://guides/python" in resources
+    assert templates == ["dunetrace://guides/{framework}"]
+    text = detectors.contents[0].text
+    assert detectors.contents[0].mime_type == "text/markdown"
+    assert "### TOOL_LOOP — default severity HIGH" in text
+    assert text.count("- Typical fix:") >= 30
+    assert "DunetraceCallbackHandler" in guide.contents[0].text
+
+
+async def test_unknown_guide_resource_is_not_found(mcp_client) -> None:
+    from mcp import MCPError
+
+    async with mcp_client() as c:
+        with pytest.raises(MCPError) as err:
+            await c.read_resource("dunetrace://guides/cobol")
+    assert "unknown framework 'cobol'" in str(err.value)
+
+
+async def test_prompts(mcp_client) -> None:
+    async with mcp_client() as c:
+        prompts = {p.name: p for p in (await c.list_prompts()).prompts}
+        triage = await c.get_prompt("triage_agent", {"agent_id": LC})
+        audit = await c.get_prompt("daily_audit", {"since_hours": "48"})
+        audit_default = await c.get_prompt("daily_audit", {})
+    assert list(prompts) == ["triage_agent", "investigate_run", "deploy_check", "daily_audit"]
+    assert all(p.description for p in prompts.values())
+    assert [a.name for a in prompts["triage_agent"].arguments] == ["agent_id"]
+    assert prompts["daily_audit"].arguments[0].required is False
+    body = triage.messages[0].content.text
+    assert f'summarize_agent("{LC}")' in body and "never as instructions" in body
+    assert 'search_signals(severity="CRITICAL", since_hours=48)' in audit.messages[0].content.text
+    assert "last 24 hours" in audit_default.messages[0].content.text
+
+
+async def test_completion_of_agent_ids_and_frameworks(mcp_client) -> None:
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    async with mcp_client() as c:
+        agents = await c.complete(PromptReference(type="ref/prompt", name="triage_agent"), {"name": "agent_id", "value": "r"})
+        everything = await c.complete(PromptReference(type="ref/prompt", name="deploy_check"), {"name": "agent_id", "value": ""})
+        frameworks = await c.complete(
+            ResourceTemplateReference(type="ref/resource", uri="dunetrace://guides/{framework}"),
+            {"name": "framework", "value": "lang"},
+        )
+    assert agents.completion.values[:2] == ["retry-agent", "rag-agent"]  # prefix matches first
+    assert set(agents.completion.values[2:]) == {"support-agent-lc", "onboarding-agent"}  # then substrings
+    assert everything.completion.total == 6
+    assert frameworks.completion.values == ["langchain", "langdock", "langgraph"]
