@@ -134,7 +134,7 @@ class ApiClient:
 
     async def get_feature(self, feature: str, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET a route that older servers lack. Returns None (and remembers) when the route is absent."""
-        key = (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
+        key = self._feature_key(feature)
         if _FEATURES.get(key) is False:
             return None
         try:
@@ -146,8 +146,13 @@ class ApiClient:
         return body
 
     def feature_known_missing(self, feature: str) -> bool:
-        key = (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
-        return _FEATURES.get(key) is False
+        return _FEATURES.get(self._feature_key(feature)) is False
+
+    def feature_known_present(self, feature: str) -> bool:
+        return _FEATURES.get(self._feature_key(feature)) is True
+
+    def _feature_key(self, feature: str) -> tuple[str, str]:
+        return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
 
     async def gather(self, items: Iterable[T], fn: Callable[[T], Awaitable[Any]]) -> list[Any]:
         """Run ``fn`` over ``items`` concurrently (bounded by the client's semaphore per request)."""

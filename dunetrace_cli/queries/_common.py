@@ -159,4 +159,4 @@ def unknown_agent_message(agent_id: str, names: list[str]) -> str:
         lowered = [n for n in names if agent_id.lower() in n.lower()]
         close = lowered[:1]
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"no agent '{agent_id}' (known: {shown}{hint}). Run `dunetrace agents` to list them."
+    return f"no agent '{agent_id}' (known: {shown}{hint})."

@@ -130,9 +130,10 @@ async def _org_scan(
     """Scan org-wide /v1/signals; None when the server predates it."""
     if client.feature_known_missing("org_signals"):
         return None
-    probe = await client.get_feature("org_signals", "/v1/signals", {**params, "limit": 1, "offset": 0})
-    if probe is None:
-        return None
+    if not client.feature_known_present("org_signals"):
+        probe = await client.get_feature("org_signals", "/v1/signals", {**params, "limit": 1, "offset": 0})
+        if probe is None:
+            return None
     return await _scan(client, "/v1/signals", params, cutoff=cutoff, want=want)
 
 
@@ -153,10 +154,11 @@ async def get_signal(client: ApiClient, *, signal_id: int, agent_id: str | None 
         scope = f"agent '{agent_id}'"
     else:
         scope = "all agents"
-        org_probe = None
-        if not client.feature_known_missing("org_signals"):
-            org_probe = await client.get_feature("org_signals", "/v1/signals", {"limit": 1, "offset": 0})
-        if org_probe is not None:
+        org_available = client.feature_known_present("org_signals")
+        if not org_available and not client.feature_known_missing("org_signals"):
+            probe = await client.get_feature("org_signals", "/v1/signals", {"limit": 1, "offset": 0})
+            org_available = probe is not None
+        if org_available:
             found, scanned = await _find(client, "/v1/signals", params, signal_id)
         else:
             found, scanned = await _find_across_agents(client, params, signal_id)

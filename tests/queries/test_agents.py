@@ -56,7 +56,7 @@ async def test_unknown_agent_is_not_found_with_known_list_and_suggestion(api_cli
         await query(api_client(fake), "rag-agnet")
     known = ", ".join(agent_ids(fake))
     assert info.value.message == (
-        f"no agent 'rag-agnet' (known: {known}; did you mean 'rag-agent'?). Run `dunetrace agents` to list them."
+        f"no agent 'rag-agnet' (known: {known}; did you mean 'rag-agent'?)."
     )
     assert info.value.exit_code == 4
 
