@@ -62,12 +62,14 @@ def demo(
             err.print(f"(summary exited with code {code})", soft_wrap=True)
         env = f"DUNETRACE_API_URL=local:{_quote(result.db)}"
         out.print("", soft_wrap=True)
-        out.print("Next, try:", soft_wrap=True)
+        out.print("Next, point the CLI at the demo store, then try any command above or these:", soft_wrap=True)
         for line in (
-            f"  {env} dunetrace agents",
-            f"  {env} dunetrace signals support-bot",
-            f"  {env} dunetrace runs {LOOPING_AGENT}",
-            f"  {env} dunetrace summary docs-qa",
+            f"  export {env}",
+            "  dunetrace agents",
+            "  dunetrace signals --severity high",
+            f"  dunetrace runs {LOOPING_AGENT} --failing",
+            "  dunetrace summary support-bot",
+            "  dunetrace mcp serve            # the same answers as MCP tools for your editor",
             "  dunetrace local serve          # take events from your own agent (DUNETRACE_ENDPOINT=http://127.0.0.1:8001)",
         ):
             out.print(line, soft_wrap=True)

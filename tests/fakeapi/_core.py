@@ -200,6 +200,8 @@ class FakeApi:
         self.fail_next: list[int] = []
         self.malformed_paths: set[str] = set()
         self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests ever being handled at once (concurrency, not timing)
         self._routes = _routes(generation)
         base = dataset if dataset is not None else load_dataset(generation)
         self.data = self._with_synthetic(base, extra_agents)
@@ -257,17 +259,34 @@ class FakeApi:
 
     # ── transport entry points ────────────────────────────────────────────
 
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Synchronous handler, usable with ``httpx.MockTransport``."""
-        if self.latency:
-            time.sleep(self.latency)
-        return self._respond(request)
+        self._enter()
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self._respond(request)
+        finally:
+            self._leave()
 
     async def ahandle(self, request: httpx.Request) -> httpx.Response:
         """Asynchronous handler; sleeps ``latency`` without blocking the loop."""
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        return self._respond(request)
+        self._enter()
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return self._respond(request)
+        finally:
+            self._leave()
 
     def transport(self) -> httpx.MockTransport:
         """A transport for ``httpx.AsyncClient(transport=fake.transport())``."""

