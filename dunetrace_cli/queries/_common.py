@@ -13,6 +13,7 @@ from dunetrace_cli.models.agents import AgentSummary
 from dunetrace_cli.models.common import SEVERITIES
 
 PAGE_MAX = 500  # the server's PAGE_SIZE_MAX
+RUN_DETAIL_CAP = 50  # run details fetched when a figure must be computed client-side
 _FAILURE_TYPE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -132,6 +133,19 @@ async def all_agents(client: ApiClient) -> list[AgentSummary]:
         cached = [AgentSummary.model_validate(row) for row in rows]
         client.cache["agents"] = cached
     return cached
+
+
+async def agent_route(client: ApiClient, agent_id: str, feature: str, suffix: str) -> Any | None:
+    """GET /v1/agents/{id}/{suffix} (a route newer servers have) while checking the agent exists.
+
+    Returns None when the server lacks the route, so the caller computes the figure itself.
+    """
+    import asyncio
+
+    _, body = await asyncio.gather(
+        require_agent(client, agent_id), client.get_feature(feature, f"/v1/agents/{seg(agent_id)}/{suffix}")
+    )
+    return body
 
 
 async def require_agent(client: ApiClient, agent_id: str) -> AgentSummary:

@@ -13,12 +13,12 @@ from dunetrace_cli.client import ApiClient
 from dunetrace_cli.models.health import HealthComponent, HealthScore
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.signals import Signal
-from dunetrace_cli.queries._common import page_all, require_agent, seg
+from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
 
 WINDOW_S = 30 * 86400
 MIN_RUNS = 3
 BASELINE_RUNS = 30
-DETAIL_CAP = 50  # run details fetched for token/latency averages when computing client-side
+DETAIL_CAP = RUN_DETAIL_CAP  # run details fetched for token/latency averages when computing client-side
 LOOP_TYPES = frozenset(
     {"TOOL_LOOP", "TOOL_THRASHING", "TOOL_AVOIDANCE", "STEP_COUNT_INFLATION", "LLM_TRUNCATION_LOOP"}
 )
@@ -26,10 +26,7 @@ LOOP_TYPES = frozenset(
 
 async def get_health(client: ApiClient, *, agent_id: str) -> HealthScore:
     """The agent's health score; computed client-side (and marked so) on servers without the route."""
-    _, body = await asyncio.gather(
-        require_agent(client, agent_id),
-        client.get_feature("health_score", f"/v1/agents/{seg(agent_id)}/health-score"),
-    )
+    body = await agent_route(client, agent_id, "health_score", "health-score")
     if body is not None:
         return HealthScore.model_validate({**body, "source": "server"})
     return await compute_health(client, agent_id=agent_id)

@@ -8,19 +8,16 @@ from collections import defaultdict
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.tokens import TokenStats, TokenWindow, WasteByType
-from dunetrace_cli.queries._common import page_all, require_agent, seg
+from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
 from dunetrace_cli.queries.runs import analyse_run
 
 WINDOWS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
-DETAIL_CAP = 50
+DETAIL_CAP = RUN_DETAIL_CAP
 
 
 async def get_token_stats(client: ApiClient, *, agent_id: str) -> TokenStats:
     """Token use and spend on failed runs per window (1d/7d/30d)."""
-    _, body = await asyncio.gather(
-        require_agent(client, agent_id),
-        client.get_feature("token_stats", f"/v1/agents/{seg(agent_id)}/token-stats"),
-    )
+    body = await agent_route(client, agent_id, "token_stats", "token-stats")
     if body is not None:
         return TokenStats.model_validate({**body, "source": "server"})
     return await compute_token_stats(client, agent_id=agent_id)
