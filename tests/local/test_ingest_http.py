@@ -151,3 +151,17 @@ async def test_replay_of_captured_sdk_traffic(client, store, sdk_events) -> None
             posted.update(e["event_id"] for e in req["body"]["events"])
     # the retried batches (phases C and D) were stored once
     assert store.conn().execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(posted)
+
+
+def test_listening_socket_is_tcp_so_keep_alive_responses_are_not_delayed() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when the listener's proto is IPPROTO_TCP;
+    without it every keep-alive response after the first waited ~40 ms (Nagle + delayed ACK)."""
+    import socket
+
+    from dunetrace_cli.local.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0, "ingest")
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
