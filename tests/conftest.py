@@ -7,8 +7,6 @@ Suites with needs of their own add a ``conftest.py`` in their folder.
 from __future__ import annotations
 
 import contextlib
-import socketserver
-import sys
 import time
 from typing import Any, Callable, Iterator
 
@@ -126,25 +124,9 @@ def api_client() -> Callable[..., Any]:
     return make
 
 
-def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
-    """Ignore clients that hang up (a timeout, or a scan cancelled after its first hit).
-
-    socketserver prints those to ``sys.stderr``, which CliRunner has swapped for the
-    command's captured stderr: the noise would land in the output under test.
-    """
-    if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-        return
-    socketserver.BaseServer.handle_error(self, request, client_address)
-
-
 @pytest.fixture
-def served(
-    make_fake: Callable[..., FakeApi], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., tuple[str, FakeApi]]]:
+def served(make_fake: Callable[..., FakeApi]) -> Iterator[Callable[..., tuple[str, FakeApi]]]:
     """``url, fake = served("latest" | "march", **FakeApi kwargs)``: a real loopback server."""
-    from tests.fakeapi import _server
-
-    monkeypatch.setattr(_server._Server, "handle_error", _quiet_handle_error)
     slowest = 0.0
     with contextlib.ExitStack() as stack:
 

@@ -660,7 +660,7 @@ def _tool_avoidance(ev: _Ev, ctx: _Ctx) -> _Parts:
         which = "any of its tools"
     title = f"Tool avoidance: answered without calling {which}"
     what = (
-        f"The agent produced a final answer"
+        "The agent produced a final answer"
         + (f" after {_plural(llm_calls, 'LLM call')}" if llm_calls else "")
         + f" without calling {which}, although the run declared "
         + ("it" if len(tools) == 1 else "them")

@@ -667,7 +667,7 @@ def _deploy_regressions(conn: sqlite3.Connection, agent_id: str, now: float) -> 
         at = float(d["deployed_at"])
         counts = {"before": [0, 0], "after": [0, 0]}
         for row in conn.execute(
-            f"""
+            """
             SELECT r.processed_at < ? AS is_before, COUNT(*) AS runs,
                    SUM(EXISTS (SELECT 1 FROM signals s
                                WHERE s.run_id = r.run_id AND +s.agent_id = ? AND s.shadow = 0)) AS with_signals

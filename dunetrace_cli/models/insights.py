@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
 
-from dunetrace_cli.models.common import ApiModel, Bool0, DictOrEmpty, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
+from dunetrace_cli.models.common import ApiModel, Bool0, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
 
 
 class InputPattern(ApiModel):
