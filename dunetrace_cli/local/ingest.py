@@ -172,18 +172,17 @@ def _req_str(raw: dict[str, Any], key: str, loc: tuple[Any, ...], errors: list[d
             _err("string_too_short", (*loc, key), "String should have at least 1 character", value, min_length=1)
         )
     elif len(value) > MAX_ID_CHARS:
-        errors.append(
-            _err(
-                "string_too_long",
-                (*loc, key),
-                f"String should have at most {MAX_ID_CHARS} characters",
-                value,
-                max_length=MAX_ID_CHARS,
-            )
-        )
+        errors.append(_too_long((*loc, key), value))
     elif not _utf8_ok(value):
         errors.append(_err("string_unicode", (*loc, key), "String contains an invalid unicode surrogate", value))
     return value
+
+
+def _too_long(loc: tuple[Any, ...], value: str) -> dict[str, Any]:
+    return _err(
+        "string_too_long", loc, f"String should have at most {MAX_ID_CHARS} characters", value,
+        max_length=MAX_ID_CHARS,
+    )
 
 
 def _opt_str(raw: dict[str, Any], key: str, loc: tuple[Any, ...], errors: list[dict[str, Any]]) -> str | None:
@@ -194,15 +193,7 @@ def _opt_str(raw: dict[str, Any], key: str, loc: tuple[Any, ...], errors: list[d
         errors.append(_err("string_type", (*loc, key), "Input should be a valid string", value))
         return None
     if len(value) > MAX_ID_CHARS:
-        errors.append(
-            _err(
-                "string_too_long",
-                (*loc, key),
-                f"String should have at most {MAX_ID_CHARS} characters",
-                value,
-                max_length=MAX_ID_CHARS,
-            )
-        )
+        errors.append(_too_long((*loc, key), value))
         return None
     if not _utf8_ok(value):
         errors.append(_err("string_unicode", (*loc, key), "String contains an invalid unicode surrogate", value))
