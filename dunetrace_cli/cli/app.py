@@ -85,13 +85,51 @@ _register_groups()
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI with ``argv`` and return its exit code (used by `dunetrace demo`)."""
+    """Run the CLI with ``argv`` and return its exit code (also used by `dunetrace demo`).
+
+    Commands report their own failures (cli/_run.py); this handles what happens before a
+    command runs: argument errors (exit 2, with the JSON envelope under --json) and Ctrl-C (130).
+    """
+    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
-        app(args=argv, prog_name="dunetrace", standalone_mode=True)
+        result = app(args=args, prog_name="dunetrace", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
+    except KeyboardInterrupt:
+        return _report("interrupted.", 130, args)
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
+            return _report("interrupted.", 130, args)
+        return _report("aborted.", 1, args)
+    except typer.TyperException as exc:  # argument parsing: unknown option, bad value, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        code = int(getattr(exc, "exit_code", 2))
+        if "--json" in args:
+            _envelope(getattr(exc, "format_message", lambda: str(exc))(), code)
+        return code
+    return result if isinstance(result, int) else 0
+
+
+def _report(message: str, code: int, args: list[str]) -> int:
+    from dunetrace_cli.render.console import make_console
+
+    make_console(stderr=True).print(f"dunetrace: error: {message}", soft_wrap=True)
+    if "--json" in args:
+        _envelope(message, code)
+    return code
+
+
+def _envelope(message: str, code: int) -> None:
+    import json
+
+    from dunetrace_cli.cli._run import ERROR_CODES
+    from dunetrace_cli.errors import ExitCode
+
+    label = ERROR_CODES.get(ExitCode(code), "error") if code in ExitCode._value2member_map_ else "error"
+    print(json.dumps({"error": {"code": label, "exit_code": code, "message": message}}), file=sys.stderr)
 
 
 def main() -> None:
