@@ -148,8 +148,12 @@ class ApiClient:
     def feature_known_missing(self, feature: str) -> bool:
         return _FEATURES.get(self._feature_key(feature)) is False
 
-    def feature_known_present(self, feature: str) -> bool:
-        return _FEATURES.get(self._feature_key(feature)) is True
+    async def has_route(self, feature: str, path: str) -> bool:
+        """Whether the server has the list route ``path``: remembered, else probed once with ``limit=1``."""
+        known = _FEATURES.get(self._feature_key(feature))
+        if known is not None:
+            return known
+        return await self.get_feature(feature, path, {"limit": 1, "offset": 0}) is not None
 
     def _feature_key(self, feature: str) -> tuple[str, str]:
         return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)

@@ -18,16 +18,6 @@ from dunetrace_cli.queries._common import (
 )
 
 
-def _older_than(cutoff: float | None):
-    def stop(rows: list[dict[str, Any]]) -> bool:
-        if cutoff is None or not rows:
-            return False
-        last = Signal.model_validate(rows[-1]).detected_at
-        return last is not None and last < cutoff
-
-    return stop
-
-
 async def _scan(
     client: ApiClient,
     path: str,
@@ -128,12 +118,8 @@ async def _org_scan(
     client: ApiClient, params: dict[str, Any], *, cutoff: float | None, want: int
 ) -> tuple[list[Signal], int, bool] | None:
     """Scan org-wide /v1/signals; None when the server predates it."""
-    if client.feature_known_missing("org_signals"):
+    if not await client.has_route("org_signals", "/v1/signals"):
         return None
-    if not client.feature_known_present("org_signals"):
-        probe = await client.get_feature("org_signals", "/v1/signals", {**params, "limit": 1, "offset": 0})
-        if probe is None:
-            return None
     return await _scan(client, "/v1/signals", params, cutoff=cutoff, want=want)
 
 
@@ -154,11 +140,7 @@ async def get_signal(client: ApiClient, *, signal_id: int, agent_id: str | None 
         scope = f"agent '{agent_id}'"
     else:
         scope = "all agents"
-        org_available = client.feature_known_present("org_signals")
-        if not org_available and not client.feature_known_missing("org_signals"):
-            probe = await client.get_feature("org_signals", "/v1/signals", {"limit": 1, "offset": 0})
-            org_available = probe is not None
-        if org_available:
+        if await client.has_route("org_signals", "/v1/signals"):
             found, scanned = await _find(client, "/v1/signals", params, signal_id)
         else:
             found, scanned = await _find_across_agents(client, params, signal_id)
