@@ -62,14 +62,21 @@ def settings_for(ctx: typer.Context) -> "Settings":
     return load_settings(api_url=opts.api_url, timeout=opts.timeout, profile=opts.profile)
 
 
-def fail(message: str, code: int, *, as_json: bool = False) -> None:
+def report_error(message: str, code: int, *, as_json: bool = False, prefix: bool = True) -> None:
+    """The error sentence on stderr; under --json, a one-line JSON envelope after it."""
     from dunetrace_cli.render.console import make_console
 
     err = make_console(stderr=True)
-    err.print(f"dunetrace: error: {message}", soft_wrap=True)
+    if prefix:
+        err.print(f"dunetrace: error: {message}", soft_wrap=True)
     if as_json:
-        envelope = {"error": {"code": ERROR_CODES.get(ExitCode(code), "error"), "exit_code": code, "message": message}}
+        label = ERROR_CODES.get(ExitCode(code), "error") if code in ExitCode._value2member_map_ else "error"
+        envelope = {"error": {"code": label, "exit_code": code, "message": message}}
         err.print(json.dumps(envelope), soft_wrap=True)
+
+
+def fail(message: str, code: int, *, as_json: bool = False) -> None:
+    report_error(message, code, as_json=as_json)
     raise typer.Exit(code)
 
 

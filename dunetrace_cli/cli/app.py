@@ -107,29 +107,20 @@ def run(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         code = int(getattr(exc, "exit_code", 2))
-        if "--json" in args:
-            _envelope(getattr(exc, "format_message", lambda: str(exc))(), code)
+        if "--json" in args:  # show() already printed the usage text: only the envelope is added
+            from dunetrace_cli.cli._run import report_error
+
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            report_error(message, code, as_json=True, prefix=False)
         return code
     return result if isinstance(result, int) else 0
 
 
 def _report(message: str, code: int, args: list[str]) -> int:
-    from dunetrace_cli.render.console import make_console
+    from dunetrace_cli.cli._run import report_error
 
-    make_console(stderr=True).print(f"dunetrace: error: {message}", soft_wrap=True)
-    if "--json" in args:
-        _envelope(message, code)
+    report_error(message, code, as_json="--json" in args)
     return code
-
-
-def _envelope(message: str, code: int) -> None:
-    import json
-
-    from dunetrace_cli.cli._run import ERROR_CODES
-    from dunetrace_cli.errors import ExitCode
-
-    label = ERROR_CODES.get(ExitCode(code), "error") if code in ExitCode._value2member_map_ else "error"
-    print(json.dumps({"error": {"code": label, "exit_code": code, "message": message}}), file=sys.stderr)
 
 
 def main() -> None:
