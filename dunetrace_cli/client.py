@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, Awaitable, Callable
 
 import httpx
 
@@ -20,7 +20,6 @@ from dunetrace_cli import __version__
 from dunetrace_cli.config import Settings
 from dunetrace_cli.errors import ApiUnavailable, AuthError, DunetraceError, NotFound, UsageError
 
-T = TypeVar("T")
 
 RETRY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS = 3
@@ -157,10 +156,6 @@ class ApiClient:
 
     def _feature_key(self, feature: str) -> tuple[str, str]:
         return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
-
-    async def gather(self, items: Iterable[T], fn: Callable[[T], Awaitable[Any]]) -> list[Any]:
-        """Run ``fn`` over ``items`` concurrently (bounded by the client's semaphore per request)."""
-        return list(await asyncio.gather(*(fn(item) for item in items)))
 
     async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
         attempt = 0
