@@ -88,6 +88,14 @@ def _parse(body: bytes) -> Any | Response:
         return _json_invalid(exc)
 
 
+async def _json_body(request: Request, limit: int) -> Any | Response:
+    """The request's JSON body, or the error response (400/413/422) that ends the request."""
+    body = await _read_body(request, limit)
+    if isinstance(body, Response):
+        return body
+    return _parse(body)
+
+
 def create_ingest_app(
     store: Store,
     *,
@@ -97,10 +105,7 @@ def create_ingest_app(
     """The SDK-facing ingest ASGI app over ``store``. ``on_ingested(ready_run_ids)`` runs after each commit."""
 
     async def ingest(request: Request) -> Response:
-        body = await _read_body(request, max_body_bytes)
-        if isinstance(body, Response):
-            return body
-        parsed = _parse(body)
+        parsed = await _json_body(request, max_body_bytes)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -127,10 +132,7 @@ def create_ingest_app(
         return JSONResponse(cfg)
 
     async def deploy(request: Request) -> Response:
-        body = await _read_body(request, max_body_bytes)
-        if isinstance(body, Response):
-            return body
-        parsed = _parse(body)
+        parsed = await _json_body(request, max_body_bytes)
         if isinstance(parsed, Response):
             return parsed
         errors = []
