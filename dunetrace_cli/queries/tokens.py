@@ -27,7 +27,8 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
     now = client.now()
     rows, _ = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs")
     runs = [RunSummary.model_validate(r) for r in rows]
-    recent = [r for r in runs if (r.started_at or r.completed_at or now) >= now - WINDOWS["30d"]][:detail_cap]
+    in_window = [r for r in runs if _run_time(r, now) >= now - WINDOWS["30d"]]
+    recent = in_window[:detail_cap]
     details = await asyncio.gather(*(client.get(f"/v1/runs/{seg(r.run_id)}") for r in recent))
     per_run = []
     for summary, body in zip(recent, details):
@@ -39,7 +40,7 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
 
     windows: dict[str, TokenWindow] = {}
     for name, span in WINDOWS.items():
-        chosen = [p for p in per_run if (p[0].started_at or p[0].completed_at or now) >= now - span]
+        chosen = [p for p in per_run if _run_time(p[0], now) >= now - span]
         failed = [p for p in chosen if p[0].has_signals]
         prompt = sum(p[1] for p in chosen)
         completion = sum(p[2] for p in chosen)
@@ -74,7 +75,7 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
         key=lambda w: (-w.wasted_tokens, w.failure_type),
     )
     notes = ["computed by dunetrace-cli from run details: this server has no /token-stats route"]
-    if len(recent) < len([r for r in runs if (r.started_at or now) >= now - WINDOWS["30d"]]):
+    if len(recent) < len(in_window):
         notes.append(f"covers the newest {len(recent)} runs of the last 30 days")
     if not cost_known:
         notes.append("cost unknown: this server reports no per-run cost, and dunetrace-cli does not guess prices")
@@ -82,3 +83,8 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
         agent_id=agent_id, windows=windows, waste_by_failure_type=by_type, source="client",
         cost_known=cost_known, notes=notes,
     )
+
+
+def _run_time(run: RunSummary, now: float) -> float:
+    """Windows are cut by run start, as on the server; a run with no start time counts as now."""
+    return run.started_at or run.completed_at or now
