@@ -2,7 +2,7 @@
 
 This module holds the shared helpers and the list/detail endpoints; the per-agent analytics (health
 score, token stats, insights) are in :mod:`dunetrace_cli.local.readqueries_analytics` and the price
-table in :mod:`dunetrace_cli.local.readqueries_cost`.
+table in :mod:`dunetrace_cli.domain.pricing`.
 
 Every function takes an open ``sqlite3.Connection`` (rows as ``sqlite3.Row``) and, where a time
 window is involved, ``now`` (epoch seconds) so that callers control the clock. They return plain
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from dunetrace_cli.local.readqueries_cost import estimate_cost
+from dunetrace_cli.domain.pricing import estimate_cost
 
 DAY = 86400.0
 TERMINAL_TYPES = ("run.completed", "run.errored")

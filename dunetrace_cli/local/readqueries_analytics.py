@@ -24,11 +24,10 @@ from dunetrace_cli.local.readqueries import (
     ratio,
     utc_day,
 )
-from dunetrace_cli.local.readqueries_cost import estimate_cost
+from dunetrace_cli.domain.loops import LOOP_TYPES
+from dunetrace_cli.domain.pricing import estimate_cost
+from dunetrace_cli.domain.systemic import SYSTEMIC_RATE
 
-#: Failure types the health score counts as "loops" (loop_avoidance component).
-LOOP_TYPES = ("TOOL_LOOP", "TOOL_THRASHING", "TOOL_AVOIDANCE", "STEP_COUNT_INFLATION", "LLM_TRUNCATION_LOOP")
-SYSTEMIC_RATE = 0.10
 BASELINE_MIN_RUNS_HEALTH = 20  # runs in the 30-90 day window before a P75 baseline is used
 HEALTH_BASELINE_READY_RUNS = 30
 TOKEN_BASELINE_MIN_RUNS = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -90,3 +90,15 @@ class Page(ApiModel):
     offset: Int0 = 0
     limit: Int0 = 0
     has_more: Bool0 = False
+
+
+class NextStep(ResultModel):
+    """What to look at next, as data: the registry operation, its arguments, and why.
+
+    Each face phrases it from the registry (``dunetrace signal 87`` / ``get_signal_detail(signal_id=87)``),
+    so the CLI table, the MCP text and the MCP structuredContent always name the same next step.
+    """
+
+    op: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""

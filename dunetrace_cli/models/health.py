@@ -29,10 +29,6 @@ class HealthScore(ApiModel):
 
     @property
     def grade(self) -> str:
-        if self.score is None:
-            return "unknown"
-        if self.score >= 80:
-            return "healthy"
-        if self.score >= 60:
-            return "degraded"
-        return "unhealthy"
+        from dunetrace_cli.domain.health import grade
+
+        return grade(self.score)

@@ -10,13 +10,15 @@ from typing import Any, Callable
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.errors import NotFound, UsageError
 from dunetrace_cli.models.agents import AgentSummary
-from dunetrace_cli.models.common import SEVERITIES
+from dunetrace_cli.params import (  # noqa: F401 - re-exported for the query modules
+    normalize_failure_type,
+    normalize_severity,
+    parse_since,
+    since_hours,
+)
 
 PAGE_MAX = 500  # the server's PAGE_SIZE_MAX
 RUN_DETAIL_CAP = 50  # run details fetched when a figure must be computed client-side
-_FAILURE_TYPE_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-_SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def round_half_up(value: float, digits: int = 3) -> float:
@@ -24,51 +26,6 @@ def round_half_up(value: float, digits: int = 3) -> float:
     from decimal import ROUND_HALF_UP, Decimal
 
     return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
-
-
-def normalize_severity(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    upper = value.strip().upper()
-    if upper not in SEVERITIES:
-        raise UsageError(f"invalid severity '{value}'. Valid: {', '.join(SEVERITIES)} (any case).")
-    return upper
-
-
-def normalize_failure_type(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    upper = value.strip().upper().replace("-", "_")
-    if not _FAILURE_TYPE_RE.match(upper):
-        raise UsageError(
-            f"invalid failure type '{value}': use an UPPER_SNAKE name such as TOOL_LOOP or RETRY_STORM."
-        )
-    return upper
-
-
-def parse_since(text: str | None, now: float) -> float | None:
-    """'24h', '90m', '7d', '2w', '30s', or an ISO date/time (UTC if no zone) -> epoch cutoff."""
-    if text is None or text == "":
-        return None
-    match = _SINCE_RE.match(text)
-    if match:
-        amount = float(match.group(1))
-        if amount <= 0:
-            raise UsageError(f"invalid --since '{text}': the window must be longer than zero.")
-        return now - amount * _UNIT_SECONDS[match.group(2).lower()]
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"invalid --since '{text}': use a window like 24h, 90m, 7d, 2w or an ISO date like 2026-11-20."
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
-def since_hours(hours: int | None, now: float) -> float | None:
-    return None if hours is None else now - hours * 3600
 
 
 def utc_day(ts: float) -> str:

@@ -10,18 +10,22 @@ import asyncio
 from typing import Any
 
 from dunetrace_cli.client import ApiClient
+from dunetrace_cli.domain.health import (
+    BASELINE_RUNS,
+    MIN_RUNS,
+    WINDOW_S,
+    failure_score,
+    latency_score,
+    loop_score,
+    token_score,
+)
+from dunetrace_cli.domain.loops import LOOP_TYPE_SET
 from dunetrace_cli.models.health import HealthComponent, HealthScore
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
 
-WINDOW_S = 30 * 86400
-MIN_RUNS = 3
-BASELINE_RUNS = 30
 DETAIL_CAP = RUN_DETAIL_CAP  # run details fetched for token/latency averages when computing client-side
-LOOP_TYPES = frozenset(
-    {"TOOL_LOOP", "TOOL_THRASHING", "TOOL_AVOIDANCE", "STEP_COUNT_INFLATION", "LLM_TRUNCATION_LOOP"}
-)
 
 
 async def get_health(client: ApiClient, *, agent_id: str) -> HealthScore:
@@ -50,7 +54,7 @@ async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = 
     ids = {r.run_id for r in window}
     signals = [Signal.model_validate(s) for s in signal_rows]
     failing = {s.run_id for s in signals if s.run_id in ids and not s.shadow}
-    looping = {s.run_id for s in signals if s.run_id in ids and not s.shadow and s.failure_type in LOOP_TYPES}
+    looping = {s.run_id for s in signals if s.run_id in ids and not s.shadow and s.failure_type in LOOP_TYPE_SET}
     failure_rate = len(failing) / total
     loop_rate = len(looping) / total
 
@@ -77,10 +81,10 @@ async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = 
     avg_latency = sum(latency_values) / len(latency_values) if latency_values else None
     components = {
         "failure_rate": HealthComponent(
-            score=round((1 - failure_rate) * 40), max=40, value=round(failure_rate * 100, 1), label="% runs with failures"
+            score=failure_score(failure_rate), max=40, value=round(failure_rate * 100, 1), label="% runs with failures"
         ),
         "loop_avoidance": HealthComponent(
-            score=round((1 - loop_rate) * 25), max=25, value=round(loop_rate * 100, 1), label="% runs with loops"
+            score=loop_score(loop_rate), max=25, value=round(loop_rate * 100, 1), label="% runs with loops"
         ),
         "token_efficiency": HealthComponent(
             score=token_score(avg_prompt), max=20, value=None if avg_prompt is None else round(avg_prompt),
@@ -100,20 +104,6 @@ async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = 
         source="client",
         notes=notes,
     )
-
-
-def token_score(avg: float | None) -> int:
-    """Absolute scale: full at <= 500 prompt tokens, zero at >= 4,000; neutral 15 without data."""
-    if avg is None:
-        return 15
-    return round(max(0.0, min(20.0, 20 * (1 - max(0.0, avg - 500) / 3500))))
-
-
-def latency_score(avg: float | None) -> int:
-    """Absolute scale: full at <= 1,000 ms, zero at >= 8,000 ms; neutral 10 without data."""
-    if avg is None:
-        return 10
-    return round(max(0.0, min(15.0, 15 * (1 - max(0.0, avg - 1000) / 7000))))
 
 
 def _run_time(run: RunSummary) -> float | None:

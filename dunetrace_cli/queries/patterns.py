@@ -6,13 +6,12 @@ import asyncio
 from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
+from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_DAYS
 from dunetrace_cli.models.insights import AgentInsights, DayPoint, PatternRow, Patterns
 from dunetrace_cli.models.runs import RunSummary
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.queries._common import last_days, page_all, require_agent, round_half_up, seg, utc_day
 
-SYSTEMIC_RATE = 0.10  # the server's threshold
-SYSTEMIC_WINDOW_DAYS = 7
 HOT_INPUT_RATE = 0.5
 
 

@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
+from dunetrace_cli.domain.systemic import SYSTEMIC_RATE
 from dunetrace_cli.models.common import SEVERITY_RANK
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
@@ -13,7 +14,6 @@ from dunetrace_cli.queries._common import page_all, require_agent, seg
 from dunetrace_cli.queries.health import get_health
 
 SIGNAL_CAP = 2000
-SYSTEMIC_RATE = 0.10
 
 
 async def _count(client: ApiClient, agent_id: str, has_signals: bool | None) -> int:

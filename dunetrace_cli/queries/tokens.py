@@ -6,12 +6,12 @@ import asyncio
 from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
+from dunetrace_cli.domain.tokens import WINDOWS
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.tokens import TokenStats, TokenWindow, WasteByType
 from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
 from dunetrace_cli.queries.runs import analyse_run
 
-WINDOWS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 DETAIL_CAP = RUN_DETAIL_CAP
 
 

@@ -77,9 +77,10 @@ def test_422_from_the_server_string_detail(cli) -> None:
     assert "UNREAD_TOOL_ERROR" in stderr
 
 
-def test_422_from_the_server_latest_shape_check(cli) -> None:
-    stderr = failed(cli("signals", "--type", "TOOL_"), 2)
-    assert "The Dunetrace API rejected the request: Invalid failure_type 'TOOL_'" in stderr
+def test_an_unknown_failure_type_is_refused_before_any_request(cli) -> None:
+    stderr = failed(cli("signals", "--type", "TOOL_LOP"), 2)
+    assert "unknown failure type 'TOOL_LOP'. Did you mean TOOL_LOOP?" in stderr
+    assert cli.fake().requests == []
 
 
 def test_422_injected(cli) -> None:

@@ -51,15 +51,27 @@ async def test_a_severity_typo_is_rejected_locally(api_client, fake_latest) -> N
     assert fake_latest.requests == []
 
 
-@pytest.mark.parametrize("failure_type", ["tool loop!", "9LIVES", "x" * 65])
-async def test_a_malformed_failure_type_is_rejected_locally(api_client, fake_latest, failure_type: str) -> None:
-    with pytest.raises(UsageError, match="invalid failure type"):
+@pytest.mark.parametrize("failure_type", ["tool loop!", "9LIVES", "x" * 65, "TOOL_LOP", "CUSTOM_"])
+async def test_an_unknown_failure_type_is_rejected_locally(api_client, fake_latest, failure_type: str) -> None:
+    with pytest.raises(UsageError, match="unknown failure type"):
         await search_signals(api_client(fake_latest), failure_type=failure_type)
     assert fake_latest.requests == []
 
 
-async def test_an_unknown_failure_type_is_an_open_string(api_client, fake_latest) -> None:
-    """The latest server accepts any UPPER_SNAKE name: no signal matches, nothing fails."""
+async def test_a_failure_type_typo_gets_a_did_you_mean(api_client, fake_latest) -> None:
+    with pytest.raises(UsageError) as info:
+        await search_signals(api_client(fake_latest), failure_type="TOOL_LOP")
+    assert "Did you mean TOOL_LOOP?" in info.value.message
+
+
+@pytest.mark.parametrize("failure_type", ["tool-loop", "Retry_Storm", "TASK_COMPLETION", "CUSTOM_PII", "voice_silence"])
+async def test_known_and_open_failure_types_are_accepted(api_client, fake_latest, failure_type: str) -> None:
+    result = await search_signals(api_client(fake_latest), agent_id="rag-agent", failure_type=failure_type)
+    assert result.total_matched == sum(1 for s in result.signals)
+
+
+async def test_an_open_prefix_failure_type_reaches_the_server(api_client, fake_latest) -> None:
+    """VOICE_* and CUSTOM_* names are open families: no signal matches, nothing fails."""
     result = await search_signals(api_client(fake_latest), agent_id="rag-agent", failure_type="VOICE_SILENCE")
     assert result.signals == [] and result.total_matched == 0
 

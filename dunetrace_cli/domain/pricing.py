@@ -1,4 +1,4 @@
-"""Cost estimate used by the local Customer API (run lists, run detail, token stats, insights).
+"""Token prices and the cost estimate (the server's June-2026 table), shared by client fallbacks and the local store.
 
 The latest Dunetrace server prices tokens with a static table of USD per million input/output
 tokens per model family (the June-2026 table of its explainer service, customer-api.md §D.3):
