@@ -94,6 +94,9 @@ class ApiClient:
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self.request_count = 0
         self.cache: dict[str, Any] = {}  # per-invocation memo (e.g. the agent list)
+        # Progress for slow server work (an issue's LLM explain): the CLI writes it to stderr,
+        # the MCP server sends it as a progress notification. Queries call ``client.progress(text)``.
+        self.progress: Callable[[str], None] = lambda text: None
         if settings.is_local and transport is None:
             transport = _local_transport(settings.api_url)
         self.base_url = LOCAL_BASE_URL if settings.is_local else settings.api_url.rstrip("/")
@@ -129,6 +132,43 @@ class ApiClient:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         async with self._semaphore:
             response = await self._send(path, clean)
+        return self._parse(response, path)
+
+    async def send(self, method: str, path: str, body: Any = None) -> Any:
+        """A write (POST/PATCH/PUT/DELETE) with a JSON body; the parsed answer (None for 204).
+
+        Never retried once the request may have reached the server: only a failed connect is retried.
+        """
+        attempt = 0
+        async with self._semaphore:
+            while True:
+                attempt += 1
+                self.request_count += 1
+                try:
+                    response = await self._http.request(method, path, json=body)
+                    break
+                except httpx.ConnectError as exc:
+                    if attempt < MAX_ATTEMPTS:
+                        await self._sleep(self._backoff * 2 ** (attempt - 1))
+                        continue
+                    raise ApiUnavailable(
+                        f"Dunetrace Customer API unreachable at {self.display_url}. Is the backend running "
+                        "(docker compose up -d)? Nothing was changed."
+                    ) from exc
+                except httpx.TimeoutException as exc:
+                    raise ApiUnavailable(
+                        f"Dunetrace Customer API at {self.display_url} did not answer within "
+                        f"{self.settings.timeout:g}s; the change may or may not have been applied. "
+                        "Check with a read command before retrying, or raise --timeout."
+                    ) from exc
+                except httpx.HTTPError as exc:
+                    raise ApiUnavailable(
+                        f"request to the Dunetrace Customer API at {self.display_url} failed "
+                        f"({exc.__class__.__name__}); the change may or may not have been applied."
+                    ) from exc
+        if response.status_code == 204 or not response.content:
+            if 200 <= response.status_code < 300:
+                return None
         return self._parse(response, path)
 
     async def get_feature(self, feature: str, path: str, params: dict[str, Any] | None = None) -> Any | None:

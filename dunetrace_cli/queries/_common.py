@@ -131,3 +131,18 @@ def unknown_agent_message(agent_id: str, names: list[str]) -> str:
         close = lowered[:1]
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"no agent '{agent_id}' (known: {shown}{hint})."
+
+
+def no_route(what: str) -> NotFound:
+    """The sentence for a route this server generation lacks (the March 2026 server has none of the newer ones)."""
+    return NotFound(
+        f"this Dunetrace server has no {what} route (it predates that feature): upgrade the backend to use it."
+    )
+
+
+async def feature_get(client: ApiClient, feature: str, what: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET a route newer servers have; a server without it is one sentence (``no_route``), never a traceback."""
+    body = await client.get_feature(feature, path, params)
+    if body is None:
+        raise no_route(what)
+    return body

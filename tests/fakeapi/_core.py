@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl
 import httpx
 from pydantic import Field, TypeAdapter, ValidationError
 
+from ._upstream_routes import UpstreamHandlers, upstream_routes
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GENERATION_DIRS = {"march": "real-api", "latest": "real-api-latest"}
 
@@ -75,6 +77,7 @@ _LIMIT = TypeAdapter(Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX)])
 _OPT_BOOL = TypeAdapter(Optional[bool])
 _BOOL = TypeAdapter(bool)
 _OPT_STR = TypeAdapter(Optional[str])
+_OPT_FLOAT = TypeAdapter(Optional[float])
 _PER_AGENT_LIMIT = TypeAdapter(Optional[Annotated[int, Field(ge=1)]])
 
 _PAGING = (("offset", _OFFSET, 0), ("limit", _LIMIT, PAGE_SIZE_DEFAULT))
@@ -110,10 +113,11 @@ class _Reply(Exception):
 
 
 class _Route:
-    def __init__(self, template: str, handler: str, params=(), auth: bool = True):
+    def __init__(self, template: str, handler: str, params=(), auth: bool = True, methods=("GET",), statuses=None):
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
         self.regex = re.compile(f"^{pattern}$")
         self.handler, self.params, self.auth = handler, tuple(params), auth
+        self.methods, self.statuses = tuple(methods), dict(statuses or {})
 
 
 def _routes(generation: str) -> list[_Route]:
@@ -159,12 +163,13 @@ def _routes(generation: str) -> list[_Route]:
             _Route("/v1/agents/{agent_id}/health-score", "health_score"),
             _Route("/v1/agents/{agent_id}/token-stats", "token_stats"),
         ]
+        routes += upstream_routes(_Route, _PAGING, _OPT_STR, _OPT_FLOAT)
     else:
         routes.append(_Route("/openapi.json", "openapi", auth=False))
     return routes
 
 
-class FakeApi:
+class FakeApi(UpstreamHandlers):
     """In-process fake of the Dunetrace Customer API.
 
     ``generation`` picks the captured server: ``"march"`` (commit 962099b) or
@@ -189,6 +194,7 @@ class FakeApi:
         extra_agents: int = 0,
         dataset: dict | None = None,
         api_key_agents: Collection[str] | None = None,
+        now: float | None = None,
     ):
         if generation not in GENERATION_DIRS:
             raise ValueError(f"generation must be 'march' or 'latest', not {generation!r}")
@@ -206,6 +212,7 @@ class FakeApi:
         base = dataset if dataset is not None else load_dataset(generation)
         self.data = self._with_synthetic(base, extra_agents)
         self._index()
+        self._init_upstream(now)  # issues, fixes, calls, policies, detectors (_upstream_routes.py)
 
     # ── data preparation ──────────────────────────────────────────────────
 
@@ -326,15 +333,19 @@ class FakeApi:
 
     # ── routing, auth, validation ─────────────────────────────────────────
 
-    def _match(self, path: str) -> tuple[_Route, dict] | None:
+    def _match(self, path: str, method: str = "GET") -> tuple[_Route, dict] | None:
+        """The route for ``path`` that takes ``method``, else the first route for ``path`` (a 405)."""
+        found = None
         for route in self._routes:
             m = route.regex.match(path)
             if m:
-                return route, m.groupdict()
-        return None
+                if method in route.methods:
+                    return route, m.groupdict()
+                found = found or (route, m.groupdict())
+        return found
 
     def _route(self, request: httpx.Request, path: str, params: dict) -> tuple[int, Any, dict]:
-        found = self._match(path)
+        found = self._match(path, request.method)
         if found is None:
             if path != "/":
                 other = path.rstrip("/") if path.endswith("/") else path + "/"
@@ -343,8 +354,8 @@ class FakeApi:
                     return 307, None, {"location": location}
             raise _Reply(404, {"detail": "Not Found"})
         route, path_params = found
-        if request.method != "GET":
-            raise _Reply(405, {"detail": "Method Not Allowed"}, {"allow": "GET"})
+        if request.method not in route.methods:
+            raise _Reply(405, {"detail": "Method Not Allowed"}, {"allow": ", ".join(route.methods)})
         if route.auth and self.api_key is not None:
             self._check_key(request.headers.get("authorization"))
         values, errors = {}, []
@@ -359,8 +370,11 @@ class FakeApi:
                     errors.append({**err, "loc": ["query", name, *err["loc"]]})
         if errors:
             raise _Reply(422, {"detail": errors})
-        handler: Callable[..., Any] = getattr(self, f"_get_{route.handler}")
-        return 200, handler(**path_params, **values), {}
+        verb = request.method.lower()
+        handler: Callable[..., Any] = getattr(self, f"_{verb}_{route.handler}")
+        if verb in ("post", "patch", "put"):
+            values["body"] = _json_body(request)
+        return route.statuses.get(request.method, 200), handler(**path_params, **values), {}
 
     def _check_key(self, authorization: str | None) -> None:
         if not authorization:
@@ -474,6 +488,18 @@ class FakeApi:
         if body is None or body.get("_status") is not None:
             return self._unknown_agent_body(kind, agent_id)
         return body
+
+
+def _json_body(request: httpx.Request) -> Any:
+    """The JSON request body, or FastAPI's 422 for one that does not parse."""
+    raw = request.content or b""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        error = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}, "ctx": {"error": "Expecting value"}}
+        raise _Reply(422, {"detail": [error]}) from None
 
 
 def _shallow(value: Any) -> Any:
