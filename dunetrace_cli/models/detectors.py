@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from dunetrace_cli.models.common import ApiModel, DictOrEmpty, Epoch, Int0, ResultModel, Str0
 
@@ -17,11 +17,12 @@ class CustomDetector(ApiModel):
     name: Str0 = ""
     description: Str0 = ""
     status: Str0 = ""  # shadow | active | paused
-    config: Annotated[dict[str, Any], DictOrEmpty] = Field(default_factory=dict)
+    config: Annotated[dict[str, Any], DictOrEmpty] = Field(
+        default_factory=dict, validation_alias=AliasChoices("config", "config_json")
+    )  # the table column is config_json
     total_runs: Int0 = 0
     shadow_fire_count: Int0 = 0
-    created_at: Epoch = None
-    updated_at: Epoch = None
+    created_at: Epoch = None  # an ISO string on the wire (raw row), epoch here
 
 
 class DetectorList(ResultModel):

@@ -40,8 +40,7 @@ async def list_agent_issues(client: ApiClient, *, agent_id: str, status: str | N
     params = {} if wanted == "all" else {"status": wanted}
     path = f"/v1/agents/{seg(agent_id)}/issues"
     _, body = await asyncio.gather(require_agent(client, agent_id), feature_get(client, FEATURE, WHAT, path, params))
-    issues = [Issue.model_validate(row) for row in (body.get("issues") or [])]
-    issues.sort(key=lambda i: -(i.last_seen or 0.0))
+    issues = [Issue.model_validate(row) for row in (body.get("issues") or [])]  # open, reopened, resolved; newest first
     return IssueList(agent_id=agent_id, status=wanted, issues=issues, total=int(body.get("total") or len(issues)))
 
 
@@ -100,3 +99,23 @@ async def get_issue(client: ApiClient, *, issue_id: int | str) -> IssueDetail:
     if detail.root_cause is None and detail.suggested_fix is None:
         detail.notes.append("no root cause or suggested fix: the server has no LLM key configured, or the explanation failed.")
     return detail
+
+
+async def find_issues(
+    client: ApiClient,
+    *,
+    agent_id: str | None = None,
+    query: str | None = None,
+    status: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 20,
+) -> IssueList:
+    """``dunetrace issues [AGENT]`` / ``search_issues``: one agent's list when only AGENT is given, else a search."""
+    if agent_id and not (query or "").strip() and not failure_type:
+        result = await list_agent_issues(client, agent_id=agent_id, status=status or "all")
+        result.limit = limit
+        result.issues = result.issues[:limit]
+        return result
+    return await search_issues(
+        client, query=query, status=status, agent_id=agent_id, failure_type=failure_type, limit=limit
+    )

@@ -31,7 +31,7 @@ the captured runs the way they did on the capture day.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 CLEAN_RUNS_THRESHOLD = 5
@@ -63,7 +63,7 @@ def default_now(data: dict) -> float:
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
 def _live(signals: list[dict]) -> list[dict]:
@@ -174,7 +174,7 @@ def failure_pattern(data: dict, agent_id: str, failure_type: str, now: float) ->
     affected = len({s["run_id"] for s in signals})
     times = [s["detected_at"] for s in signals]
     steps = [float(s["step_index"]) for s in signals]
-    today = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    today = datetime.fromtimestamp(now, tz=UTC).date()
     days = [(today - timedelta(days=k)).isoformat() for k in range(13, -1, -1)]
     cutoff14, cutoff30 = now - 14 * 86400, now - 30 * 86400
     trend = []

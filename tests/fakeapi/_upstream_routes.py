@@ -14,9 +14,8 @@ first so tests can exercise timeouts and progress.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -121,9 +120,12 @@ class UpstreamHandlers:
 
     def _get_agent_issues(self, agent_id: str, status: str | None) -> dict:
         issues = [i for i in self._all_issues() if i["agent_id"] == agent_id]
-        if status is not None:
-            issues = [i for i in issues if i["status"] == status]  # exact match: "all" matches nothing
-        issues.sort(key=lambda i: -i["last_seen"])
+        if status:
+            issues = [i for i in issues if i["status"] == status.lower()]  # "all" matches nothing
+        rank = {"open": 0, "reopened": 1}
+        issues.sort(key=lambda i: (rank.get(i["status"], 2), -i["last_seen"]))
+        # list_issues selects neither resolution_notes nor manually_resolved: the Issue defaults fill them
+        issues = [{**i, "resolution_notes": None, "manually_resolved": False} for i in issues]
         return {"issues": issues, "total": len(issues)}
 
     def _get_issue_search(self, q, status, agent_id, failure_type, offset, limit) -> dict:
@@ -133,11 +135,11 @@ class UpstreamHandlers:
             haystack = " ".join([i["agent_id"], i["failure_type"], i["resolution_notes"] or ""]).lower()
             if needle and needle not in haystack:
                 continue
-            if status and i["status"] != status:
+            if status and i["status"] != status.lower():
                 continue
             if agent_id and i["agent_id"] != agent_id:
                 continue
-            if failure_type and i["failure_type"] != failure_type:
+            if failure_type and i["failure_type"] != failure_type.upper():
                 continue
             rows.append(i)
         rows.sort(key=lambda i: -i["last_seen"])
@@ -286,13 +288,11 @@ class UpstreamHandlers:
             "action": {k: v for k, v in action.items() if v is not None},
             "enabled": bool(body.get("enabled", True)),
             "priority": int(body.get("priority", 100)),
-            "signature": "",
-            "sig_version": 1,
+            "signature": "",  # dev mode: no POLICY_SIGNING_SECRET, so the server signs with ""
+            "sig_version": 2 if condition.get("match") is not None else 1,
             "created_at": now,
             "updated_at": now,
         }
-        canonical = json.dumps({k: row[k] for k in ("agent_id", "name", "condition", "action")}, sort_keys=True)
-        row["signature"] = hashlib.sha256(canonical.encode()).hexdigest()  # a stand-in for the server's HMAC
         self.policies.append(row)
         return row
 
@@ -346,17 +346,18 @@ class UpstreamHandlers:
             raise _reply(422, "Cannot save a detector that requires content access")
         if not isinstance(config.get("conditions"), list) or not config["conditions"]:
             raise _reply(422, "config.conditions must be a non-empty list")
+        # The columns of custom_detectors (db/queries.py DDL), returned as a raw row: the router has no
+        # response model, so FastAPI encodes created_at (a TIMESTAMPTZ) as an ISO-8601 string.
         row = {
             "id": self._take_id("detector"),
             "agent_id": body.get("agent_id", "*"),
             "name": name,
             "description": body["description"],
-            "config": config,
+            "config_json": config,
             "status": "shadow",
+            "created_at": datetime.fromtimestamp(self.now, tz=UTC).isoformat(),
             "total_runs": 0,
             "shadow_fire_count": 0,
-            "created_at": self.now,
-            "updated_at": self.now,
         }
         self.detectors.append(row)
         return row
@@ -377,7 +378,6 @@ class UpstreamHandlers:
             raise _reply(422, [{"type": "value_error", "loc": ["body", "status"], "msg": f"Value error, status must be one of {sorted(_DETECTOR_STATUSES)}", "input": body["status"]}])
         row = self._detector(detector_id)
         row["status"] = body["status"]
-        row["updated_at"] = self.now
         return row
 
     def _delete_detector(self, detector_id: str) -> None:

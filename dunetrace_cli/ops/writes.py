@@ -1,0 +1,94 @@
+"""Write operations, opt-in: MCP registers them only with --allow-writes (or DUNETRACE_MCP_READONLY=false).
+
+Deletes and resolving an issue are destructive: the CLI asks "are you sure" on a terminal unless
+--yes, the MCP tool asks through elicitation where the client supports it.
+"""
+
+from __future__ import annotations
+
+from dunetrace_cli import params as P
+from dunetrace_cli.params import Param
+from dunetrace_cli.registry import Operation, register
+
+Q, MODEL = "dunetrace_cli.queries.writes", "dunetrace_cli.models.writes:WriteResult"
+TBL, MD = "dunetrace_cli.render.tables_issues:write_result", "dunetrace_cli.render.markdown_issues:render_write_result"
+PANEL = "Changes (opt-in in MCP)"
+
+POLICY_ID = Param("policy_id", str, "Policy id (from `dunetrace policies`).", metavar="POLICY_ID", min_length=1, max_length=256)
+DETECTOR_ID = Param("detector_id", str, "Custom detector id (from `dunetrace detectors`).", metavar="DETECTOR_ID",
+                    min_length=1, max_length=256)
+ISSUE_ID = Param("issue_id", int, "Issue id (#N in `dunetrace issues`).", metavar="ISSUE_ID", ge=1)
+
+
+def _write(name: str, cli: str, mcp: str, summary: str, params: tuple[Param, ...], examples: tuple[str, ...] = (),
+           destructive: bool = False, title: str | None = None) -> None:
+    register(Operation(
+        name=name, cli=cli, mcp=mcp, query=f"{Q}:{mcp}", model=MODEL, table=TBL, markdown=MD, summary=summary,
+        title=title, panel=PANEL, examples=examples, params=params, writes=True, destructive=destructive,
+    ))
+
+
+_write(
+    "signal_explain", "signal explain", "trigger_explain",
+    "Ask the server's LLM to explain a signal and write a fix (costs money, 5-15 s; needs an LLM key on the server).",
+    (P.SIGNAL_ID, Param("agent_id", str, "Agent id (optional).", default=None, faces="mcp")),
+    title="Explain a signal (LLM)",
+)
+_write(
+    "policy_create", "policy create", "create_policy",
+    "Create a runtime policy: when CONDITION holds during a run, the SDK takes ACTION (both JSON objects).",
+    (
+        Param("name", str, "Policy name.", metavar="NAME", min_length=1, max_length=200),
+        Param("agent_id", str, "Agent the policy applies to ('*' for every agent).", default="*", flag="--agent",
+              short="-a", complete="agents", max_length=256),
+        Param("condition", str, 'JSON, e.g. {"trigger": "tool_call_count", "operator": "gt", "value": 10}.',
+              flag="--condition", max_length=10000),
+        Param("action", str, 'JSON, e.g. {"type": "stop"} or {"type": "switch_model", "params": {"model": "gpt-4o-mini"}}.',
+              flag="--action", max_length=10000),
+    ),
+    examples=('dunetrace policy create loop-guard --agent langchain-example-agent --condition '
+              '\'{"trigger": "tool_call_count", "operator": "gt", "value": 10}\' --action \'{"type": "stop"}\' --yes',),
+    title="Create a policy",
+)
+_write(
+    "policy_toggle", "policy toggle", "toggle_policy",
+    "Enable or disable a policy (checked first: asking for the state it is already in changes nothing).",
+    (POLICY_ID, Param("enabled", bool, "true to enable, false to disable.", flag="--enabled")),
+    title="Enable or disable a policy",
+)
+_write(
+    "policy_delete", "policy delete", "delete_policy", "Delete a policy.", (POLICY_ID,),
+    destructive=True, title="Delete a policy",
+)
+_write(
+    "detector_create", "detector create", "create_custom_detector",
+    "Create a custom detector from a plain-English description: the server translates it (LLM preview), "
+    "then saves it in shadow mode.",
+    (
+        Param("description", str, "What to flag, in plain English (at most 1000 characters).", metavar="DESCRIPTION",
+              min_length=1, max_length=1000),
+        Param("agent_id", str, "Agent it applies to ('*' for every agent).", default="*", flag="--agent", short="-a",
+              complete="agents", max_length=256),
+    ),
+    title="Create a custom detector",
+)
+_write(
+    "detector_activate", "detector activate", "activate_custom_detector",
+    "Activate a custom detector: it fires live alerts from now on.", (DETECTOR_ID,), title="Activate a custom detector",
+)
+_write(
+    "detector_pause", "detector pause", "pause_custom_detector",
+    "Pause a custom detector: it stops being evaluated.", (DETECTOR_ID,), title="Pause a custom detector",
+)
+_write(
+    "detector_delete", "detector delete", "delete_custom_detector", "Delete a custom detector.", (DETECTOR_ID,),
+    destructive=True, title="Delete a custom detector",
+)
+_write(
+    "issue_resolve", "issue resolve", "resolve_issue",
+    "Resolve an issue by hand, with notes saying what fixed it (it reopens if the failure recurs).",
+    (ISSUE_ID, Param("resolution_notes", str, "What fixed it (searchable later).", flag="--notes", min_length=1,
+                     max_length=5000)),
+    examples=('dunetrace issue resolve 13 --notes "capped web_search retries in v2" --yes',),
+    destructive=True, title="Resolve an issue",
+)
