@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import agents, guide, runs, signals
+from dunetrace_cli.cli import agents, check, guide, runs, signals
 from dunetrace_cli.cli._run import GlobalOptions
 
 app = typer.Typer(
@@ -55,6 +55,7 @@ agents.register(app)
 runs.register(app)
 signals.register(app)
 guide.register(app)
+check.register(app)
 
 
 def _register_groups() -> None:
