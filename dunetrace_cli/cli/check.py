@@ -80,9 +80,9 @@ def check(
         from dunetrace_cli import clock
         from dunetrace_cli.errors import UsageError
 
-        chosen = "json" if json_ else fmt.lower()
-        if chosen not in FORMATS:
+        if fmt.lower() not in FORMATS:
             raise UsageError(f"invalid --format '{fmt}'. Valid: {', '.join(FORMATS)}.")
+        chosen = "json" if json_ else fmt.lower()
         now = clock.now()
         file_rules = {} if no_rules_file else load_rules_file(rules_file)
         flags: dict[str, Any] = {
@@ -267,7 +267,7 @@ def load_rules_file(path: Path | None) -> dict[str, Any]:
             )
         if not isinstance(value, expected) or (key == "min_score" and isinstance(value, bool)):
             raise ConfigError(f"'{key}' in {where} of {shown} has the wrong type ({type(value).__name__}).")
-        if key == "agents" and not all(isinstance(a, str) for a in value):
+        if key == "agents" and not all(isinstance(a, str) for a in value):  # type: ignore[attr-defined]
             raise ConfigError(f"'agents' in {where} of {shown} must be a list of agent ids.")
         rules[key] = value
     return rules
