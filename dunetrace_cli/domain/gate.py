@@ -64,13 +64,6 @@ def parse_rate(text: str | float) -> float:
     return fraction
 
 
-def normalize_severity_name(value: str) -> str:
-    upper = value.strip().upper()
-    if upper not in SEVERITY_ORDER:
-        raise ValueError(f"invalid severity '{value}'. Valid: CRITICAL, HIGH, MEDIUM, LOW (any case)")
-    return upper
-
-
 def pct(fraction: float) -> str:
     text = f"{fraction * 100:.1f}".rstrip("0").rstrip(".")
     return f"{text}%"

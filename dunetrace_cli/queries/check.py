@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from dunetrace_cli import params as P
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain import gate
 from dunetrace_cli.errors import NotFound, UsageError
@@ -44,12 +45,7 @@ def build_rules(
     if min_score is not None and not 0 <= min_score <= 100:
         raise UsageError(f"invalid --min-score {min_score}: the health score runs from 0 to 100.")
     types = _split_types(systemic_types)
-    severity = None
-    if max_severity:
-        try:
-            severity = gate.normalize_severity_name(max_severity)
-        except ValueError as exc:
-            raise UsageError(f"{exc} for --max-severity.") from None
+    severity = P.normalize_severity(max_severity)
     rate = None
     if max_failure_rate is not None and max_failure_rate != "":
         try:
@@ -57,10 +53,8 @@ def build_rules(
         except ValueError as exc:
             raise UsageError(f"{exc}.") from None
     if since is None:
-        from dunetrace_cli.queries._common import parse_since
-
         window = window or gate.DEFAULT_WINDOW
-        since = parse_since(window, now)
+        since = P.parse_since(window, now)
     elif window is None:
         window = window_label(now - since)
     return CheckRules(
@@ -248,15 +242,13 @@ async def _fix_statuses(client: ApiClient, signals: list[dict[str, Any]]) -> lis
 
 
 def _split_types(value: list[str] | str | None) -> list[str]:
-    from dunetrace_cli.queries._common import normalize_failure_type
-
     if value is None:
         return []
     items = value.split(",") if isinstance(value, str) else [p for v in value for p in str(v).split(",")]
     out = []
     for item in items:
         if item.strip():
-            out.append(normalize_failure_type(item.strip()) or "")
+            out.append(P.normalize_failure_type(item.strip()) or "")
     return list(dict.fromkeys(out))
 
 

@@ -394,3 +394,8 @@ def test_markdown_for_a_pr_comment(cli) -> None:
     assert lines[0] == "### ❌ Deploy gate failed: `rag-agent`"
     assert "| health score | 22 | ≥ 50 | ❌ fail |" in lines
     assert lines[-1].startswith("<sub>dunetrace check · window 24h")
+
+
+def test_unknown_systemic_type_gets_a_did_you_mean(cli) -> None:
+    stderr = failed(cli("check", "rag-agent", "--systemic-type", "TOOL_LOPE"), 2)
+    assert "Did you mean TOOL_LOOP" in stderr
