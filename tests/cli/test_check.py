@@ -14,7 +14,6 @@ from dunetrace_cli.queries.health import get_health
 from tests.cli._helpers import envelope, failed
 from tests.conftest import FIXED_NOW
 from tests.fakeapi import FakeApi
-from tests.fakeapi._core import _Route
 
 SDK_EVENTS = Path(__file__).resolve().parent.parent / "data" / "sdk-events"
 
@@ -33,10 +32,9 @@ def rules_of(body: dict[str, Any], agent: str | None = None) -> dict[str, dict[s
     return {r["rule"]: r for a in agents for r in a["rules"]}
 
 
-def add_route(fake: FakeApi, template: str, handler: str, fn: Any) -> None:
-    """Give a fake a route the captures lack (shapes from customer-api.md §B.6/B.10)."""
-    fake._routes.append(_Route(template, handler))
-    setattr(fake, f"_get_{handler}", fn)
+def drop_routes(fake: FakeApi, *handlers: str) -> None:
+    """Take routes away from a latest-generation fake (a server between March and latest)."""
+    fake._routes = [r for r in fake._routes if r.handler not in handlers]
 
 
 # ----------------------------------------------------------------- each rule, real data
@@ -202,7 +200,7 @@ def _fix(signal: dict[str, Any], verdict: str, applied_at: float) -> dict[str, A
 
 
 def test_fixes_verified_without_fix_status_cannot_pass(cli) -> None:
-    result = cli("check", "retry-agent", "--fixes-verified", "--json")
+    result = cli("check", "retry-agent", "--fixes-verified", "--json", gen="march")
     assert result.exit_code == 4, result.stderr
     body = json.loads(result.stdout)
     rule = rules_of(body)["fixes_verified"]
@@ -212,6 +210,7 @@ def test_fixes_verified_without_fix_status_cannot_pass(cli) -> None:
 
 
 def test_a_failing_rule_outranks_an_undecided_one(cli) -> None:
+    drop_routes(cli.fake("latest"), "fixes", "fix_status")
     body = gate(cli("check", "rag-agent", "--fixes-verified", "--min-score", "50", "--json"))
     assert {r["verdict"] for r in rules_of(body).values()} == {"error", "fail"} and body["exit_code"] == 1
 
@@ -221,7 +220,7 @@ def test_fixes_verified_reads_the_fixes_list(cli) -> None:
     signals = fake.data["signals"]["retry-agent"]
     fixes = [_fix(signals[0], "verified", FIXED_NOW - 3600), _fix(signals[1], "likely_fixed", FIXED_NOW - 60),
              _fix(signals[2], "still_occurring", FIXED_NOW - 30 * 86400)]  # outside a 24h window
-    add_route(fake, "/v1/agents/{agent_id}/fixes", "fixes", lambda agent_id: {"fixes": fixes if agent_id == "retry-agent" else []})
+    fake.fixes["retry-agent"] = fixes
     rule = rules_of(gate(cli("check", "retry-agent", "--fixes-verified", "--json")))["fixes_verified"]
     assert (rule["verdict"], rule["value"], rule["observed"]) == ("pass", 2, "2 of 2 verified")
     body = gate(cli("check", "retry-agent", "--fixes-verified", "--since", "60d", "--json"))
@@ -235,15 +234,11 @@ def test_fixes_verified_falls_back_to_fix_status(cli) -> None:
     fake = cli.fake("latest")
     signals = [s for s in fake.data["signals"]["retry-agent"] if not s.get("shadow")]
     bad = signals[0]["id"]
-
-    def status(signal_id: str) -> dict[str, Any]:
-        if int(signal_id) == bad:
-            return {"fix_applied": True, "applied_at": FIXED_NOW - 600, "applied_via": "github_pr",
-                    "langfuse_prompt_name": None, "langfuse_version": None, "runs_after_fix": 4,
-                    "recurrences_after_fix": 2, "verdict": "still_occurring"}
-        return {"fix_applied": False}
-
-    add_route(fake, "/v1/signals/{signal_id}/fix-status", "fix_status", status)
+    drop_routes(fake, "fixes")  # a server with fix-status but no /fixes list
+    fake.fix_status[bad] = {
+        "fix_applied": True, "applied_at": FIXED_NOW - 600, "applied_via": "github_pr", "langfuse_prompt_name": None,
+        "langfuse_version": None, "runs_after_fix": 4, "recurrences_after_fix": 2, "verdict": "still_occurring",
+    }
     rule = rules_of(gate(cli("check", "retry-agent", "--fixes-verified", "--json")))["fixes_verified"]
     assert rule["verdict"] == "fail"
     assert rule["offenders"] == [{"signal_id": bad, "failure_type": signals[0]["failure_type"], "verdict": "still_occurring"}]
@@ -358,6 +353,7 @@ def test_from_a_missing_file_is_usage(invoke, tmp_path: Path) -> None:
 
 
 def test_junit_structure(cli) -> None:
+    drop_routes(cli.fake("latest"), "fixes", "fix_status")
     result = cli("check", "langchain-example-agent", "clean-agent", "--min-score", "70", "--no-systemic",
                  "--fixes-verified", "--format", "junit")
     assert result.exit_code == 1
@@ -399,3 +395,8 @@ def test_markdown_for_a_pr_comment(cli) -> None:
 def test_unknown_systemic_type_gets_a_did_you_mean(cli) -> None:
     stderr = failed(cli("check", "rag-agent", "--systemic-type", "TOOL_LOPE"), 2)
     assert "Did you mean TOOL_LOOP" in stderr
+
+
+def test_fixes_verified_with_no_fixes_applied_passes(cli) -> None:
+    rule = rules_of(gate(cli("check", "retry-agent", "--fixes-verified", "--json")))["fixes_verified"]
+    assert (rule["verdict"], rule["observed"]) == ("pass", "no fixes applied in 24h")
