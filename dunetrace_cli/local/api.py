@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -56,6 +57,7 @@ from starlette.routing import Route
 from dunetrace_cli.errors import DunetraceError
 from dunetrace_cli.local import readqueries as rq
 from dunetrace_cli.local import readqueries_analytics as ra
+from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
 
 #: What ``/health`` reports as ``version``: the server generation this app reproduces (the latest
 #: server's default when APP_VERSION is unset).
@@ -78,12 +80,20 @@ def _open_store(db_path: Path) -> Any:
 
 
 class _StoreHolder:
-    """Opens the store on first use (in a worker thread), so building the app never touches the disk."""
+    """Opens the store on first use (in a worker thread), so building the app never touches the disk.
 
-    def __init__(self, db_path: Path) -> None:
+    With ``stall_seconds`` set, each read first runs the due stall sweep (runs silent that long are
+    analysed as stalled, pending re-evaluations done): one index probe when nothing is due, at most
+    once a second.
+    """
+
+    def __init__(self, db_path: Path, *, clock: Clock = time.time, stall_seconds: float | None = None) -> None:
         self.db_path = Path(db_path)
         self._store: Any = None
         self._lock = threading.Lock()
+        self._clock = clock
+        self._stall_seconds = stall_seconds
+        self._checked = -1.0e18
 
     def get(self) -> Any:
         if self._store is None:
@@ -92,7 +102,28 @@ class _StoreHolder:
                     self._store = _open_store(self.db_path)
         return self._store
 
+    def sweep_due(self) -> None:
+        if self._stall_seconds is None:
+            return
+        mono = time.monotonic()
+        if mono - self._checked < 1.0:
+            return
+        self._checked = mono
+        store = self.get()
+        now = self._clock()
+        try:
+            from dunetrace_cli.local.stall import has_due_work
+
+            if not has_due_work(store.conn(), now=now, stall_seconds=self._stall_seconds):
+                return
+            from dunetrace_cli.local.detect import sweep
+
+            sweep(store, stall_seconds=self._stall_seconds, now=lambda: now)
+        except (sqlite3.Error, OSError):  # e.g. a read-only store: answer from what is stored
+            return
+
     def read(self, fn: Callable[[Any], Any]) -> Any:
+        self.sweep_due()
         with self.get().read() as conn:
             return fn(conn)
 
@@ -347,13 +378,20 @@ def _with_explanation(row: dict[str, Any], *, run_id: str, prose: bool = True) -
 # the app
 
 
-def create_api_app(db_path: Path, *, clock: Clock = time.time, version: str = API_VERSION) -> Starlette:
+def create_api_app(
+    db_path: Path,
+    *,
+    clock: Clock = time.time,
+    version: str = API_VERSION,
+    stall_seconds: float | None = DEFAULT_STALL_SECONDS,
+) -> Starlette:
     """The local Customer API over the store at ``db_path`` (created on first request if missing).
 
     ``clock`` returns epoch seconds and is the "now" of every time window (health score, token
-    stats, insights, sparklines); tests pass a fixed one.
+    stats, insights, sparklines) and of the stall sweep run before reads; tests pass a fixed one.
+    ``stall_seconds=None`` turns the read-side stall sweep off.
     """
-    holder = _StoreHolder(db_path)
+    holder = _StoreHolder(db_path, clock=clock, stall_seconds=stall_seconds)
 
     def read(fn: Callable[[Any], Any]) -> Any:
         return holder.read(fn)

@@ -396,7 +396,8 @@ _RUN_COLUMNS = (
     "max_step parent_run_id processed_at trigger prompt_tokens completion_tokens reasoning_tokens model "
     "input_text conversation_id trace_id terminal_event_type has_started sdk_exit_reason dropped_events "
     "processed_event_count input_hash first_tool_step signal_count needs_detection processing_error "
-    "llm_called_prompt_tokens llm_responded_prompt_tokens has_llm_events"
+    "llm_called_prompt_tokens llm_responded_prompt_tokens has_llm_events "
+    "event_clock last_event_at last_write_at needs_reeval baseline_key"
 ).split()
 _RUN_MUTABLE = [c for c in _RUN_COLUMNS if c not in ("run_id",)]
 
@@ -427,6 +428,8 @@ class _RunAcc:
             llm_called_prompt_tokens=0,
             llm_responded_prompt_tokens=0,
             has_llm_events=0,
+            event_clock=0,
+            needs_reeval=0,
         )
         return cls(row)
 
@@ -435,6 +438,7 @@ class _RunAcc:
         p = ev.payload
         r["event_count"] += 1
         r["max_step"] = max(r["max_step"], ev.step_index)
+        r["last_event_at"] = ev.timestamp if r["last_event_at"] is None else max(r["last_event_at"], ev.timestamp)
         r["first_received_at"] = received_at if r["first_received_at"] is None else min(r["first_received_at"], received_at)
         r["last_received_at"] = received_at if r["last_received_at"] is None else max(r["last_received_at"], received_at)
         if r["conversation_id"] is None and ev.conversation_id:
@@ -512,8 +516,14 @@ class WriteOutcome:
     ready_runs: set[str] = field(default_factory=set)  # runs that now need detection
 
 
-def write_events(store: Store, events: Iterable[Event], *, received_at: float | None = None) -> WriteOutcome:
-    """Store a batch in ONE transaction (durable on return): new events inserted, duplicates skipped, runs updated."""
+def write_events(
+    store: Store, events: Iterable[Event], *, received_at: float | None = None, event_clock: bool = False
+) -> WriteOutcome:
+    """Store a batch in ONE transaction (durable on return): new events inserted, duplicates skipped, runs updated.
+
+    ``received_at`` is the server's arrival time (default: now). With ``event_clock`` (file input) each
+    event's received time is its own timestamp instead, so the run keeps the time it ran at.
+    """
     stamp = time.time() if received_at is None else received_at
     out = WriteOutcome()
     with store.write() as conn:
@@ -523,13 +533,14 @@ def write_events(store: Store, events: Iterable[Event], *, received_at: float | 
                 cur = conn.execute(
                     _INSERT_POLICY_EVAL,
                     (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.step_index, ev.timestamp,
-                     ev.payload_text, stamp),
+                     ev.payload_text, ev.timestamp if event_clock else stamp),
                 )
             else:
                 cur = conn.execute(
                     _INSERT_EVENT,
                     (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index,
-                     ev.timestamp, ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text, stamp),
+                     ev.timestamp, ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
+                     ev.timestamp if event_clock else stamp),
                 )
             if cur.rowcount == 1:
                 out.new += 1
@@ -540,8 +551,11 @@ def write_events(store: Store, events: Iterable[Event], *, received_at: float | 
         for run_id, evs in new_by_run.items():
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             acc = _RunAcc({k: row[k] for k in _RUN_COLUMNS}) if row is not None else _RunAcc.fresh(evs[0])
+            if row is None:
+                acc.r["event_clock"] = 1 if event_clock else 0
             for ev in evs:
-                acc.add(ev, stamp)
+                acc.add(ev, ev.timestamp if event_clock else stamp)
+            acc.r["last_write_at"] = stamp
             values = [acc.r[c] for c in _RUN_COLUMNS]
             if row is None:
                 conn.execute(

@@ -1,4 +1,8 @@
-"""`dunetrace local ingest`: stream JSONL files into the store, then run detection."""
+"""`dunetrace local ingest`: stream JSONL files into the store, then run detection.
+
+File input keeps its own clock: every event is received at its own timestamp, so runs are placed,
+bucketed and stalled by when they ran, not by when the file was imported (docs/local-fidelity.md).
+"""
 
 from __future__ import annotations
 
@@ -56,10 +60,11 @@ def ingest_sources(
     started = time.monotonic()
     summary = IngestSummary(db=str(store.path))
     pending: list[Event] = []
+    newest: float | None = None  # the input's own "now": its newest event
 
     def flush() -> None:
         if pending:
-            outcome = write_events(store, pending)
+            outcome = write_events(store, pending, event_clock=True)
             summary.events_new += outcome.new
             summary.events_duplicate += outcome.duplicate
             pending.clear()
@@ -77,7 +82,11 @@ def ingest_sources(
                     report(item)
                 else:
                     try:
-                        pending.extend(parse_line(item))
+                        parsed = parse_line(item)
+                        for ev in parsed:
+                            if newest is None or ev.timestamp > newest:
+                                newest = ev.timestamp
+                        pending.extend(parsed)
                     except ValidationFailed as exc:
                         summary.events_rejected += 1
                         report(LineProblem(src.name, lineno, exc.short()))
@@ -95,7 +104,9 @@ def ingest_sources(
             hook(src.name, src.counter.count, src.total_bytes)
     flush()
 
-    sweep = detect.sweep(store, stall_seconds=stall_seconds, finalize_stalled=finalize_stalled)
+    sweep = detect.sweep(
+        store, stall_seconds=stall_seconds, finalize_stalled=finalize_stalled, reference=newest, settled=True
+    )
     summary.runs_completed = sweep.runs_completed
     summary.runs_stalled = sweep.runs_stalled
     summary.runs_redetected = sweep.runs_redetected

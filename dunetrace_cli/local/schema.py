@@ -55,6 +55,18 @@ run_metrics                      per processed run: the figures used for cross-r
 deploy_events                    POST /v1/deploy (id, agent_id, version, meta JSON, deployed_at)
 policy_evaluations               policy.evaluated events (same columns as events, no seq contract)
 
+    -- additions (v2):
+    event_clock                  1 when the run came from file input (``local ingest``): its received and
+                                 processed times are taken from its own events (docs/local-fidelity.md)
+    last_event_at                largest SDK timestamp among the run's events
+    last_write_at                server time.time() of the last write to the run (the stall rule's
+                                 "silence" for live input; equals last_received_at for HTTP ingest)
+    needs_reeval                 1 when an earlier run (in run time) reached the baselines after this
+                                 run was analysed: re-evaluated so detection does not depend on arrival order
+    baseline_key                 the baselines the last analysis used (JSON), to skip no-op re-evaluations
+run_metrics (v2)                 run_time = the run's end by its own events (terminal event timestamp, else
+                                 its last event): baselines are taken over runs that ended earlier
+
 Times are epoch seconds (REAL). All JSON columns hold compact JSON text.
 """
 
@@ -63,7 +75,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -224,9 +236,52 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+_V2 = """
+ALTER TABLE runs ADD COLUMN event_clock INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN last_event_at REAL;
+ALTER TABLE runs ADD COLUMN last_write_at REAL;
+ALTER TABLE runs ADD COLUMN needs_reeval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN baseline_key TEXT;
+ALTER TABLE run_metrics ADD COLUMN run_time REAL;
+UPDATE runs SET last_event_at = (SELECT MAX(timestamp) FROM events e WHERE e.run_id = runs.run_id),
+                last_write_at = last_received_at;
+UPDATE run_metrics SET run_time = (SELECT COALESCE(r.completed_at, r.last_event_at, run_metrics.processed_at)
+                                   FROM runs r WHERE r.run_id = run_metrics.run_id);
+CREATE INDEX IF NOT EXISTS ix_runs_needs_reeval ON runs(run_id) WHERE needs_reeval = 1;
+CREATE INDEX IF NOT EXISTS ix_run_metrics_run_time ON run_metrics(agent_id, agent_version, run_time, run_id);
+DROP INDEX IF EXISTS ix_rm_steps;
+CREATE INDEX IF NOT EXISTS ix_rm_steps_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND steps IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_tool_latency;
+CREATE INDEX IF NOT EXISTS ix_rm_tool_latency_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND tool_latency_ms IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_llm_latency;
+CREATE INDEX IF NOT EXISTS ix_rm_llm_latency_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND llm_latency_ms IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_token_growth;
+CREATE INDEX IF NOT EXISTS ix_rm_token_growth_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND token_growth IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_llm_tool_ratio;
+CREATE INDEX IF NOT EXISTS ix_rm_llm_tool_ratio_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND llm_tool_ratio IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_total_tokens;
+CREATE INDEX IF NOT EXISTS ix_rm_total_tokens_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND total_tokens IS NOT NULL;
+DROP INDEX IF EXISTS ix_rm_duration;
+CREATE INDEX IF NOT EXISTS ix_rm_duration_t ON run_metrics(agent_id, agent_version, run_time, run_id)
+    WHERE clean = 1 AND duration_s IS NOT NULL
+"""
+
+
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    for stmt in _statements(_V2):
+        conn.execute(stmt)
+
+
 #: MIGRATIONS[n] brings a database at version n-1 to version n. Append only.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
+    2: _migrate_to_2,
 }
 
 
