@@ -39,6 +39,11 @@ def mcp_group() -> None:
     """Serve the Dunetrace queries as MCP tools (see docs/mcp.md for client setup)."""
 
 
+from dunetrace_cli.cli import mcp_install  # noqa: E402 - `mcp install`, owned by cli/mcp_install.py
+
+mcp_install.register(app)
+
+
 @dataclass
 class ServeOptions:
     sse: bool = False
