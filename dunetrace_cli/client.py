@@ -289,5 +289,5 @@ def _local_transport(api_url: str) -> httpx.AsyncBaseTransport:
     except ImportError as exc:  # pragma: no cover - the local store ships with the package
         raise DunetraceError(f"the embedded local store is not available in this installation ({exc}).") from exc
     db_path = resolve_db_path(api_url)
-    return httpx.ASGITransport(app=create_api_app(db_path))
+    return httpx.ASGITransport(app=create_api_app(db_path, raise_store_errors=True))
 

@@ -58,6 +58,8 @@ from dunetrace_cli.errors import DunetraceError
 from dunetrace_cli.local import readqueries as rq
 from dunetrace_cli.local import readqueries_analytics as ra
 from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
+from dunetrace_cli.local.store_errors import StoreError
+from dunetrace_cli.local.store_http import store_error_response
 
 #: What ``/health`` reports as ``version``: the server generation this app reproduces (the latest
 #: server's default when APP_VERSION is unset).
@@ -76,7 +78,7 @@ Clock = Callable[[], float]
 def _open_store(db_path: Path) -> Any:
     from dunetrace_cli.local.store import open_store
 
-    return open_store(db_path)
+    return open_store(db_path, create=False)  # a reader never creates a store
 
 
 class _StoreHolder:
@@ -110,6 +112,8 @@ class _StoreHolder:
             return
         self._checked = mono
         store = self.get()
+        if store.readonly:  # answer from what is stored
+            return
         now = self._clock()
         try:
             from dunetrace_cli.local.stall import has_due_work
@@ -119,7 +123,7 @@ class _StoreHolder:
             from dunetrace_cli.local.detect import sweep
 
             sweep(store, stall_seconds=self._stall_seconds, now=lambda: now)
-        except (sqlite3.Error, OSError):  # e.g. a read-only store: answer from what is stored
+        except (sqlite3.Error, OSError, StoreError):  # e.g. locked or full: answer from what is stored
             return
 
     def read(self, fn: Callable[[Any], Any]) -> Any:
@@ -384,8 +388,12 @@ def create_api_app(
     clock: Clock = time.time,
     version: str = API_VERSION,
     stall_seconds: float | None = DEFAULT_STALL_SECONDS,
+    raise_store_errors: bool = False,
 ) -> Starlette:
-    """The local Customer API over the store at ``db_path`` (created on first request if missing).
+    """The local Customer API over the store at ``db_path`` (which must exist: a reader never creates it).
+
+    Store failures answer 503 with their sentence, or with ``raise_store_errors`` (in-process use) are
+    raised as typed errors (:mod:`dunetrace_cli.local.store_http`).
 
     ``clock`` returns epoch seconds and is the "now" of every time window (health score, token
     stats, insights, sparklines) and of the stall sweep run before reads; tests pass a fixed one.
@@ -542,10 +550,6 @@ def create_api_app(
         assert isinstance(exc, RequestValidationFailed)
         return ApiJSONResponse({"detail": exc.errors}, status_code=422)
 
-    async def store_error(request: Request, exc: Exception) -> ApiJSONResponse:
-        # e.g. the database file cannot be opened or was written by a newer dunetrace-cli
-        return ApiJSONResponse({"detail": str(exc)}, status_code=503)
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -556,11 +560,12 @@ def create_api_app(
         exception_handlers={
             HTTPException: http_error,
             RequestValidationFailed: validation_error,
-            DunetraceError: store_error,
+            DunetraceError: store_error_response,
         },
         lifespan=lifespan,
     )
     app.state.db_path = Path(db_path)
     app.state.store = holder
+    app.state.raise_store_errors = raise_store_errors
     return app
 

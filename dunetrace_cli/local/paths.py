@@ -41,9 +41,51 @@ def resolve_db_path(spec: str | None) -> Path:
     text = spec.strip()
     if text in ("", "local", "local:"):
         return default_db_path()
-    if text.startswith("local:"):
-        text = text[len("local:") :]
+    text = text.removeprefix("local:")
     path = Path(text).expanduser()
     if path.is_dir():
         path = path / DB_FILENAME
     return path
+
+
+# ── private files: agent data (inputs, system prompts) is readable by its owner only ─────────────
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700 (existing ones are left alone, except
+    the data dir itself, which is ours and is tightened to 0700)."""
+    missing = []
+    d = Path(directory)
+    while not d.exists() and d != d.parent:
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+    if Path(directory) == data_dir():
+        tighten(Path(directory), PRIVATE_DIR_MODE)
+
+
+def tighten(path: Path, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Remove group/other permissions from ``path`` if this user owns it (best effort)."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(path, st.st_mode & 0o777 & mode)
+    except (OSError, AttributeError):  # gone, not ours, or no getuid (Windows)
+        pass
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (SQLite gives the WAL and SHM files its mode)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE_MODE)

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dunetrace_cli import __version__
-from dunetrace_cli.errors import ConfigError, UsageError
+from dunetrace_cli.errors import ConfigError, DunetraceError, UsageError
 from dunetrace_cli.local import detect
 from dunetrace_cli.local.ingest import (
     MAX_BODY_BYTES,
@@ -44,6 +44,7 @@ from dunetrace_cli.local.ingest import (
     write_events,
 )
 from dunetrace_cli.local.store import Store, open_store
+from dunetrace_cli.local.store_errors import OnceLog
 
 _PERSIST_FAILED = "Event persistence failed; retry the batch."
 
@@ -101,8 +102,11 @@ def create_ingest_app(
     *,
     on_ingested: Callable[[set[str]], None] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    errors: OnceLog | None = None,
 ) -> Starlette:
-    """The SDK-facing ingest ASGI app over ``store``. ``on_ingested(ready_run_ids)`` runs after each commit."""
+    """The SDK-facing ingest ASGI app over ``store``. ``on_ingested(ready_run_ids)`` runs after each commit;
+    ``errors`` logs each storage error once with its cause (the SDK only sees 503 and retries)."""
+    log = errors or OnceLog(lambda _m: None)
 
     async def ingest(request: Request) -> Response:
         parsed = await _json_body(request, max_body_bytes)
@@ -114,8 +118,10 @@ def create_ingest_app(
             return JSONResponse({"detail": exc.errors}, status_code=422)
         try:
             outcome = await anyio.to_thread.run_sync(write_events, store, events)
-        except (sqlite3.Error, OSError):
+        except (DunetraceError, sqlite3.Error, OSError) as exc:
+            log.error(exc, store.path, doing="storing a batch of events", channel="ingest")
             return JSONResponse({"detail": _PERSIST_FAILED}, status_code=503, headers={"Retry-After": "5"})
+        log.ok("ingest")
         if on_ingested is not None:
             on_ingested(outcome.ready_runs)
         return JSONResponse(
@@ -170,7 +176,8 @@ def create_ingest_app(
 
         try:
             row_id = await anyio.to_thread.run_sync(_write)
-        except (sqlite3.Error, OSError):
+        except (DunetraceError, sqlite3.Error, OSError) as exc:
+            log.error(exc, store.path, doing="storing a deploy event", channel="ingest")
             return JSONResponse({"detail": _PERSIST_FAILED}, status_code=503, headers={"Retry-After": "5"})
         return JSONResponse({"id": row_id, "agent_id": agent_id, "version": version, "deployed_at": now}, status_code=202)
 
@@ -179,7 +186,8 @@ def create_ingest_app(
             try:
                 store.conn().execute("SELECT 1").fetchone()
                 return True
-            except sqlite3.Error:
+            except (DunetraceError, sqlite3.Error) as exc:
+                log.error(exc, store.path, doing="checking health", channel="health")
                 return False
 
         ok = await anyio.to_thread.run_sync(_check)
@@ -207,7 +215,9 @@ def create_ingest_app(
 class DetectionWorker(threading.Thread):
     """Runs detection for completed runs right after ingest, and the stall sweep every ``poll_s``."""
 
-    def __init__(self, store: Store, *, stall_seconds: float, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, *, stall_seconds: float, poll_s: float = 1.0, errors: OnceLog | None = None
+    ) -> None:
         super().__init__(name="dunetrace-detector", daemon=True)
         self.store = store
         self.stall_seconds = stall_seconds
@@ -215,6 +225,7 @@ class DetectionWorker(threading.Thread):
         self._wake = threading.Event()
         self._halt = threading.Event()
         self.last_error: str | None = None
+        self.errors = errors or OnceLog(lambda _m: None)
 
     def wake(self, _ready: set[str] | None = None) -> None:
         if _ready is None or _ready:
@@ -229,6 +240,9 @@ class DetectionWorker(threading.Thread):
             try:
                 detect.sweep(self.store, stall_seconds=self.stall_seconds)
                 self.last_error = None
+                self.errors.ok("detect")
+            except (DunetraceError, sqlite3.Error, OSError) as exc:  # retried on the next tick
+                self.last_error = self.errors.error(exc, self.store.path, doing="analysing runs", channel="detect").message
             except Exception as exc:  # keep the server alive; retried on the next tick
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self._wake.wait(self.poll_s)
@@ -317,12 +331,15 @@ def serve(
     if ingest_port == api_port and ingest_port != 0:
         raise UsageError("--ingest-port and --api-port must differ; the SDK posts to one, the CLI reads the other.")
     store = open_store(db_path)
+    errors = OnceLog(caution)
     api_app = load_api_app(db_path)
+    if api_app is not None:
+        api_app.state.store_error_log = errors
     ingest_sock = bind_socket(host, ingest_port, "ingest")
     api_sock = bind_socket(host, api_port, "Customer") if api_app is not None else None
 
-    worker = DetectionWorker(store, stall_seconds=stall_seconds, poll_s=poll_s)
-    ingest_app = create_ingest_app(store, on_ingested=worker.wake)
+    worker = DetectionWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors)
+    ingest_app = create_ingest_app(store, on_ingested=worker.wake, errors=errors)
     servers = [_QuietServer.make(ingest_app, ingest_sock, lifespan="off")]
     socks = [ingest_sock]
     if api_app is not None and api_sock is not None:

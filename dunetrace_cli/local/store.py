@@ -4,6 +4,11 @@ Both the write side (ingest, detection) and the read side (``api.py``) open the 
 ``open_store(path)``. A ``Store`` is cheap; it hands out one SQLite connection per thread
 (``store.conn()``), or fresh ones (``store.connect()``).
 
+Failures of the store itself (disk full, read-only, locked, damaged, missing) leave every public
+function here as the typed errors of :mod:`dunetrace_cli.local.store_errors`, never as raw
+``sqlite3`` errors. Files are private: the store, its WAL and shared-memory files are 0600 and the
+directories created for them 0700.
+
 Transactions: connections are in autocommit mode (``isolation_level=None``). Use
 ``with store.write() as conn:`` for a write transaction (``BEGIN IMMEDIATE`` so writers queue on the
 busy timeout instead of failing on a lock upgrade) and ``with store.read() as conn:`` for a consistent
@@ -15,12 +20,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from dunetrace_cli.errors import ConfigError
-from dunetrace_cli.local import schema
+from dunetrace_cli.local import paths, schema
+from dunetrace_cli.local import store_errors as se
 
 #: How long a connection waits for another writer before SQLite gives up (ms). Long on purpose:
 #: a lock timeout must never reach a user under normal concurrency.
@@ -37,6 +44,15 @@ def _configure(conn: sqlite3.Connection, *, synchronous: str = "FULL") -> None:
     conn.execute("PRAGMA cache_size=-16000")
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End the open transaction; a store too broken to roll back keeps the original error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 class Store:
     """Handle on one local database file."""
 
@@ -47,24 +63,24 @@ class Store:
         self._lock = threading.Lock()
         # Serialises this process's writers (other processes queue on SQLite's busy timeout).
         self._write_lock = threading.RLock()
+        #: set when the file can only be read: connections open it through this URI
+        self._readonly_uri: str | None = None
+
+    @property
+    def readonly(self) -> bool:
+        return self._readonly_uri is not None
 
     # -- connections -------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         """A new connection, configured; the caller closes it."""
+        target, uri = (self._readonly_uri, True) if self._readonly_uri else (str(self.path), False)
         try:
             conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False, uri=uri
             )
             _configure(conn)
-        except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc):
-                raise ConfigError(
-                    f"{self.path} is not a usable Dunetrace local store ({exc}); remove it with "
-                    "`dunetrace local reset` or pass another --db."
-                ) from exc
-            raise ConfigError(
-                f"Cannot open the local store at {self.path} ({exc}); check the path or pass another one with --db."
-            ) from exc
+        except sqlite3.Error as exc:
+            raise se.translate(exc, self.path) from exc
         return conn
 
     def conn(self) -> sqlite3.Connection:
@@ -81,20 +97,18 @@ class Store:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction on this thread's connection, committed on success, rolled back on error."""
         conn = self.conn()
-        with self._write_lock:
+        with self._write_lock, se.translated(self.path):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
             else:
                 try:
                     conn.execute("COMMIT")
                 except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
 
     @contextmanager
@@ -104,12 +118,16 @@ class Store:
         if conn.in_transaction:  # nested use: reuse the surrounding transaction
             yield conn
             return
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+        with se.translated(self.path):
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                _rollback(conn)
+                raise
+            else:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +139,7 @@ class Store:
                 pass
         self._local = threading.local()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Store:  # noqa: PYI034 - Store is not subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -139,45 +157,73 @@ class Store:
 def open_store(db_path: str | os.PathLike[str], *, create: bool = True) -> Store:
     """Open (and by default create) the store at ``db_path``: WAL mode, migrations applied.
 
-    Raises ConfigError when the file cannot be used, NotFound-like ConfigError when ``create`` is
-    False and the file does not exist.
+    ``create=False`` is for readers: a missing file raises ``StoreMissing`` (nothing is created), and a
+    store that cannot be written (read-only file or file system) is opened read-only instead of
+    failing. Every failure is a typed error of :mod:`~dunetrace_cli.local.store_errors`.
     """
     path = Path(db_path).expanduser()
+    if path.is_dir():
+        raise se.unusable(path, "it is a directory, not a database file; pass the path of a .db file")
     if not path.exists():
         if not create:
-            raise ConfigError(
-                f"No local store at {path}; ingest events first with `dunetrace local ingest FILE` "
-                "or start `dunetrace local serve`."
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot create the directory for the local store at {path.parent} ({exc.strerror}); "
-                "set DUNETRACE_HOME or pass --db to a writable location."
-            ) from exc
-    elif path.is_dir():
-        raise ConfigError(f"{path} is a directory, not a database file; pass the path of a .db file.")
+            raise se.missing(path)
+        with se.translated(path):
+            paths.make_private_dir(path.parent)
+            paths.create_private_file(path)
+    else:
+        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            paths.tighten(companion)
+        if path.parent == paths.data_dir():
+            paths.tighten(path.parent, paths.PRIVATE_DIR_MODE)
     store = Store(path)
+    try:
+        _prepare(store)
+    except se.StoreError as exc:
+        store.close()
+        if create or not isinstance(exc, (se.StoreReadOnly, se.StoreUnusable)):
+            raise
+        return _open_readonly(path, exc)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _prepare(store: Store) -> None:
     conn = store.conn()
     try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a read-only directory; still usable for reads
-            pass
+        conn.execute("PRAGMA journal_mode=WAL").fetchone()  # stays as it is on a read-only file
         schema.migrate(conn)
     except schema.SchemaTooNewError as exc:
-        store.close()
         raise ConfigError(
-            f"The local store at {path} has schema version {exc.found}, newer than this dunetrace-cli "
+            f"The local store at {store.path} has schema version {exc.found}, newer than this dunetrace-cli "
             f"supports ({schema.SCHEMA_VERSION}); upgrade dunetrace-cli or use another --db."
         ) from exc
-    except sqlite3.DatabaseError as exc:
-        store.close()
-        raise ConfigError(
-            f"{path} is not a usable Dunetrace local store ({exc}); remove it with `dunetrace local reset` "
-            "or pass another --db."
-        ) from exc
-    return store
+    except sqlite3.Error as exc:
+        raise se.translate(exc, store.path) from exc
+
+
+def _open_readonly(path: Path, first: se.StoreError) -> Store:
+    """A reader's store on a file that cannot be written: ``mode=ro``, else ``immutable`` (no -shm can be made)."""
+    quoted = urllib.parse.quote(str(path.resolve()))
+    for uri in (f"file:{quoted}?mode=ro", f"file:{quoted}?immutable=1"):
+        store = Store(path)
+        store._readonly_uri = uri
+        try:
+            found = schema.current_version(store.conn())
+        except (sqlite3.Error, se.StoreError):
+            store.close()
+            continue
+        if found != schema.SCHEMA_VERSION:
+            store.close()
+            if found > schema.SCHEMA_VERSION:
+                raise ConfigError(
+                    f"The local store at {path} has schema version {found}, newer than this dunetrace-cli "
+                    f"supports ({schema.SCHEMA_VERSION}); upgrade dunetrace-cli or use another --db."
+                )
+            raise se.readonly(path, f"schema version {found} needs an upgrade, which needs write access")
+        return store
+    raise first
 
 
 def describe_store(path: Path) -> dict[str, object]:
@@ -186,7 +232,7 @@ def describe_store(path: Path) -> dict[str, object]:
     try:
         conn = store.conn()
         with store.read():
-            one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+            one = lambda sql: conn.execute(sql).fetchone()[0]
             newest = conn.execute("SELECT MAX(timestamp), MAX(received_at) FROM events").fetchone()
             info: dict[str, object] = {
                 "path": str(path),

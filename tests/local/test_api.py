@@ -710,6 +710,9 @@ def test_store_that_cannot_be_opened(tmp_path: Path) -> None:
 
 
 def test_empty_store(tmp_path: Path) -> None:
+    from dunetrace_cli.local.store import open_store
+
+    open_store(tmp_path / "fresh.db").close()  # the API never creates a store; ingest does
     client = TestClient(create_api_app(tmp_path / "fresh.db"))
     assert client.get("/health").json() == {"status": "ok", "version": "0.5.0", "db": "ok"}
     empty_page = {"total": 0, "offset": 0, "limit": 50, "has_more": False}

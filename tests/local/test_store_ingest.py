@@ -109,7 +109,7 @@ def test_newer_schema_is_refused(db_file: Path) -> None:
 def test_not_a_database_is_a_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(ConfigError, match="not a usable"):
+    with pytest.raises(ConfigError, match="is not a Dunetrace local store"):
         open_store(bad)
 
 
