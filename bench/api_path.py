@@ -1,0 +1,228 @@
+"""Issue 12 in one run: every row of its table, this checkout next to a baseline revision and the floor.
+
+    python bench/api_path.py [--baseline 2b46962] [--quick] [--no-mcp]
+
+* start-up: whole-process medians of `dunetrace agents --json` (6 agents, loopback fake), `guide
+  python`, `--help` and `config show`, next to the import of the command's own stack (typer,
+  rich.console, httpx, pydantic) as the floor;
+* prefix lookups (`get_run` by a 12-character prefix) on the latest and the March fake with 306
+  agents and 20 ms per request: wall ms and the requests in the fake's log, next to the floor
+  (latest: 4 round trips; March: one page per agent plus the agent list, 8 in flight);
+* requests a result needs (`get_patterns`, `summarize_agent`), one cold process per call (the CLI)
+  and one warm client (the MCP server);
+* list paging: `list_agents` at 1,500 agents (3 pages);
+* `--json` writing of a ~136 KB result, through the CLI's writer and as a plain write;
+* MCP over HTTP, 50 clients x 20 calls (bench/mcp_scale.py), and 2 workers next to 1.
+
+The baseline tree is `git archive REV` extracted under /tmp, first on PYTHONPATH of the measuring
+subprocess: both trees run on the same machine, interpreter and fake, one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, baseline_tree, print_table
+
+from tests.fakeapi import FakeApi, serve
+
+PROBE = str(Path(__file__).resolve().parent / "_probe.py")
+LATENCY = 0.020
+DEEP_AGENT = "synthetic-agent-0199"
+LC = "langchain-example-agent"
+RUN_CLI = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from dunetrace_cli.cli.app import main; "
+    "sys.argv = ['dunetrace', *sys.argv[2:]]; main()"
+)
+STACK = "import typer, rich.console, httpx, pydantic"
+
+
+def _env(url: str | None, config_dir: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUNETRACE_")}
+    env["DUNETRACE_CONFIG_DIR"] = config_dir
+    if url:
+        env["DUNETRACE_API_URL"] = url
+    return env
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def _median(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    _timed(cmd, env)
+    return statistics.median(_timed(cmd, env) for _ in range(runs)) * 1000
+
+
+def startup(trees: list[tuple[str, Path]], runs: int, config_dir: str) -> None:
+    fake = FakeApi("latest")
+    with serve(fake) as url:
+        env = _env(url, config_dir)
+        floor = _median([sys.executable, "-c", STACK], env, runs)
+        rows: list[list[object]] = [["floor: " + STACK, "", f"{floor:.0f}", "1.00x", ""]]
+        for args in (["agents", "--json"], ["guide", "python"], ["--help"], ["config", "show"]):
+            for label, root in trees:
+                fake.requests.clear()
+                ms = _median([sys.executable, "-c", RUN_CLI, str(root), *args], env, runs)
+                requests = len(fake.requests) / (runs + 1)
+                rows.append(["dunetrace " + " ".join(args), label, f"{ms:.0f}", f"{ms / floor:.2f}x", f"{requests:g}"])
+    print_table(f"Start-up, whole process, median of {runs} (ms)", ["command", "code", "ms", "/ floor", "requests"],
+                rows)
+
+
+def probe(root: Path, env: dict[str, str], mode: str, spec: str, kwargs: dict[str, Any], repeat: int,
+          *flags: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, PROBE, str(root), mode, spec, json.dumps(kwargs), str(repeat), *flags],
+                          env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"probe failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _query_row(case: str, label: str, fake: FakeApi, root: Path, env: dict[str, str], spec: str,
+               kwargs: dict[str, Any], repeat: int, floor: str, *flags: str) -> list[object]:
+    fake.requests.clear()
+    out = probe(root, env, "query", spec, kwargs, repeat, *flags)
+    requests = statistics.mean(out["requests"]) if out["requests"] else len(fake.requests) / (repeat + 1)
+    ms = statistics.median(out["ms"]) if out["ms"] else float("nan")
+    note = ("error: " + out["errors"][0][:60]) if out["errors"] else ""
+    return [case, label, f"{ms:,.0f}", f"{requests:g}", floor, note]
+
+
+def lookups(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
+    rows: list[list[object]] = []
+    for generation in ("latest", "march"):
+        fake = FakeApi(generation, latency=LATENCY, extra_agents=300)
+        agents = len(fake.data["agents"])
+        run_id = fake.data["runs"][DEEP_AGENT][0]["run_id"]
+        rank = [a["agent_id"] for a in sorted(fake.data["agents"], key=lambda a: -(a["last_seen"] or 0))].index(
+            DEEP_AGENT) + 1
+        if generation == "latest":
+            floor = f"4 round trips = {4 * LATENCY * 1000:.0f} ms"
+        else:
+            pages = agents + 1
+            floor = f"{pages} pages x {LATENCY * 1000:g} ms / 8 = {pages * LATENCY * 1000 / 8:.0f} ms"
+        with serve(fake) as url:
+            env = _env(url, config_dir)
+            for label, root in trees:
+                rows.append(_query_row(f"get_run {run_id[:12]} (agent #{rank}), {generation}", label, fake, root, env,
+                                       "dunetrace_cli.queries.runs:get_run", {"run_id": run_id[:12]}, repeat, floor))
+            missing = "ffffffff-0000"
+            for label, root in trees:
+                rows.append(_query_row(f"get_run {missing} (no match), {generation}", label, fake, root, env,
+                                       "dunetrace_cli.queries.runs:get_run", {"run_id": missing}, repeat,
+                                       "every run read once"))
+    print_table(f"Run prefix lookups, 306 agents, {LATENCY * 1000:g} ms per request, median of {repeat} cold calls",
+                ["lookup", "code", "ms", "requests", "floor", "note"], rows)
+
+
+def per_result(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
+    rows: list[list[object]] = []
+    for agents_total in (306, 1500):
+        fake = FakeApi("latest", latency=LATENCY, extra_agents=agents_total - 6)
+        with serve(fake) as url:
+            env = _env(url, config_dir)
+            cases = [
+                ("get_patterns", "dunetrace_cli.queries.patterns:get_patterns", {"agent_id": LC}, "1 request"),
+                ("summarize_agent", "dunetrace_cli.queries.summary:summarize_agent", {"agent_id": LC},
+                 "4 requests, 1 round trip"),
+                ("summarize_agent (unknown agent)", "dunetrace_cli.queries.summary:summarize_agent",
+                 {"agent_id": "no-such-agent"}, "not found"),
+                ("list_agents", "dunetrace_cli.queries.agents:list_agents", {},
+                 f"{-(-agents_total // 500)} pages, 2 round trips"),
+            ]
+            for case, spec, kwargs, floor in cases:
+                if agents_total == 1500 and case.startswith("get_patterns"):
+                    continue
+                for mode in ("cold", "warm"):
+                    for label, root in trees:
+                        flags = ("warm",) if mode == "warm" else ()
+                        rows.append(_query_row(f"{case}, {agents_total} agents, {mode}", label, fake, root, env, spec,
+                                               kwargs, repeat, floor, *flags))
+    print_table(f"Requests per result, {LATENCY * 1000:g} ms per request (cold: a fresh process per call, the CLI; "
+                "warm: one client, the MCP server)", ["query", "code", "ms", "requests", "floor", "note"], rows)
+
+
+def json_writing(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
+    fake = FakeApi("latest", extra_agents=300)
+    rows: list[list[object]] = []
+    with serve(fake) as url:
+        env = _env(url, config_dir)
+        for label, root in trees:
+            out = probe(root, env, "json", "dunetrace_cli.queries.signals:search_signals", {"limit": 70}, repeat)
+            rows.append([label, f"{out['bytes'] / 1024:,.0f} KB", f"{statistics.median(out['ms']):.2f}",
+                         f"{statistics.median(out['plain_write_ms']):.3f}", f"{out['dump_ms']:.1f}"])
+    print_table(f"--json writing (search_signals, 70 signals), median of {repeat}",
+                ["code", "size", "CLI writer ms", "plain write ms (floor)", "json.dumps ms"], rows)
+
+
+def mcp_rows(trees: list[tuple[str, Path]], clients: int, calls: int, sessions: int) -> None:
+    import mcp_scale
+
+    fake = FakeApi("latest", latency=LATENCY, extra_agents=300)
+    mix = mcp_scale.calls_for(fake.data)
+    rows: list[list[object]] = []
+    with serve(fake) as url:
+        variants: list[tuple[str, Path, tuple[str, ...]]] = [(label, root, ()) for label, root in trees]
+        variants += [("this checkout, --stateless", ROOT, ("--stateless",)),
+                     ("this checkout, --stateless --workers 2", ROOT, ("--stateless", "--workers", "2"))]
+        for label, root, extra in variants:
+            fake.requests.clear()
+            try:
+                result = mcp_scale.run_load(root, url, mix, clients, calls, extra)
+            except RuntimeError as exc:
+                rows.append([label, "", "", "", "", str(exc)[:60], ""])
+                continue
+            rows.append(mcp_scale.load_row(label, result, len(fake.requests)))
+            for err in result["errors"][:2]:
+                print(f"  {label}: {err}", file=sys.stderr)
+        print_table(f"MCP over streamable HTTP, {clients} clients x {calls} calls (306 agents, "
+                    f"{LATENCY * 1000:g} ms per request)", mcp_scale.LOAD_HEADER, rows)
+        rss_rows = []
+        for label, root in trees:
+            out = mcp_scale.run_sessions(root, url, sessions, clients)
+            rss_rows.append([label, out["sessions"], *out["rss"], len(out["errors"])])
+        print_table(f"MCP server RSS (MiB) over {sessions} sessions", ["code", "sessions", "start", "25%", "50%", "75%",
+                    "100%", "errors"], rss_rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", default=None, help="git revision measured side by side (e.g. 2b46962)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, a lighter MCP load")
+    parser.add_argument("--no-mcp", action="store_true", help="skip the MCP load")
+    parser.add_argument("--only", default=None, help="startup,lookups,requests,json,mcp")
+    args = parser.parse_args()
+    trees = [("this checkout", ROOT)]
+    if args.baseline:
+        trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
+    repeat = 3 if args.quick else 7
+    only = set((args.only or "startup,lookups,requests,json,mcp").split(","))
+    if args.no_mcp:
+        only.discard("mcp")
+    with tempfile.TemporaryDirectory() as config_dir:
+        if "startup" in only:
+            startup(trees, 5 if args.quick else 10, config_dir)
+        if "lookups" in only:
+            lookups(trees, repeat, config_dir)
+        if "requests" in only:
+            per_result(trees, repeat, config_dir)
+        if "json" in only:
+            json_writing(trees, 20, config_dir)
+        if "mcp" in only:
+            mcp_rows(trees, 20 if args.quick else 50, 10 if args.quick else 20, 200 if args.quick else 1000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""MCP over streamable HTTP under load: calls/s, latency, errors, and server RSS over many sessions.
+
+``dunetrace mcp serve --http`` runs as a subprocess of a given code tree (this checkout, or a
+baseline tree from ``git archive``) against one loopback fake Customer API (306 agents, 20 ms per
+request). 50 concurrent MCP clients each open a session and make 20 tool calls (a fixed mix of
+read tools); then 1,000 short sessions (one call each, 50 at a time) while the server's RSS is
+sampled. Prints figures; asserts nothing.
+
+    python bench/mcp_scale.py [--clients 50] [--calls 20] [--sessions 1000] [--baseline REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import queue
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from _common import ROOT, baseline_tree, print_table
+
+URL_LINE = re.compile(r"streamable HTTP: (http://\S+)")
+LC = "langchain-example-agent"
+
+SERVE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from dunetrace_cli.cli.app import main; "
+    "sys.argv = ['dunetrace', *sys.argv[2:]]; main()"
+)
+
+
+def calls_for(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The mix every client cycles through (ids from the fake's data)."""
+    signal = data["signals"][LC][0]["id"]
+    return [
+        ("summarize_agent", {"agent_id": LC}),
+        ("get_agent_health", {"agent_id": "rag-agent"}),
+        ("search_signals", {"severity": "HIGH", "limit": 10}),
+        ("get_agent_runs", {"agent_id": "retry-agent", "limit": 5}),
+        ("get_signal_detail", {"signal_id": signal}),
+        ("get_agent_patterns", {"agent_id": LC}),
+    ]
+
+
+@contextmanager
+def mcp_server(root: Path, api_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``dunetrace mcp serve --http --port 0`` from ``root``; yields (endpoint URL, process)."""
+    env = {**os.environ, "DUNETRACE_API_URL": api_url, "PYTHONPATH": str(root)}
+    env.pop("DUNETRACE_MCP_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(root), "mcp", "serve", "--http", "--port", "0", *extra],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    url = None
+    deadline = time.monotonic() + 60
+    seen = []
+    while url is None and time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        match = URL_LINE.search(line)
+        if match:
+            url = match.group(1)
+    try:
+        if url is None:
+            raise RuntimeError("the MCP server did not announce its URL: " + "".join(seen)[-2000:])
+        time.sleep(0.5 if "--workers" in extra else 0.0)  # workers import the app after the bind
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (uvicorn workers), MiB."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return round(total, 1)
+
+
+async def _no_validation(self: Any, name: str, result: Any) -> None:
+    return None
+
+
+async def load(url: str, mix: list[tuple[str, dict[str, Any]]], clients: int, calls: int) -> dict[str, Any]:
+    """``clients`` concurrent sessions x ``calls`` calls each. Returns calls/s, p50/p95 ms, errors."""
+    from mcp import Client
+
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def one(index: int) -> None:
+        try:
+            async with Client(url, read_timeout_seconds=300) as client:
+                for i in range(calls):
+                    tool, args = mix[(index + i) % len(mix)]
+                    start = time.perf_counter()
+                    result = await client.call_tool(tool, args)
+                    latencies.append(time.perf_counter() - start)
+                    if result.is_error:
+                        errors.append(f"{tool}: {result.content[0].text[:100] if result.content else ''}")
+        except Exception as exc:  # noqa: BLE001 - a bench counts failures, it does not stop on them
+            errors.append(f"session {index}: {exc.__class__.__name__}: {str(exc)[:100]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    wall = time.perf_counter() - start
+    ordered = sorted(latencies)
+    return {
+        "calls": len(latencies),
+        "calls_per_s": len(latencies) / wall if wall else 0.0,
+        "p50": statistics.median(ordered) * 1000 if ordered else 0.0,
+        "p95": ordered[int(len(ordered) * 0.95) - 1] * 1000 if ordered else 0.0,
+        "errors": errors,
+    }
+
+
+async def sessions(url: str, pid: int, total: int, concurrency: int) -> dict[str, Any]:
+    """``total`` short sessions (one call each), ``concurrency`` at a time; RSS after each quarter."""
+    from mcp import Client
+
+    samples = [rss_mib(pid)]
+    errors: list[str] = []
+    done = 0
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        nonlocal done
+        async with gate:
+            try:
+                async with Client(url, read_timeout_seconds=300) as client:
+                    result = await client.call_tool("get_agent_health", {"agent_id": "rag-agent"})
+                    if result.is_error:
+                        errors.append(result.content[0].text[:100] if result.content else "error")
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"{exc.__class__.__name__}: {str(exc)[:100]}")
+            done += 1
+
+    quarter = max(1, total // 4)
+    for _ in range(4):
+        await asyncio.gather(*(one() for _ in range(quarter)))
+        samples.append(rss_mib(pid))
+    return {"sessions": done, "rss": samples, "errors": errors}
+
+
+def run_load(root: Path, api_url: str, mix: list[tuple[str, dict[str, Any]]], clients: int, calls: int,
+             extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    from mcp import ClientSession
+
+    original = ClientSession.validate_tool_result
+    ClientSession.validate_tool_result = _no_validation  # type: ignore[method-assign]  # client-side cost
+    try:
+        with mcp_server(root, api_url, *extra) as (url, _proc):
+            asyncio.run(load(url, mix, 1, len(mix)))  # warm-up
+            return asyncio.run(load(url, mix, clients, calls))
+    finally:
+        ClientSession.validate_tool_result = original  # type: ignore[method-assign]
+
+
+def run_sessions(root: Path, api_url: str, total: int, concurrency: int, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    from mcp import ClientSession
+
+    original = ClientSession.validate_tool_result
+    ClientSession.validate_tool_result = _no_validation  # type: ignore[method-assign]
+    try:
+        with mcp_server(root, api_url, *extra) as (url, proc):
+            return asyncio.run(sessions(url, proc.pid, total, concurrency))
+    finally:
+        ClientSession.validate_tool_result = original  # type: ignore[method-assign]
+
+
+def load_row(label: str, result: dict[str, Any], requests: int | None = None) -> list[object]:
+    return [label, result["calls"], f"{result['calls_per_s']:.1f}", f"{result['p50']:,.0f}", f"{result['p95']:,.0f}",
+            len(result["errors"]), "" if requests is None else requests]
+
+
+LOAD_HEADER = ["server", "calls", "calls/s", "p50 ms", "p95 ms", "errors", "API requests"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.020)
+    parser.add_argument("--agents", type=int, default=300)
+    parser.add_argument("--baseline", default=None, help="git revision to measure side by side (e.g. 2b46962)")
+    args = parser.parse_args()
+
+    from tests.fakeapi import FakeApi, serve
+
+    fake = FakeApi("latest", latency=args.latency, extra_agents=args.agents)
+    mix = calls_for(fake.data)
+    rows = []
+    with serve(fake) as api_url:
+        trees = [("this checkout", ROOT)]
+        if args.baseline:
+            trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
+        for label, root in trees:
+            fake.requests.clear()
+            result = run_load(root, api_url, mix, args.clients, args.calls)
+            rows.append(load_row(label, result, len(fake.requests)))
+            for err in result["errors"][:3]:
+                print(f"  {label} error: {err}", file=sys.stderr)
+        print_table(f"MCP over HTTP: {args.clients} clients x {args.calls} calls, {len(fake.data['agents'])} agents, "
+                    f"{args.latency * 1000:g} ms per request", LOAD_HEADER, rows)
+        rss_rows = []
+        for label, root in trees:
+            result = run_sessions(root, api_url, args.sessions, args.clients)
+            rss_rows.append([label, result["sessions"], *result["rss"], len(result["errors"])])
+        print_table(f"Server RSS MiB over {args.sessions} sessions", ["server", "sessions", "start", "25%", "50%", "75%",
+                    "100%", "errors"], rss_rows)
+
+
+if __name__ == "__main__":
+    main()
