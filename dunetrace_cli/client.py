@@ -10,6 +10,7 @@ mapping from every failure to a typed :mod:`dunetrace_cli.errors` error.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from typing import Any, Awaitable, Callable
@@ -18,8 +19,13 @@ import httpx
 
 from dunetrace_cli import __version__
 from dunetrace_cli.config import Settings
-from dunetrace_cli.errors import ApiUnavailable, AuthError, DunetraceError, NotFound, UsageError
-
+from dunetrace_cli.errors import (
+    ApiUnavailable,
+    AuthError,
+    DunetraceError,
+    NotFound,
+    UsageError,
+)
 
 RETRY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS = 3
@@ -28,6 +34,11 @@ LOCAL_BASE_URL = "http://dunetrace.local"
 
 # Endpoint availability, detected once per process per API base URL.
 _FEATURES: dict[tuple[str, str], bool] = {}
+# Slow-changing lists (the agent list), shared by every client of the process for MEMO_TTL seconds:
+# one CLI command fetches them once; a long-lived MCP server refreshes them every MEMO_TTL.
+MEMO_TTL = 30.0
+_MEMO: dict[tuple[str, ...], tuple[float, Any]] = {}
+_PENDING: dict[tuple[str, ...], "asyncio.Task[Any]"] = {}
 
 
 class RouteMissing(NotFound):
@@ -42,7 +53,10 @@ class RouteMissing(NotFound):
 
 
 def reset_feature_cache() -> None:
+    """Forget every per-process memo: detected routes and cached lists (tests, benchmarks)."""
     _FEATURES.clear()
+    _MEMO.clear()
+    _PENDING.clear()
 
 
 def _detail_text(detail: Any) -> str:
@@ -93,7 +107,6 @@ class ApiClient:
         self._backoff = backoff
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self.request_count = 0
-        self.cache: dict[str, Any] = {}  # per-invocation memo (e.g. the agent list)
         # Progress for slow server work (an issue's LLM explain): the CLI writes it to stderr,
         # the MCP server sends it as a progress notification. Queries call ``client.progress(text)``.
         self.progress: Callable[[str], None] = lambda text: None
@@ -111,6 +124,7 @@ class ApiClient:
                 "Accept": "application/json",
             },
             follow_redirects=False,
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
         )
 
     async def __aenter__(self) -> "ApiClient":
@@ -184,6 +198,10 @@ class ApiClient:
         _FEATURES[key] = True
         return body
 
+    def remember_feature(self, feature: str, present: bool) -> None:
+        """Record what a probe found out (e.g. whether the server honours a query parameter)."""
+        _FEATURES[self._feature_key(feature)] = present
+
     def feature_known_missing(self, feature: str) -> bool:
         return _FEATURES.get(self._feature_key(feature)) is False
 
@@ -196,6 +214,26 @@ class ApiClient:
 
     def _feature_key(self, feature: str) -> tuple[str, str]:
         return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
+
+    async def memo(self, name: str, fetch: Callable[[], Awaitable[Any]], ttl: float | None = None) -> Any:
+        """``fetch()``'s result, shared for ``ttl`` seconds by every client of this process that talks to
+        the same API with the same key; concurrent callers wait for one fetch instead of each making it."""
+        key = (*self._feature_key(name), hashlib.sha256(self.settings.api_key.encode()).hexdigest()[:16])
+        hit = _MEMO.get(key)
+        if hit is not None and time.monotonic() - hit[0] < (MEMO_TTL if ttl is None else ttl):
+            return hit[1]
+        loop = asyncio.get_running_loop()
+        pending = _PENDING.get(key)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(fetch())
+            _PENDING[key] = pending
+        try:
+            value = await asyncio.shield(pending)
+        finally:
+            if pending.done() and _PENDING.get(key) is pending:
+                del _PENDING[key]
+        _MEMO[key] = (time.monotonic(), value)
+        return value
 
     async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
         attempt = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from datetime import datetime, timedelta, timezone
@@ -60,65 +61,99 @@ async def page_all(
 ) -> tuple[list[dict[str, Any]], int]:
     """Fetch every page of a list endpoint. Returns (rows, server total).
 
-    ``stop(page_rows)`` ends paging early (e.g. past a time cutoff); ``max_rows`` caps the rows fetched.
+    The first page gives the total; the pages after it are fetched concurrently (the client bounds
+    the requests in flight). ``stop(page_rows)`` ends paging early (e.g. past a time cutoff), which
+    needs the pages in order, so with ``stop`` they are fetched one after the other.
+    ``max_rows`` caps the rows fetched.
     """
-    rows: list[dict[str, Any]] = []
-    offset = 0
-    total = 0
-    while True:
-        size = page_size if max_rows is None else max(1, min(page_size, max_rows - len(rows)))
-        body = await client.get(path, {**(params or {}), "limit": size, "offset": offset})
-        batch = body.get(key) or [] if isinstance(body, dict) else []
-        page = body.get("page") or {} if isinstance(body, dict) else {}
-        total = int(page.get("total") or 0)
+    first_size = page_size if max_rows is None else max(1, min(page_size, max_rows))
+    batch, page = await _page(client, path, key, params, first_size, 0)
+    rows = list(batch)
+    total = int(page.get("total") or 0)
+    if not batch or not page.get("has_more", False) or (stop is not None and stop(batch)):
+        return rows, max(total, len(rows))
+    wanted = total if max_rows is None else min(total, max_rows)
+    if stop is None:
+        step = len(batch)  # the server may cap the page size below what was asked
+        offsets = range(len(batch), wanted, step)
+        pages = await asyncio.gather(
+            *(_page(client, path, key, params, step if max_rows is None else min(step, wanted - offset), offset)
+              for offset in offsets)
+        )
+        for more, _ in pages:
+            rows.extend(more)
+        return rows, max(total, len(rows))
+    offset = len(batch)
+    while len(rows) < wanted:
+        batch, page = await _page(client, path, key, params, min(page_size, wanted - len(rows)), offset)
         rows.extend(batch)
         offset += len(batch)
-        if not batch or not page.get("has_more", False):
-            break
-        if stop is not None and stop(batch):
-            break
-        if max_rows is not None and len(rows) >= max_rows:
+        if not batch or not page.get("has_more", False) or stop(batch):
             break
     return rows, max(total, len(rows))
 
 
+async def _page(
+    client: ApiClient, path: str, key: str, params: dict[str, Any] | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    body = await client.get(path, {**(params or {}), "limit": limit, "offset": offset})
+    if not isinstance(body, dict):
+        return [], {}
+    return list(body.get(key) or []), dict(body.get("page") or {})
+
+
 async def all_agents(client: ApiClient) -> list[AgentSummary]:
-    """Every agent (all pages), cached on the client for the rest of the invocation."""
-    cached = client.cache.get("agents")
-    if cached is None:
+    """Every agent (all pages), shared by the whole process for a short while (``ApiClient.memo``)."""
+
+    async def fetch() -> list[AgentSummary]:
         rows, _ = await page_all(client, "/v1/agents", "agents")
-        cached = [AgentSummary.model_validate(row) for row in rows]
-        client.cache["agents"] = cached
-    return cached
+        return [AgentSummary.model_validate(row) for row in rows]
+
+    agents: list[AgentSummary] = await client.memo("agents", fetch)
+    return agents
 
 
-async def agent_route(client: ApiClient, agent_id: str, feature: str, suffix: str) -> Any | None:
-    """GET /v1/agents/{id}/{suffix} (a route newer servers have) while checking the agent exists.
+def check_agent_id(agent_id: str) -> None:
+    """Refuse a blank agent id before any request."""
+    if not agent_id or not agent_id.strip():
+        raise UsageError("an agent id is required (see `dunetrace agents`).")
 
-    Returns None when the server lacks the route, so the caller computes the figure itself.
+
+async def agent_route(
+    client: ApiClient, agent_id: str, feature: str, suffix: str, *, empty: Callable[[Any], bool]
+) -> Any | None:
+    """GET /v1/agents/{id}/{suffix} (a route newer servers have); the agent list only when ``empty(body)``.
+
+    Returns None when the server lacks the route, so the caller computes the figure itself
+    (and checks the agent when that data comes back empty).
     """
-    import asyncio
-
-    _, body = await asyncio.gather(
-        require_agent(client, agent_id), client.get_feature(feature, f"/v1/agents/{seg(agent_id)}/{suffix}")
-    )
+    check_agent_id(agent_id)
+    body = await client.get_feature(feature, f"/v1/agents/{seg(agent_id)}/{suffix}")
+    if body is not None and empty(body):
+        await require_agent(client, agent_id)
     return body
 
 
 async def require_agent(client: ApiClient, agent_id: str) -> AgentSummary:
     """The agent's summary, or NotFound with the known agents and a suggestion.
 
-    Agent-scoped endpoints answer 200 with empty data for unknown agents, so this
-    check is the only way to tell a typo from an idle agent.
+    Agent-scoped endpoints answer 200 with empty data for unknown agents, so this check is the
+    only way to tell a typo from an idle agent. Queries call it when their data comes back
+    empty (:func:`check_agent_if_empty`), or concurrently when the result shows the summary.
     """
-    if not agent_id or not agent_id.strip():
-        raise UsageError("an agent id is required (see `dunetrace agents`).")
+    check_agent_id(agent_id)
     agents = await all_agents(client)
     for agent in agents:
         if agent.agent_id == agent_id:
             return agent
     names = [a.agent_id for a in agents]
     raise NotFound(unknown_agent_message(agent_id, names))
+
+
+async def check_agent_if_empty(client: ApiClient, agent_id: str, empty: bool) -> None:
+    """An agent's data came back: when it is empty, tell an unknown agent (NotFound) from an idle one."""
+    if empty:
+        await require_agent(client, agent_id)
 
 
 def unknown_agent_message(agent_id: str, names: list[str]) -> str:

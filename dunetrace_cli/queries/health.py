@@ -23,17 +23,27 @@ from dunetrace_cli.domain.loops import LOOP_TYPE_SET
 from dunetrace_cli.models.health import HealthComponent, HealthScore
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.signals import Signal
-from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
+from dunetrace_cli.queries._common import (
+    RUN_DETAIL_CAP,
+    agent_route,
+    check_agent_if_empty,
+    page_all,
+    seg,
+)
 
 DETAIL_CAP = RUN_DETAIL_CAP  # run details fetched for token/latency averages when computing client-side
 
 
 async def get_health(client: ApiClient, *, agent_id: str) -> HealthScore:
     """The agent's health score; computed client-side (and marked so) on servers without the route."""
-    body = await agent_route(client, agent_id, "health_score", "health-score")
+    body = await agent_route(client, agent_id, "health_score", "health-score", empty=_no_runs)
     if body is not None:
         return HealthScore.model_validate({**body, "source": "server"})
     return await compute_health(client, agent_id=agent_id)
+
+
+def _no_runs(body: Any) -> bool:
+    return isinstance(body, dict) and not body.get("sample_runs")
 
 
 async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = DETAIL_CAP) -> HealthScore:
@@ -42,6 +52,7 @@ async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = 
         page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs"),
         page_all(client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False, "explain": False}),
     )
+    await check_agent_if_empty(client, agent_id, not run_rows)
     runs = [RunSummary.model_validate(r) for r in run_rows]
     window = [r for r in runs if (_run_time(r) or now) >= now - WINDOW_S]
     total = len(window)

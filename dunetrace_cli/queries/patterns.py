@@ -10,17 +10,24 @@ from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_DAYS
 from dunetrace_cli.models.insights import AgentInsights, DayPoint, PatternRow, Patterns
 from dunetrace_cli.models.runs import RunSummary
 from dunetrace_cli.models.signals import Signal
-from dunetrace_cli.queries._common import last_days, page_all, require_agent, round_half_up, seg, utc_day
+from dunetrace_cli.queries._common import (
+    check_agent_id,
+    check_agent_if_empty,
+    last_days,
+    page_all,
+    round_half_up,
+    seg,
+    utc_day,
+)
 
 HOT_INPUT_RATE = 0.5
 
 
 async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14) -> Patterns:
     """Is a failure systemic (>= 10% of runs over 7 days) or a one-off, and how does it trend?"""
-    _, body = await asyncio.gather(
-        require_agent(client, agent_id), client.get(f"/v1/agents/{seg(agent_id)}/insights")
-    )
-    insights = AgentInsights.model_validate(body)
+    check_agent_id(agent_id)
+    insights = AgentInsights.model_validate(await client.get(f"/v1/agents/{seg(agent_id)}/insights"))
+    await check_agent_if_empty(client, agent_id, _no_data(insights))
     now = client.now()
     days = last_days(now, trend_days)
     if insights.systemic_patterns is not None and insights.failure_rates is not None:
@@ -48,6 +55,13 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
         versions=insights.versions,
         notes=notes,
     )
+
+
+def _no_data(insights: AgentInsights) -> bool:
+    """The insights of an agent without runs (what the API also answers for an unknown agent)."""
+    runs = insights.time_to_tool.total_runs if insights.time_to_tool is not None else 0
+    return not (runs or insights.versions or insights.signal_trends or insights.input_patterns
+                or insights.failure_rates or insights.systemic_patterns)
 
 
 def _zero_filled(points: dict[str, DayPoint], days: list[str], totals: dict[str, int]) -> list[DayPoint]:

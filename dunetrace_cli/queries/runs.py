@@ -1,4 +1,4 @@
-"""Runs: lists, id/prefix resolution, the paired run view, and run comparison."""
+"""Runs: lists, the paired run view, and run comparison (prefix resolution: ``run_ids``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from typing import Any, Literal
 
 from dunetrace_cli.client import ApiClient
-from dunetrace_cli.errors import AmbiguousId, NotFound, UsageError
+from dunetrace_cli.errors import UsageError
 from dunetrace_cli.models.runs import (
     ContextGrowth,
     LlmCall,
@@ -19,10 +19,15 @@ from dunetrace_cli.models.runs import (
     RunView,
     ToolCall,
 )
-from dunetrace_cli.queries._common import PAGE_MAX, all_agents, page_all, require_agent, seg
+from dunetrace_cli.queries._common import (
+    check_agent_id,
+    check_agent_if_empty,
+    page_all,
+    seg,
+)
+from dunetrace_cli.queries.run_ids import fetch_run_body
 
 RunFilter = Literal["all", "failing", "clean"]
-MIN_PREFIX = 4
 # The SDK's CONTEXT_BLOAT defaults: >= 3 calls, last/first >= 3.0, last prompt >= 2,000 tokens.
 CONTEXT_BLOAT_FACTOR = 3.0
 CONTEXT_BLOAT_MIN_CALLS = 3
@@ -38,64 +43,16 @@ async def list_runs(client: ApiClient, *, agent_id: str, limit: int = 20, status
         params["has_signals"] = True
     elif status == "clean":
         params["has_signals"] = False
-    path = f"/v1/agents/{seg(agent_id)}/runs"
-    _, (rows, total) = await asyncio.gather(
-        require_agent(client, agent_id), page_all(client, path, "runs", params, max_rows=limit)
-    )
+    check_agent_id(agent_id)
+    rows, total = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs", params, max_rows=limit)
+    await check_agent_if_empty(client, agent_id, total == 0)
     runs = [RunSummary.model_validate(row) for row in rows[:limit]]
     return RunList(agent_id=agent_id, filter=status, runs=runs, total=total, limit=limit)
 
 
-async def _runs_of(client: ApiClient, agent_id: str) -> list[dict[str, Any]]:
-    rows, _ = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs")
-    return rows
-
-
-async def _candidate_runs(client: ApiClient, agent_id: str | None) -> list[dict[str, Any]]:
-    """All processed runs in scope: org-wide /v1/runs when the server has it, else per agent."""
-    if agent_id:
-        await require_agent(client, agent_id)
-        return await _runs_of(client, agent_id)
-    first = await client.get_feature("org_runs", "/v1/runs", {"limit": PAGE_MAX, "offset": 0})
-    if first is not None:
-        rows = list(first.get("runs") or [])
-        if (first.get("page") or {}).get("has_more"):
-            rest, _ = await page_all(client, "/v1/runs", "runs")
-            rows = rest
-        return rows
-    agents = await all_agents(client)
-    per_agent = await asyncio.gather(*(_runs_of(client, a.agent_id) for a in agents))
-    return [row for rows in per_agent for row in rows]
-
-
-async def resolve_run_id(client: ApiClient, run_id: str, *, agent_id: str | None = None) -> str:
-    """A full run id from a full id or any unique prefix (e.g. the 12-character ids in alerts)."""
-    wanted = run_id.strip()
-    if len(wanted) < MIN_PREFIX:
-        raise UsageError(f"run id '{run_id}' is too short: give the full id or at least {MIN_PREFIX} characters.")
-    rows = await _candidate_runs(client, agent_id)
-    matches = sorted({str(r.get("run_id")) for r in rows if str(r.get("run_id", "")).startswith(wanted)})
-    if len(matches) == 1:
-        return matches[0]
-    scope = f"agent '{agent_id}'" if agent_id else "all agents"
-    if not matches:
-        raise NotFound(
-            f"no run matches '{run_id}' among {len(rows)} processed runs of {scope}. "
-            "Runs appear once they finish; list them with `dunetrace runs AGENT`."
-        )
-    shown = ", ".join(matches[:10]) + (f", … and {len(matches) - 10} more" if len(matches) > 10 else "")
-    raise AmbiguousId(f"run prefix '{run_id}' matches {len(matches)} runs: {shown}. Give more characters.", matches)
-
-
 async def fetch_run(client: ApiClient, run_id: str, *, agent_id: str | None = None) -> RunDetail:
-    """GET /v1/runs/{id}; on a 404 treat the id as a prefix and resolve it."""
-    try:
-        body = await client.get(f"/v1/runs/{seg(run_id)}", {"include_shadow": False})
-    except NotFound:
-        full = await resolve_run_id(client, run_id, agent_id=agent_id)
-        if full == run_id:
-            raise
-        body = await client.get(f"/v1/runs/{seg(full)}", {"include_shadow": False})
+    """GET /v1/runs/{id}, resolving a unique prefix (:mod:`dunetrace_cli.queries.run_ids`)."""
+    body = await fetch_run_body(client, run_id, agent_id=agent_id)
     if isinstance(body, dict) and isinstance(body.get("run"), dict) and "run_id" not in body:
         body = {**body["run"], **{k: v for k, v in body.items() if k != "run"}}  # tolerate a nested shape
     return RunDetail.model_validate(body)

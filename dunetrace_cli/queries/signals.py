@@ -11,9 +11,10 @@ from dunetrace_cli.models.signals import Signal, SignalSearch, SignalView
 from dunetrace_cli.queries._common import (
     PAGE_MAX,
     all_agents,
+    check_agent_id,
+    check_agent_if_empty,
     normalize_failure_type,
     normalize_severity,
-    require_agent,
     seg,
 )
 
@@ -78,10 +79,11 @@ async def search_signals(
         params["failure_type"] = ftype
 
     if agent_id:
-        _, (rows, total, complete) = await asyncio.gather(
-            require_agent(client, agent_id),
-            _scan(client, f"/v1/agents/{seg(agent_id)}/signals", params, cutoff=since, want=limit),
+        check_agent_id(agent_id)
+        rows, total, complete = await _scan(
+            client, f"/v1/agents/{seg(agent_id)}/signals", params, cutoff=since, want=limit
         )
+        await check_agent_if_empty(client, agent_id, not rows and total == 0)
         agents_scanned = 1
     else:
         org = await _org_scan(client, params, cutoff=since, want=limit)
@@ -135,8 +137,9 @@ async def get_signal(client: ApiClient, *, signal_id: int, agent_id: str | None 
     found: Signal | None = None
     scanned = 0
     if agent_id:
-        await require_agent(client, agent_id)
+        check_agent_id(agent_id)
         found, scanned = await _find(client, f"/v1/agents/{seg(agent_id)}/signals", params, signal_id)
+        await check_agent_if_empty(client, agent_id, found is None and scanned == 0)
         scope = f"agent '{agent_id}'"
     else:
         scope = "all agents"

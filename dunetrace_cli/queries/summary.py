@@ -10,7 +10,7 @@ from dunetrace_cli.domain.systemic import SYSTEMIC_RATE
 from dunetrace_cli.models.common import SEVERITY_RANK
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
-from dunetrace_cli.queries._common import page_all, require_agent, seg
+from dunetrace_cli.queries._common import check_agent_id, page_all, require_agent, seg
 from dunetrace_cli.queries.health import get_health
 
 SIGNAL_CAP = 2000
@@ -26,8 +26,9 @@ async def _count(client: ApiClient, agent_id: str, has_signals: bool | None) -> 
 
 async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) -> AgentDiagnosis:
     """Start here: is the agent healthy, what fails, how often, and what to do first."""
-    agent = await require_agent(client, agent_id)
-    health, runs_total, failing, (signal_rows, signal_total) = await asyncio.gather(
+    check_agent_id(agent_id)
+    agent, health, runs_total, failing, (signal_rows, signal_total) = await asyncio.gather(
+        require_agent(client, agent_id),  # the result shows the agent's summary: one wave with the rest
         get_health(client, agent_id=agent_id),
         _count(client, agent_id, None),
         _count(client, agent_id, True),

@@ -9,7 +9,13 @@ from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.tokens import WINDOWS
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.tokens import TokenStats, TokenWindow, WasteByType
-from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, page_all, seg
+from dunetrace_cli.queries._common import (
+    RUN_DETAIL_CAP,
+    agent_route,
+    check_agent_if_empty,
+    page_all,
+    seg,
+)
 from dunetrace_cli.queries.runs import analyse_run
 
 DETAIL_CAP = RUN_DETAIL_CAP
@@ -17,15 +23,24 @@ DETAIL_CAP = RUN_DETAIL_CAP
 
 async def get_token_stats(client: ApiClient, *, agent_id: str) -> TokenStats:
     """Token use and spend on failed runs per window (1d/7d/30d)."""
-    body = await agent_route(client, agent_id, "token_stats", "token-stats")
+    body = await agent_route(client, agent_id, "token_stats", "token-stats", empty=_no_runs)
     if body is not None:
         return TokenStats.model_validate({**body, "source": "server"})
     return await compute_token_stats(client, agent_id=agent_id)
 
 
+def _no_runs(body: object) -> bool:
+    """No run in any window: an idle agent, or an unknown one (the route answers zeros for both)."""
+    windows = body.get("windows") if isinstance(body, dict) else None
+    if not isinstance(windows, dict):
+        return True
+    return not any(isinstance(w, dict) and w.get("run_count") for w in windows.values())
+
+
 async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: int = DETAIL_CAP) -> TokenStats:
     now = client.now()
     rows, _ = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs")
+    await check_agent_if_empty(client, agent_id, not rows)
     runs = [RunSummary.model_validate(r) for r in rows]
     in_window = [r for r in runs if _run_time(r, now) >= now - WINDOWS["30d"]]
     recent = in_window[:detail_cap]

@@ -241,3 +241,85 @@ async def test_compare_runs(api_client, fake_latest) -> None:
     assert result.left.total_tokens == clean["total_tokens"]
     assert f"only run 2 has: {', '.join(right_types)}" in result.differences
     assert any(d.startswith("steps: ") for d in result.differences)
+
+
+# ---------------------------------------------------------------- prefix lookups in few round trips
+
+
+def _deep_run(fake, agent: str = "synthetic-agent-0199") -> str:
+    return runs(fake, agent)[0]["run_id"]
+
+
+async def test_latest_pages_org_runs_concurrently_once_the_total_is_known(api_client, make_fake) -> None:
+    fake = make_fake("latest", extra_agents=300, latency=0.02)  # 5,304 runs: 11 pages of 500
+    full = _deep_run(fake)
+    assert await resolve_run_id(api_client(fake), full[:12]) == full
+    offsets = [int(p["offset"]) for p in requests_to(fake, "/v1/runs")]
+    assert offsets[0] == 0 and len(offsets) == len(set(offsets))  # the first page once, no page twice
+    assert set(offsets) <= set(range(0, 5304, 500))
+    assert fake.max_in_flight == 8  # pages after the first went out together, 8 in flight (the client's bound)
+    assert all("run_id_prefix" not in p for p in requests_to(fake, "/v1/runs")[1:])  # ignored once: not re-sent
+
+
+async def test_a_long_prefix_stops_at_its_first_match(api_client, make_fake) -> None:
+    fake = make_fake("latest", extra_agents=300)
+    org = sorted(
+        (r for rows in fake.data["runs"].values() for r in rows), key=lambda r: -fake.data["_processed_at"][r["run_id"]]
+    )
+    newest = org[3]["run_id"]  # on the first page
+    assert await resolve_run_id(api_client(fake), newest[:12]) == newest
+    assert requests_to(fake, "/v1/runs") == [{"limit": "500", "offset": "0", "run_id_prefix": newest[:12]}]
+
+
+async def test_a_short_prefix_reads_every_page_to_prove_it_unique(api_client, make_fake) -> None:
+    fake = make_fake("latest", extra_agents=300)
+    full = _deep_run(fake)
+    all_ids = [r["run_id"] for rows in fake.data["runs"].values() for r in rows]
+    prefix = next(full[:n] for n in range(6, 13) if sum(i.startswith(full[:n]) for i in all_ids) == 1)
+    assert await resolve_run_id(api_client(fake), prefix) == full
+    assert sorted(int(p["offset"]) for p in requests_to(fake, "/v1/runs")) == list(range(0, 5304, 500))
+
+
+async def test_march_scans_agents_newest_first_and_stops_early(api_client, make_fake) -> None:
+    fake = make_fake("march", extra_agents=300, latency=0.01)
+    order = agent_ids(fake)
+    early = order[20]
+    full = runs(fake, early)[0]["run_id"]
+    assert await resolve_run_id(api_client(fake), full[:12]) == full
+    scanned = [p.split("/")[3] for p in paths(fake) if p.startswith("/v1/agents/") and p.endswith("/runs")]
+    assert scanned == order[: len(scanned)]  # in the API's order, newest activity first
+    assert early in scanned and len(scanned) <= 21 + 8  # stopped with at most the in-flight ones past the hit
+    assert paths(fake).count("/v1/agents") == 1
+
+
+async def test_the_prefix_filter_is_used_when_the_server_honours_it(api_client, make_fake) -> None:
+    """The local store answers GET /v1/runs?run_id_prefix=PFX with the matching runs only."""
+    import httpx
+
+    fake = make_fake("latest", extra_agents=300)
+
+    async def store(request: httpx.Request) -> httpx.Response:
+        response = await fake.ahandle(request)
+        prefix = request.url.params.get("run_id_prefix")
+        if request.url.path != "/v1/runs" or prefix is None:
+            return response
+        matched = [r for r in fake._org_runs if r["run_id"].startswith(prefix)]
+        page = {"total": len(matched), "offset": 0, "limit": 500, "has_more": False}
+        return httpx.Response(200, json={"runs": matched[:500], "page": page})
+
+    transport = httpx.MockTransport(store)
+    full = _deep_run(fake)
+    assert await resolve_run_id(api_client(fake, transport=transport), full[:8]) == full
+    assert await resolve_run_id(api_client(fake, transport=transport), full[:9]) == full
+    assert requests_to(fake, "/v1/runs") == [
+        {"limit": "500", "offset": "0", "run_id_prefix": full[:8]},
+        {"limit": "500", "offset": "0", "run_id_prefix": full[:9]},
+    ]
+
+
+async def test_get_run_by_prefix_tries_the_id_and_the_lookup_in_one_round_trip(api_client, make_fake) -> None:
+    fake = make_fake("latest", latency=0.05)
+    full = _a_run(fake)
+    await get_run(api_client(fake), run_id=full[:12])
+    assert fake.max_in_flight == 2  # GET /v1/runs/{prefix} and the first /v1/runs page together
+    assert paths(fake) == [f"/v1/runs/{full[:12]}", "/v1/runs", f"/v1/runs/{full}"]

@@ -202,7 +202,7 @@ async def test_get_signal_with_agent(api_client, fake) -> None:
     )
     assert [f.description for f in sig.suggested_fixes] == [f["description"] for f in wanted["suggested_fixes"]]
     assert view.detector is not None and view.detector["failure_type"] == wanted["failure_type"]
-    assert {p for p in paths(fake)} == {"/v1/agents", "/v1/agents/rag-agent/signals"}
+    assert paths(fake) == ["/v1/agents/rag-agent/signals"]  # data came back: no agent-list check
     assert requests_to(fake, "/v1/agents/rag-agent/signals")[0]["include_shadow"] == "true"
 
 

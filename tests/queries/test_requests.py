@@ -1,0 +1,78 @@
+"""Only the requests a result needs: the agent list only when data comes back empty, pages in
+parallel after the first, one agent list per process (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dunetrace_cli import client as client_mod
+from dunetrace_cli.errors import NotFound
+from dunetrace_cli.queries import get_health, get_patterns, list_agents, list_runs, summarize_agent
+from tests.queries._data import agent_ids, paths, requests_to
+
+pytestmark = pytest.mark.anyio
+
+LC = "langchain-example-agent"
+
+
+async def test_patterns_of_a_known_agent_is_one_request(api_client, fake_latest) -> None:
+    await get_patterns(api_client(fake_latest), agent_id=LC)
+    assert paths(fake_latest) == [f"/v1/agents/{LC}/insights"]
+
+
+async def test_health_of_a_known_agent_is_one_request(api_client, fake_latest) -> None:
+    health = await get_health(api_client(fake_latest), agent_id="rag-agent")
+    assert health.score == 22
+    assert paths(fake_latest) == ["/v1/agents/rag-agent/health-score"]
+
+
+@pytest.mark.parametrize("query", [get_patterns, get_health, list_runs])
+async def test_empty_data_checks_the_agent_list(api_client, fake, query) -> None:
+    with pytest.raises(NotFound, match="no agent 'ghost'"):
+        await query(api_client(fake), agent_id="ghost")
+    assert paths(fake)[-1] == "/v1/agents"  # after the agent's (empty) data, not before it
+
+
+async def test_an_idle_agent_with_empty_data_is_not_an_error(api_client, fake_latest) -> None:
+    result = await list_runs(api_client(fake_latest), agent_id="clean-agent", status="failing")
+    assert result.total == 0
+    assert paths(fake_latest) == ["/v1/agents/clean-agent/runs", "/v1/agents"]
+
+
+async def test_summary_makes_its_requests_in_one_wave(api_client, make_fake) -> None:
+    fake = make_fake("latest", extra_agents=1494, latency=0.05)  # 1,500 agents: 3 pages
+    result = await summarize_agent(api_client(fake), agent_id=LC)
+    assert result.agent.agent_id == LC
+    assert sorted(int(p["offset"]) for p in requests_to(fake, "/v1/agents")) == [0, 500, 1000]
+    assert len(fake.requests) == 3 + 4
+    assert fake.max_in_flight == 5  # the first agent page with the 4 data requests
+
+
+async def test_list_pages_after_the_first_go_out_together(api_client, make_fake) -> None:
+    fake = make_fake("latest", extra_agents=1494, latency=0.05)
+    result = await list_agents(api_client(fake))
+    assert [a.agent_id for a in result.agents] == agent_ids(fake)
+    assert requests_to(fake, "/v1/agents") == [
+        {"limit": "500", "offset": "0"}, {"limit": "500", "offset": "500"}, {"limit": "500", "offset": "1000"},
+    ]
+    assert fake.max_in_flight == 2
+
+
+async def test_the_agent_list_is_shared_by_the_process_for_a_short_while(api_client, fake_latest, monkeypatch) -> None:
+    await list_agents(api_client(fake_latest))
+    await summarize_agent(api_client(fake_latest), agent_id=LC)  # another client, same API and key
+    assert paths(fake_latest).count("/v1/agents") == 1
+    await list_agents(api_client(fake_latest, api_key="dt_live_other"))  # another key: its own list
+    assert paths(fake_latest).count("/v1/agents") == 2
+    monkeypatch.setattr(client_mod, "MEMO_TTL", 0.0)  # expired
+    await list_agents(api_client(fake_latest))
+    assert paths(fake_latest).count("/v1/agents") == 3
+
+
+async def test_concurrent_callers_share_one_agent_list_fetch(api_client, make_fake) -> None:
+    import asyncio
+
+    fake = make_fake("latest", latency=0.05)
+    client = api_client(fake)
+    await asyncio.gather(*(list_agents(client) for _ in range(5)))
+    assert paths(fake) == ["/v1/agents"]
