@@ -13,7 +13,8 @@ import asyncio
 import hashlib
 import json
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import httpx
 
@@ -38,7 +39,7 @@ _FEATURES: dict[tuple[str, str], bool] = {}
 # one CLI command fetches them once; a long-lived MCP server refreshes them every MEMO_TTL.
 MEMO_TTL = 30.0
 _MEMO: dict[tuple[str, ...], tuple[float, Any]] = {}
-_PENDING: dict[tuple[str, ...], "asyncio.Task[Any]"] = {}
+_PENDING: dict[tuple[str, ...], asyncio.Task[Any]] = {}
 
 
 class RouteMissing(NotFound):
@@ -127,7 +128,7 @@ class ApiClient:
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
         )
 
-    async def __aenter__(self) -> "ApiClient":
+    async def __aenter__(self) -> ApiClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -215,7 +216,7 @@ class ApiClient:
     def _feature_key(self, feature: str) -> tuple[str, str]:
         return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
 
-    async def memo(self, name: str, fetch: Callable[[], Awaitable[Any]], ttl: float | None = None) -> Any:
+    async def memo(self, name: str, fetch: Callable[[], Coroutine[Any, Any, Any]], ttl: float | None = None) -> Any:
         """``fetch()``'s result, shared for ``ttl`` seconds by every client of this process that talks to
         the same API with the same key; concurrent callers wait for one fetch instead of each making it."""
         key = (*self._feature_key(name), hashlib.sha256(self.settings.api_key.encode()).hexdigest()[:16])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.errors import NotFound, UsageError
@@ -30,11 +30,11 @@ def round_half_up(value: float, digits: int = 3) -> float:
 
 
 def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
 def last_days(now: float, days: int) -> list[str]:
-    today = datetime.fromtimestamp(now, tz=timezone.utc).date()
+    today = datetime.fromtimestamp(now, tz=UTC).date()
     return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
 
 

@@ -17,7 +17,8 @@ reads every run, so an ambiguous one is reported with all its matches.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.errors import AmbiguousId, NotFound, UsageError
@@ -56,7 +57,7 @@ class _Scan:
         return self.early and bool(self.matches)
 
 
-async def _until_done(scan: _Scan, jobs: list[Awaitable[list[dict[str, Any]]]]) -> None:
+async def _until_done(scan: _Scan, jobs: Sequence[Awaitable[list[dict[str, Any]]]]) -> None:
     """Run ``jobs`` (each yields rows) concurrently, in order of creation; cancel the rest once ``scan`` is done."""
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
