@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import agents, check, guide, runs, signals
+from dunetrace_cli.cli import agents, check, doctor, guide, runs, signals
 from dunetrace_cli.cli._run import GlobalOptions
 
 app = typer.Typer(
@@ -56,6 +56,7 @@ runs.register(app)
 signals.register(app)
 guide.register(app)
 check.register(app)
+doctor.register(app)
 
 
 def _register_groups() -> None:
