@@ -1,0 +1,63 @@
+"""`mcp serve` keeps one ApiClient for every tool call and session (issue 12)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import settings_for
+from tests.mcp.conftest import LC, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_one_client_serves_every_call_and_session(fake_latest, monkeypatch) -> None:
+    from mcp import Client
+
+    from dunetrace_cli.mcp import server as server_mod
+
+    made: list[object] = []
+    closed: list[object] = []
+
+    class Counting(server_mod.ApiClient):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        async def aclose(self) -> None:
+            closed.append(self)
+            await super().aclose()
+
+    monkeypatch.setattr(server_mod, "ApiClient", Counting)
+    server = server_mod.build_server(settings_for(), transport=fake_latest.transport())
+    for _ in range(2):  # two sessions, one after the other
+        async with Client(server) as client:
+            results = await asyncio.gather(
+                client.call_tool("summarize_agent", {"agent_id": LC}),
+                client.call_tool("get_agent_health", {"agent_id": "rag-agent"}),
+                client.call_tool("get_agent_runs", {"agent_id": "retry-agent", "limit": 3}),
+            )
+            assert not any(r.is_error for r in results), [text_of(r) for r in results]
+    assert len(made) == 1 and closed == []  # shared, and a session's end does not close it
+    assert made[0].settings.api_url == "http://fake.test"
+    assert [p for _, p, _ in fake_latest.requests].count("/v1/agents") == 1  # the agent list, once
+    await server._dunetrace_runner.aclose()
+    assert closed == made
+
+
+async def test_requests_in_flight_are_bounded_across_sessions(make_fake) -> None:
+    from mcp import Client
+
+    from dunetrace_cli.mcp.server import MAX_IN_FLIGHT, build_server
+
+    fake = make_fake("march", extra_agents=100, latency=0.02)  # a per-agent fan-out: 107 requests
+    server = build_server(settings_for(), transport=fake.transport())
+
+    async def search() -> None:
+        async with Client(server) as client:
+            result = await client.call_tool("search_signals", {"severity": "HIGH"})
+            assert not result.is_error, text_of(result)
+
+    await asyncio.gather(search(), search(), search())
+    assert fake.max_in_flight == MAX_IN_FLIGHT  # three sessions' fan-outs share one bound
