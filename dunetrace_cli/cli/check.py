@@ -125,6 +125,14 @@ def run_check(
         no_regression=bool(rules.get("no_regression")), fixes_verified=bool(rules.get("fixes_verified")),
     )
 
+    if not parsed.active():
+        from dunetrace_cli.errors import UsageError
+
+        raise UsageError(
+            "no rules to check: give at least one of --min-score, --no-systemic, --max-severity, "
+            "--max-failure-rate, --no-regression, --fixes-verified (or put them in dunetrace.toml)."
+        )
+
     async def call(settings: Settings) -> CheckResult:
         async with ApiClient(settings, clock=clock.now) as client:
             return await check_agents(client, agent_ids=agents, rules=parsed)

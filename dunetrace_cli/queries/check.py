@@ -23,8 +23,8 @@ from dunetrace_cli.queries._common import page_all, require_agent, seg
 
 FIX_STATUS_CAP = 50  # signals whose fix status is probed when the server has no /fixes list
 NO_RULES = (
-    "no rules to check: give at least one of --min-score, --no-systemic, --max-severity, "
-    "--max-failure-rate, --no-regression, --fixes-verified (or put them in dunetrace.toml)."
+    "no rules to check: set at least one of min_score, no_systemic, max_severity, max_failure_rate, "
+    "no_regression, fixes_verified."
 )
 
 
@@ -67,7 +67,7 @@ def build_rules(
 async def check_agents(client: ApiClient, *, agent_ids: list[str], rules: CheckRules) -> CheckResult:
     """Judge every rule for every agent; the gate passes only if every agent passes every rule."""
     if not agent_ids:
-        raise UsageError("give at least one agent to check (see `dunetrace agents`).")
+        raise UsageError("give at least one agent to check (list the agents to see their ids).")
     if not rules.active():
         raise UsageError(NO_RULES)
     unique = list(dict.fromkeys(agent_ids))
