@@ -149,6 +149,16 @@ class ApiClient:
             response = await self._send(path, clean)
         return self._parse(response, path)
 
+    async def get_text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """GET a body that is not one JSON document (the signal export's NDJSON or CSV); errors as get()."""
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        async with self._semaphore:
+            response = await self._send(path, clean)
+        if 200 <= response.status_code < 300:
+            return response.text
+        self._parse(response, path)  # raises the typed error for the status
+        raise ApiUnavailable(f"unexpected HTTP {response.status_code} for {path}.")  # pragma: no cover
+
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """A write (POST/PATCH/PUT/DELETE) with a JSON body; the parsed answer (None for 204).
 

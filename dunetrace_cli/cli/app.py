@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import agents, check, doctor, guide, runs, signals
+from dunetrace_cli.cli import agents, check, doctor, export_cmd, guide, runs, signals
 from dunetrace_cli.cli._run import GlobalOptions
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ signals.register(app)
 guide.register(app)
 check.register(app)
 doctor.register(app)
+export_cmd.register(app)
 
 
 def _register_groups() -> None:
