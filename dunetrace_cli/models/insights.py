@@ -128,6 +128,22 @@ class PatternRow(ResultModel):
     def last_seen_iso(self) -> str | None:
         return iso(self.last_seen)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def daily_counts(self) -> list[int]:
+        """Affected runs per day over the last 7 days (domain/trend.py), oldest first."""
+        from dunetrace_cli.domain.trend import TREND_DAYS
+
+        return [p.affected_runs for p in self.trend[-TREND_DAYS:]]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def trend_verdict(self) -> str:
+        """escalating / stable / improving, by the rule in domain/trend.py."""
+        from dunetrace_cli.domain.trend import verdict
+
+        return verdict(self.daily_counts)
+
 
 class Patterns(ResultModel):
     agent_id: str

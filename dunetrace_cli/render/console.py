@@ -1,22 +1,59 @@
-"""Consoles: stdout for data, stderr for everything else. Markup is off: server text is data."""
+"""Consoles: stdout for data, stderr for everything else. Markup is off: server text is data.
+
+Renderers escape untrusted text when they build a cell (``render/sanitize.py``), which keeps the
+layout right. The consoles made here are the last guard: every text segment rich is about to
+write goes through the same ``clean`` once more, so no raw control character, escape sequence or
+bidi override reaches a terminal even from a renderer that forgot. Rich's own styling is emitted
+as control segments and as SGR codes after this point, so colours still work.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from typing import IO, Iterable, Optional
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
+
+from dunetrace_cli.render.sanitize import clean, is_clean
 
 
-def make_console(*, stderr: bool = False) -> Console:
-    width = None
+class SafeConsole(Console):
+    """A rich Console whose text segments are always sanitised (controls shown as escapes)."""
+
+    def render(self, renderable: RenderableType, options: Optional[ConsoleOptions] = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            text = segment.text
+            if segment.control or is_clean(text):
+                yield segment
+            else:
+                yield Segment(clean(text), segment.style, segment.control)
+
+
+def _width() -> int | None:
     columns = os.environ.get("COLUMNS")
-    if columns and columns.isdigit():
-        width = int(columns)
-    return Console(
+    if columns and columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None
+
+
+def make_console(*, stderr: bool = False, file: IO[str] | None = None, width: int | None = None) -> Console:
+    return SafeConsole(
         stderr=stderr,
+        file=file,
         markup=False,
         emoji=False,
         highlight=False,
-        width=width,
+        width=width or _width(),
         soft_wrap=False,
     )
+
+
+def is_terminal(stream: IO[str] | None = None) -> bool:
+    """True when ``stream`` (stdout by default) is an interactive terminal."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

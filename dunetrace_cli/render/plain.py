@@ -1,0 +1,188 @@
+"""List results as rows for pipes and scripts: TSV (gh's convention), CSV, NDJSON, JSON with --fields.
+
+When stdout is not a terminal, list commands print one tab-separated line per item with full
+values: no header, no wrapping, no box drawing, no colour, so ``grep -c``, ``cut -f``, ``sort`` and
+``awk`` work. Times are ISO-8601 UTC; lists are comma-joined; every value from the server is
+passed through ``sanitize.clean`` (a tab or newline inside a value shows as ``\\t`` / ``\\n``, so a
+row is always one line with the same number of fields).
+
+Field names are the item's ``--json`` keys (``agent_id``, ``run_count``...) plus a few derived
+ones (``top_failure``); ``--fields a,b`` picks and orders them, in every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable
+
+from dunetrace_cli.errors import UsageError
+from dunetrace_cli.render.sanitize import clean
+
+Getter = Callable[[Any, Any], Any]  # (item, result) -> value
+
+
+def _top(agent: Any) -> tuple[str, int] | None:
+    return max(agent.failure_types.items(), key=lambda kv: (kv[1], kv[0]), default=None)
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How one list result becomes rows: where its items are, the default columns, derived fields."""
+
+    items: str
+    columns: tuple[str, ...]
+    derived: dict[str, Getter] = field(default_factory=dict)
+
+
+SPECS: dict[str, ListSpec] = {
+    "AgentList": ListSpec(
+        "agents",
+        ("agent_id", "run_count", "signal_count", "critical_count", "high_count", "top_failure",
+         "top_failure_count", "last_seen"),
+        {
+            "top_failure": lambda a, r: (_top(a) or ("", 0))[0],
+            "top_failure_count": lambda a, r: (_top(a) or ("", 0))[1],
+        },
+    ),
+    "RunList": ListSpec(
+        "runs",
+        ("run_id", "agent_version", "started_at", "duration_s", "step_count", "total_tokens", "exit_reason",
+         "signal_count"),
+    ),
+    "SignalSearch": ListSpec(
+        "signals",
+        ("id", "severity", "failure_type", "agent_id", "run_id", "step_index", "confidence", "detected_at", "title"),
+    ),
+    "Patterns": ListSpec(
+        "patterns",
+        ("failure_type", "kind", "affected_runs", "total_runs", "rate", "trend_verdict", "daily_counts",
+         "last_seen"),
+        {"kind": lambda p, r: "systemic" if p.is_systemic else "one-off"},
+    ),
+}
+
+
+def spec_for(result: Any) -> ListSpec | None:
+    for cls in type(result).__mro__:
+        spec = SPECS.get(cls.__name__)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _items(result: Any, spec: ListSpec) -> list[Any]:
+    return list(getattr(result, spec.items))
+
+
+def _dump(item: Any) -> dict[str, Any]:
+    dumped = item.model_dump(mode="json")
+    return dumped if isinstance(dumped, dict) else {}
+
+
+def _item_keys(result: Any, spec: ListSpec) -> list[str]:
+    """The JSON keys of the result's items, from the item model (so an empty list knows them too)."""
+    annotation = type(result).model_fields[spec.items].annotation
+    args = typing.get_args(annotation)
+    model = args[0] if args else None
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return [*model.model_fields, *model.model_computed_fields]
+
+
+def field_names(result: Any) -> list[str]:
+    """Every field ``--fields`` accepts for this result."""
+    spec = spec_for(result)
+    if spec is None:
+        return []
+    names: list[str] = list(spec.columns)
+    for name in [*_item_keys(result, spec), *spec.derived]:
+        if name not in names and not name.endswith("_iso"):
+            names.append(name)
+    return names
+
+
+def select(result: Any, fields: list[str] | None) -> list[str]:
+    """The columns to print: ``fields`` checked against what the result has, or the defaults."""
+    spec = spec_for(result)
+    if spec is None:
+        raise UsageError("--fields works with list commands only (agents, runs, signals, patterns).")
+    if not fields:
+        return list(spec.columns)
+    known = field_names(result)
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise UsageError(f"unknown field {clean(unknown[0], newlines=False)!r}; choose from: {', '.join(known)}.")
+    return fields
+
+
+def _raw(item: Any, dumped: dict[str, Any], name: str, result: Any, spec: ListSpec) -> Any:
+    if name in spec.derived:
+        return spec.derived[name](item, result)
+    return dumped.get(name)
+
+
+def _text(value: Any) -> str:
+    """One value as one clean line of text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else repr(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return clean(json.dumps(value, ensure_ascii=False, sort_keys=True), newlines=False)
+    return clean(str(value), newlines=False)
+
+
+def rows(result: Any, fields: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """(column names, rows of text) for a list result; times as ISO-8601 UTC."""
+    spec = spec_for(result)
+    columns = select(result, fields)
+    assert spec is not None
+    out: list[list[str]] = []
+    for item in _items(result, spec):
+        dumped = _dump(item)
+        line = []
+        for name in columns:
+            iso_twin = dumped.get(f"{name}_iso")
+            value = iso_twin if iso_twin is not None else _raw(item, dumped, name, result, spec)
+            line.append(_text(value))
+        out.append(line)
+    return columns, out
+
+
+def records(result: Any, fields: list[str] | None) -> list[dict[str, Any]]:
+    """The items as JSON objects: every field, or only ``fields`` (in that order)."""
+    spec = spec_for(result)
+    if spec is None:
+        return []
+    columns = select(result, fields) if fields else None
+    out = []
+    for item in _items(result, spec):
+        dumped = _dump(item)
+        if columns is None:
+            out.append({**dumped, **{k: g(item, result) for k, g in spec.derived.items() if k not in dumped}})
+        else:
+            out.append({name: _raw(item, dumped, name, result, spec) for name in columns})
+    return out
+
+
+def write_tsv(result: Any, fields: list[str] | None, out: IO[str]) -> None:
+    _, lines = rows(result, fields)
+    out.write("".join("\t".join(line) + "\n" for line in lines))
+
+
+def write_csv(result: Any, fields: list[str] | None, out: IO[str]) -> None:
+    columns, lines = rows(result, fields)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(lines)
+
+
+def write_ndjson(result: Any, fields: list[str] | None, out: IO[str]) -> None:
+    out.write("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records(result, fields)))

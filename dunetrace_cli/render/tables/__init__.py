@@ -1,0 +1,44 @@
+"""Rich renderings of every query result, for people at a terminal: one module per result.
+
+``render(result, now)`` picks the module for the result's type; each module's own ``render`` is
+the same function for that one result (``dunetrace_cli.render.tables.agents:render``). Layouts
+fit the terminal width without breaking a word (``_fit.py``); every untrusted string goes through
+``render/sanitize.py`` (``_base.t``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rich.console import RenderableType
+
+# result class name -> module holding its renderer
+MODULES = {
+    "AgentList": "agents",
+    "HealthScore": "health",
+    "AgentDiagnosis": "summary",
+    "Patterns": "patterns",
+    "RunList": "runs",
+    "RunView": "run",
+    "RunComparison": "compare",
+    "SignalSearch": "signals",
+    "SignalView": "signal",
+    "TokenStats": "tokens",
+    "Guide": "guide",
+}
+
+
+def render(result: Any, now: float) -> RenderableType:
+    """The rich rendering of any query result."""
+    for cls in type(result).__mro__:
+        module = MODULES.get(cls.__name__)
+        if module is not None:
+            return importlib.import_module(f"{__name__}.{module}").render(result, now)
+    raise TypeError(f"no table renderer for {type(result).__name__}")
+
+
+def render_markdown_doc(markdown: str) -> RenderableType:
+    from dunetrace_cli.render.tables.guide import render_markdown_doc as doc
+
+    return doc(markdown)
