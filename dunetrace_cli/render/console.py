@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Iterable, Optional
+from typing import IO, TYPE_CHECKING, Any, Iterable, Optional
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 
 from dunetrace_cli.render.sanitize import clean, is_clean
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
 
 class SafeConsole(Console):
     """A rich Console whose text segments are always sanitised (controls shown as escapes)."""
+
+    def render_str(self, text: str, **kwargs: Any) -> "Text":
+        # before rich turns a plain string into Text (which silently drops BEL, BS, CR...)
+        return super().render_str(clean(text), **kwargs)
 
     def render(self, renderable: RenderableType, options: Optional[ConsoleOptions] = None) -> Iterable[Segment]:
         for segment in super().render(renderable, options):

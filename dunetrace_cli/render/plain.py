@@ -186,3 +186,14 @@ def write_csv(result: Any, fields: list[str] | None, out: IO[str]) -> None:
 
 def write_ndjson(result: Any, fields: list[str] | None, out: IO[str]) -> None:
     out.write("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records(result, fields)))
+
+
+WRITERS = {"tsv": write_tsv, "csv": write_csv, "ndjson": write_ndjson}
+
+
+def write(result: Any, fmt: str, *, fields: list[str] | None, out: IO[str]) -> None:
+    """Write a list result to ``out`` as ``fmt`` (tsv, csv or ndjson)."""
+    if spec_for(result) is None:
+        raise UsageError(f"--format {fmt} works with list commands only (agents, runs, signals, patterns).")
+    WRITERS[fmt](result, fields, out)
+    out.flush()

@@ -42,3 +42,8 @@ def render_markdown_doc(markdown: str) -> RenderableType:
     from dunetrace_cli.render.tables.guide import render_markdown_doc as doc
 
     return doc(markdown)
+
+
+def render_guide(result: Any, now: float) -> RenderableType:
+    """An instrumentation guide: its markdown, rendered."""
+    return render(result, now)

@@ -7,7 +7,10 @@ natural width does not fit, the table's ``plan`` is applied step by step until i
 - ``("compact", KEY)``: the column switches to its compact cells (``11-24 11:49 1h ago`` -> ``1h ago``),
 - ``("drop", KEY)``: the column is left out,
 - ``("shrink", KEY)``: the column is cut to what is left, never below its ``min_width``, with an
-  ellipsis (or the column's own ``cut`` function, e.g. keep the ``×9`` of ``UNREAD_TOOL_ERROR ×9``).
+  ellipsis (or the column's own ``cut`` function, e.g. keep the ``×9`` of ``UNREAD_TOOL_ERROR ×9``);
+  ``("shrink", "KEY1 KEY2")`` shares the cut evenly.
+
+A title is printed as its own line above the table (never squeezed into the table's width).
 
 What still does not fit after the plan is cut with an ellipsis by rich; nothing folds.
 """
@@ -97,18 +100,23 @@ class FitTable:
             excess = total() - width
             if excess <= 0:
                 break
-            i = keys[key]
-            if i not in shown:
-                continue
+            indexes = [keys[k] for k in key.split() if keys.get(k, -1) in shown]
+            if not indexes:
+                continue  # a column this variant of the table does not have, or already dropped
             if action == "compact":
-                compact.add(i)
-                widths[i] = self._natural(i, True)
+                for i in indexes:
+                    compact.add(i)
+                    widths[i] = self._natural(i, True)
             elif action == "drop":
-                shown.remove(i)
-            elif action == "shrink":
-                col = self.columns[i]
-                floor = max(col.min_width, cell_len(self._header(i, i in compact)))
-                widths[i] = max(floor, widths[i] - excess)
+                for i in indexes:
+                    shown.remove(i)
+            elif action == "shrink":  # several keys share the cut evenly
+                for n, i in enumerate(indexes):
+                    share = -(-excess // (len(indexes) - n))
+                    floor = max(self.columns[i].min_width, cell_len(self._header(i, i in compact)))
+                    cut = min(share, max(0, widths[i] - floor))
+                    widths[i] -= cut
+                    excess -= cut
         return shown, widths, compact
 
     def _header(self, i: int, compact: bool) -> str:
@@ -129,10 +137,7 @@ class FitTable:
 
     def build(self, width: int) -> Table:
         shown, widths, compact = self.layout(width)
-        tbl = Table(
-            box=box.SIMPLE_HEAD, title=self.title, title_justify="left", title_style="bold", pad_edge=False,
-            expand=False, show_edge=False, collapse_padding=True,
-        )
+        tbl = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False, collapse_padding=True)
         for i in shown:
             col = self.columns[i]
             tbl.add_column(
@@ -148,6 +153,8 @@ class FitTable:
         return tbl
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.title:
+            yield Text(self.title, style="bold")
         yield self.build(options.max_width)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:

@@ -15,7 +15,7 @@ from dunetrace_cli.render.tables._fit import Col, FitTable
 def render(result: RunComparison, now: float) -> RenderableType:
     a, b = result.left, result.right
     tbl = FitTable([Col("label", ""), Col("one", "RUN 1", min_width=12), Col("two", "RUN 2", min_width=12)],
-                   plan=[("shrink", "one"), ("shrink", "two")])
+                   plan=[("shrink", "one two")])
     rows = [
         ("run", a.run_id, b.run_id), ("agent", a.agent_id, b.agent_id), ("version", a.agent_version, b.agent_version),
         ("exit", a.exit_reason, b.exit_reason), ("duration", timefmt.duration(a.duration_s), timefmt.duration(b.duration_s)),

@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from dunetrace_cli.domain import trend
+from dunetrace_cli.domain.systemic import rule_text as systemic_rule
 from dunetrace_cli.models.insights import Patterns
 from dunetrace_cli.render import timefmt
 from dunetrace_cli.render.sanitize import clean
@@ -13,10 +14,6 @@ from dunetrace_cli.render.tables._base import heading, notes, pct, sparkline, t
 from dunetrace_cli.render.tables._fit import Col, FitTable
 
 VERDICT_STYLE = {"escalating": "bold red", "improving": "green", "stable": "dim"}
-
-
-def systemic_rule(result: Patterns) -> str:
-    return f"systemic = ≥10% of runs over the last {result.window_days} days"
 
 
 def patterns_table(result: Patterns, now: float) -> FitTable:
@@ -64,7 +61,7 @@ def render(result: Patterns, now: float) -> RenderableType:
         parts.append(Text("No failure patterns in the window.", style="green"))
     else:
         parts.append(patterns_table(result, now))
-        parts.append(Text(systemic_rule(result), style="dim"))
+        parts.append(Text(systemic_rule(), style="dim"))
         parts.append(Text(trend.rule_text(), style="dim"))
     if result.hot_inputs:
         tbl = FitTable(
