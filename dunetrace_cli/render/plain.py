@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable
 
 from dunetrace_cli.errors import UsageError
-from dunetrace_cli.render.sanitize import clean
+from dunetrace_cli.render.sanitize import clean, json_dumps
 
 Getter = Callable[[Any, Any], Any]  # (item, result) -> value
 
@@ -185,7 +185,7 @@ def write_csv(result: Any, fields: list[str] | None, out: IO[str]) -> None:
 
 
 def write_ndjson(result: Any, fields: list[str] | None, out: IO[str]) -> None:
-    out.write("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records(result, fields)))
+    out.write("".join(json_dumps(rec) + "\n" for rec in records(result, fields)))
 
 
 WRITERS = {"tsv": write_tsv, "csv": write_csv, "ndjson": write_ndjson}

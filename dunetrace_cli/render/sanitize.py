@@ -16,6 +16,7 @@ _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\u2028\u2029]")
 _UNSAFE_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}\u2028\u2029]")
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}{_INVISIBLE}\u2028\u2029]")  # json.dumps escapes C0 itself
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -44,3 +45,16 @@ def clean(text: object, *, newlines: bool = True) -> str:
 def is_clean(text: str) -> bool:
     """True when ``text`` holds nothing that :func:`clean` would escape (newlines and tabs allowed)."""
     return _UNSAFE.search(text) is None
+
+
+def json_dumps(value: object, *, indent: int | None = None) -> str:
+    """JSON for a terminal or a pipe: exact data, with every unsafe character as a JSON escape.
+
+    ``json.dumps(ensure_ascii=False)`` already escapes C0 controls; C1 controls, bidi and
+    invisible characters are legal raw in JSON strings, so they are escaped here (``\\u202e``),
+    which decodes to the same string: the data stays exact, the terminal sees no override.
+    """
+    import json
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
