@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+
+from dunetrace_cli.errors import DunetraceError
 
 AGENTS_TTL = 60.0  # seconds an agent list is reused
 RUNS_TTL = 3600.0  # seconds the last listing's run ids are offered
@@ -122,7 +125,7 @@ def _profiles(incomplete: str) -> list[str]:
         from dunetrace_cli.config import DEFAULT_PROFILE, ConfigFile, config_path
 
         names = set(ConfigFile.load(config_path()).profiles) | {DEFAULT_PROFILE}
-    except Exception:  # an unreadable config file: offer nothing, say nothing
+    except (DunetraceError, OSError, ValueError):  # an unreadable config file: offer nothing, say nothing
         return []
     return _matching(sorted(names), incomplete)
 
@@ -135,7 +138,7 @@ def _settings() -> Any | None:
         from dunetrace_cli.config import load_settings
 
         return load_settings()
-    except Exception:
+    except (DunetraceError, OSError, ValueError):
         return None
 
 

@@ -11,7 +11,8 @@ oldest first (zero-filled). The last ``RECENT_DAYS`` days are compared with the 
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 TREND_DAYS = 7
 RECENT_DAYS = 3

@@ -130,6 +130,14 @@ class PatternRow(ResultModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def kind(self) -> str:
+        """systemic / one-off, or "no runs" when the window holds no runs (an idle agent)."""
+        if self.is_systemic:
+            return "systemic"
+        return "no runs" if self.total_runs == 0 else "one-off"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def daily_counts(self) -> list[int]:
         """Affected runs per day over the last 7 days (domain/trend.py), oldest first."""
         from dunetrace_cli.domain.trend import TREND_DAYS

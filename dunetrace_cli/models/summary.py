@@ -15,7 +15,7 @@ class FailureBreakdown(ResultModel):
     signals: int
     runs_affected: int
     pct_of_runs: float  # runs_affected / processed runs, 0-100
-    is_systemic: bool
+    is_systemic: bool  # as `patterns` decides it: domain/systemic.py over the last 7 days
     worst_severity: str
 
 
@@ -34,3 +34,5 @@ class AgentDiagnosis(ResultModel):
     newest_signals: list[SignalDigest]
     next_steps: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    systemic_window_days: int = 7  # the window is_systemic is judged over (domain/systemic.py)
+    systemic_window_runs: int | None = None  # processed runs in that window (None: the server did not say)

@@ -6,12 +6,13 @@ import asyncio
 from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
-from dunetrace_cli.domain.systemic import SYSTEMIC_RATE
+from dunetrace_cli.domain.systemic import SYSTEMIC_WINDOW_DAYS
 from dunetrace_cli.models.common import SEVERITY_RANK
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
 from dunetrace_cli.queries._common import check_agent_id, page_all, require_agent, seg
 from dunetrace_cli.queries.health import get_health
+from dunetrace_cli.queries.patterns import get_patterns
 
 SIGNAL_CAP = 2000
 
@@ -27,7 +28,7 @@ async def _count(client: ApiClient, agent_id: str, has_signals: bool | None) -> 
 async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) -> AgentDiagnosis:
     """Start here: is the agent healthy, what fails, how often, and what to do first."""
     check_agent_id(agent_id)
-    agent, health, runs_total, failing, (signal_rows, signal_total) = await asyncio.gather(
+    agent, health, runs_total, failing, (signal_rows, signal_total), patterns = await asyncio.gather(
         require_agent(client, agent_id),  # the result shows the agent's summary: one wave with the rest
         get_health(client, agent_id=agent_id),
         _count(client, agent_id, None),
@@ -35,7 +36,10 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
         page_all(
             client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP
         ),
+        get_patterns(client, agent_id=agent_id, trend_days=SYSTEMIC_WINDOW_DAYS),
     )
+    # one rule and one window for `summary` and `patterns`: what patterns calls systemic, this does too
+    systemic = {row.failure_type for row in patterns.patterns if row.is_systemic}
     signals = [Signal.model_validate(r) for r in signal_rows]
     notes: list[str] = []
     if signal_total > len(signals):
@@ -57,7 +61,7 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
                 signals=count_by_type[ftype],
                 runs_affected=len(run_ids),
                 pct_of_runs=round(100 * len(run_ids) / runs_total, 1) if runs_total else 0.0,
-                is_systemic=bool(runs_total) and len(run_ids) / runs_total >= SYSTEMIC_RATE,
+                is_systemic=ftype in systemic,
                 worst_severity=worst.get(ftype, ""),
             )
             for ftype, run_ids in runs_by_type.items()
@@ -78,6 +82,8 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
         newest_signals=digests,
         next_steps=next_steps(agent_id, ordered, breakdown),
         notes=notes,
+        systemic_window_days=patterns.window_days,
+        systemic_window_runs=patterns.total_runs,
     )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any, Optional
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 class SafeConsole(Console):
     """A rich Console whose text segments are always sanitised (controls shown as escapes)."""
 
-    def render_str(self, text: str, **kwargs: Any) -> "Text":
+    def render_str(self, text: str, **kwargs: Any) -> Text:
         # before rich turns a plain string into Text (which silently drops BEL, BS, CR...)
         return super().render_str(clean(text), **kwargs)
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
+from dunetrace_cli.domain.trend import TREND_DAYS, counts_text
+from dunetrace_cli.domain.trend import rule_text as trend_rule
 from dunetrace_cli.models.agents import AgentList, AgentSummary
 from dunetrace_cli.models.common import SEVERITY_RANK, iso
 from dunetrace_cli.models.health import HealthScore
@@ -176,7 +179,7 @@ def clamp(text: str, limit: int = MAX_CHARS) -> str:
     """Last-resort cut for texts with one oversized piece (e.g. a huge guide)."""
     if len(text) <= limit:
         return text
-    note = "\n\n… (text cut at {} characters; the full result is in structuredContent)".format(limit)
+    note = f"\n\n… (text cut at {limit} characters; the full result is in structuredContent)"
     return text[: limit - len(note)].rstrip() + note
 
 
@@ -380,11 +383,13 @@ def render_patterns(result: Patterns, *, now: float) -> str:
             block = (
                 f"- {kind} **{p.failure_type}** — {p.affected_runs}/{p.total_runs} runs ({pct(p.rate, digits=1)})"
                 f"{worst}\n  last seen {when(p.last_seen, now)} · trend: {_spark([d.affected_runs for d in p.trend])}"
+                f"\n  {counts_text(p.daily_counts)} over the last {TREND_DAYS} days: {p.trend_verdict}"
             )
             blocks.append(block)
         lines += blocks[:40]
         if len(blocks) > 40:
             lines.append(f"… {len(blocks) - 40} more failure types in structuredContent.patterns")
+        lines += ["", f"Verdicts: {trend_rule()}."]
     if result.hot_inputs:
         lines += ["", "## Inputs that fail ≥50% of the time (input hashes)"]
         for hot in result.hot_inputs[:10]:

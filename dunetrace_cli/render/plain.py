@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import json
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from dunetrace_cli.errors import UsageError
 from dunetrace_cli.render.sanitize import clean, json_dumps
@@ -60,7 +61,6 @@ SPECS: dict[str, ListSpec] = {
         "patterns",
         ("failure_type", "kind", "affected_runs", "total_runs", "rate", "trend_verdict", "daily_counts",
          "last_seen"),
-        {"kind": lambda p, r: "systemic" if p.is_systemic else "one-off"},
     ),
 }
 

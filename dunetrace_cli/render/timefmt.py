@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def absolute(ts: float | None) -> str:
     if ts is None:
         return "—"
     try:
-        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return "—"
 
@@ -46,7 +46,7 @@ def short(ts: float | None, now: float) -> str:
     if ts is None:
         return "—"
     try:
-        stamp = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%m-%d %H:%M")
+        stamp = datetime.fromtimestamp(ts, tz=UTC).strftime("%m-%d %H:%M")
     except (OverflowError, OSError, ValueError):
         return "—"
     return f"{stamp} {ago(ts, now)}"

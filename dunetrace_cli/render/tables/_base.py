@@ -8,7 +8,8 @@ and wrap it in a literal ``Text`` (never parsed as markup, and the consoles have
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from rich import box
 from rich.console import RenderableType
@@ -87,7 +88,7 @@ def table(*columns: str, title: str | None = None) -> Table:
     )
     for column in columns:
         name = column.lstrip(">!")
-        justify = "right" if ">" in column[:2] else "left"
+        justify: Literal["left", "right"] = "right" if ">" in column[:2] else "left"
         keep = "!" in column[:2]
         tbl.add_column(name, justify=justify, overflow="fold", no_wrap=keep, min_width=len(name) if keep else None)
     return tbl

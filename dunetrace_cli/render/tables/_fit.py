@@ -17,8 +17,9 @@ What still does not fit after the plan is cut with an ellipsis by rich; nothing 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence, Union
+from typing import Literal, Union
 
 from rich import box
 from rich.cells import cell_len, set_cell_size

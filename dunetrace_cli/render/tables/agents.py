@@ -8,7 +8,7 @@ from rich.text import Text
 from dunetrace_cli.models.agents import AgentList, AgentSummary
 from dunetrace_cli.render import timefmt
 from dunetrace_cli.render.tables._base import score_text, sparkline, t
-from dunetrace_cli.render.tables._fit import Col, FitTable, cut_keep_suffix
+from dunetrace_cli.render.tables._fit import Cell, Col, FitTable, cut_keep_suffix
 
 
 def top_failure(agent: AgentSummary) -> tuple[str, int] | None:
@@ -35,7 +35,7 @@ def render(result: AgentList, now: float) -> RenderableType:
     ])
     for agent in result.agents:
         top = top_failure(agent)
-        cells = [
+        cells: list[Cell] = [
             t(agent.agent_id, "bold"),
             t(agent.run_count),
             t(agent.signal_count),

@@ -40,7 +40,7 @@ def patterns_table(result: Patterns, now: float) -> FitTable:
         verdict = row.trend_verdict
         tbl.add_row(
             t(row.failure_type),
-            t("systemic" if row.is_systemic else "one-off", "bold red" if row.is_systemic else "dim"),
+            t(row.kind, "bold red" if row.is_systemic else "dim"),
             t(f"{row.affected_runs}/{row.total_runs}"),
             t(pct(row.rate, 1)),
             (t(trend.counts_text(row.daily_counts)), t(" ".join(str(c) for c in row.daily_counts))),

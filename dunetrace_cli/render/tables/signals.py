@@ -9,7 +9,7 @@ from dunetrace_cli.models.signals import SignalSearch
 from dunetrace_cli.render import timefmt
 from dunetrace_cli.render.sanitize import clean
 from dunetrace_cli.render.tables._base import sev, sev_short, t
-from dunetrace_cli.render.tables._fit import Col, FitTable
+from dunetrace_cli.render.tables._fit import Cell, Col, FitTable, Step
 
 
 def filters(result: SignalSearch) -> list[str]:
@@ -35,11 +35,11 @@ def render(result: SignalSearch, now: float) -> RenderableType:
     else:
         columns += [Col("run", "RUN"), Col("step", "STEP", "right"), Col("conf", "CONF", "right")]
     columns.append(Col("detected", "DETECTED (UTC)", compact_header="DETECTED"))
-    plan = [("compact", "detected"), ("compact", "sev"), ("drop", "conf"), ("drop", "step"), ("shrink", "agent"),
+    plan: list[Step] = [("compact", "detected"), ("compact", "sev"), ("drop", "conf"), ("drop", "step"), ("shrink", "agent"),
             ("shrink", "type"), ("drop", "detected")]
-    tbl = FitTable(columns, plan=plan)  # type: ignore[arg-type]
+    tbl = FitTable(columns, plan=plan)
     for s in result.signals:
-        cells = [t(s.id), (sev(s.severity), sev_short(s.severity)), t(s.failure_type)]
+        cells: list[Cell] = [t(s.id), (sev(s.severity), sev_short(s.severity)), t(s.failure_type)]
         if show_agent:
             cells += [t(s.agent_id), t(s.run_id[:12])]
         else:

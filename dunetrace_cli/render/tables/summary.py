@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from dunetrace_cli.domain.systemic import rule_text
 from dunetrace_cli.models.summary import AgentDiagnosis
 from dunetrace_cli.render import timefmt
 from dunetrace_cli.render.sanitize import clean
@@ -58,11 +59,10 @@ def render(result: AgentDiagnosis, now: float) -> RenderableType:
             f" · {agent.signal_count} signals ({agent.critical_count} critical, {agent.high_count} high)"
         ),
     ]
-    window = getattr(result, "systemic_rule", None)
     if result.breakdown:
         parts.append(breakdown_table(result))
-        if window:
-            parts.append(Text(clean(window), style="dim"))
+        runs = result.systemic_window_runs
+        parts.append(Text(rule_text() + ("" if runs is None else f" ({runs} runs in that window)"), style="dim"))
     else:
         parts.append(Text("No failure signals recorded for this agent.", style="green"))
     if result.newest_signals:
