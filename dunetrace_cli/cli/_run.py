@@ -83,15 +83,17 @@ def fail(message: str, code: int, *, as_json: bool = False) -> None:
 def emit(result: "BaseModel", *, as_json: bool, now: float) -> None:
     from dunetrace_cli.render.console import make_console
 
-    out = make_console()
-    if as_json:
-        from dunetrace_cli.render.json_out import to_json
+    if as_json:  # plain bytes, not through rich: exact data, unsafe characters as JSON escapes
+        import sys
 
-        out.print(to_json(result), soft_wrap=True)
+        from dunetrace_cli.render.sanitize import json_dumps
+
+        sys.stdout.write(json_dumps(result.model_dump(mode="json"), indent=2) + "\n")
+        sys.stdout.flush()
         return
     from dunetrace_cli.render.tables import render
 
-    out.print(render(result, now))
+    make_console().print(render(result, now))
 
 
 def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = False) -> None:

@@ -13,6 +13,23 @@ from typing import Any
 
 from rich.console import RenderableType
 
+# the shared pieces, for renderers of other results (render/tables_issues.py)
+from dunetrace_cli.render.tables._base import (  # noqa: F401
+    SEVERITY_STYLE,
+    bar,
+    code,
+    heading,
+    notes,
+    para,
+    pct,
+    score_text,
+    sev,
+    sparkline,
+    t,
+    table,
+)
+from dunetrace_cli.render.tables._fit import Col, FitTable  # noqa: F401
+
 # result class name -> module holding its renderer
 MODULES = {
     "AgentList": "agents",
