@@ -44,8 +44,8 @@ async def test_summary_makes_its_requests_in_one_wave(api_client, make_fake) -> 
     result = await summarize_agent(api_client(fake), agent_id=LC)
     assert result.agent.agent_id == LC
     assert sorted(int(p["offset"]) for p in requests_to(fake, "/v1/agents")) == [0, 500, 1000]
-    assert len(fake.requests) == 3 + 4
-    assert fake.max_in_flight == 5  # the first agent page with the 4 data requests
+    assert len(fake.requests) == 3 + 5  # health, two run counts, signals, insights (the systemic verdict)
+    assert fake.max_in_flight == 6  # the first agent page with the 5 data requests
 
 
 async def test_list_pages_after_the_first_go_out_together(api_client, make_fake) -> None:
