@@ -19,6 +19,10 @@ Routes (all GET):
     /v1/agents/{agent_id}/insights
     /v1/agents/{agent_id}/health-score
     /v1/agents/{agent_id}/token-stats
+    /v1/agents/{agent_id}/issues, /v1/issues/search, /v1/issues/{id}, /v1/agents/{id}/failure-patterns/{type}
+                                          (routes_issues.py)
+    /v1/agents/{id}/fixes, /v1/signals/{id}/fix-status, /v1/policies, /v1/custom-detectors, /v1/calls,
+    /v1/calls/{id}                        (routes_misc.py; writes answer 501 with a sentence)
 Unknown paths answer 404 ``{"detail": "Not Found"}``, other methods 405 ``{"detail": "Method Not Allowed"}``.
 Unknown query parameters are ignored, as FastAPI does.
 
@@ -541,6 +545,10 @@ def create_api_app(
         get("/v1/runs/{run_id}", run),
         get("/v1/signals", all_signals),
     ]
+    # issues, failure patterns, fixes, policies, custom detectors, calls (routes_issues.py, routes_misc.py)
+    from dunetrace_cli.local import routes_issues, routes_misc
+
+    routes += routes_issues.routes(get, read, clock) + routes_misc.routes(get, read, clock)
 
     async def http_error(request: Request, exc: Exception) -> ApiJSONResponse:
         assert isinstance(exc, HTTPException)
