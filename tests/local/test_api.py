@@ -504,7 +504,7 @@ def test_method_and_path_errors(client: TestClient) -> None:
         assert response.status_code == 405
         if method != "HEAD":
             assert response.json() == {"detail": "Method Not Allowed"}
-    for path in ("/v1/signals/1", "/v1/agents/x/fixes", "/v1", "/v1/runs/a/b"):
+    for path in ("/v1/signals/1", "/v1/agents/x/nothing", "/v1", "/v1/runs/a/b"):  # fixes: routes_misc.py
         response = client.get(path)
         assert response.status_code == 404 and response.json() == {"detail": "Not Found"}, path
     assert client.get("/v1/runs/it's").json() == {"detail": "Run \"it's\" not found"}  # Python repr, as the server
