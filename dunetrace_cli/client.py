@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -126,6 +127,7 @@ class ApiClient:
             },
             follow_redirects=False,
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            verify=_tls_for(self.base_url),
         )
 
     async def __aenter__(self) -> ApiClient:
@@ -322,6 +324,17 @@ class ApiClient:
             f"The Dunetrace API answered HTTP {status} for {url}{': ' + detail if detail else ''}. "
             "Check the command's arguments."
         )
+
+
+def _tls_for(base_url: str) -> ssl.SSLContext | bool:
+    """TLS verification for the client: the CA bundle for https (httpx's default, verified).
+
+    A plain-http API (and the in-process store) never does TLS: a context that trusts no CA skips
+    loading the bundle (tens of ms at every start) and could not verify any https peer either.
+    """
+    if base_url.lower().startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _param(value: Any) -> str:

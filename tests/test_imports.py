@@ -56,3 +56,38 @@ def test_the_console_script_help_per_importtime() -> None:
     modules = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
     assert "dunetrace_cli.cli.app" in modules  # the probe saw the CLI load
     assert not [m for m in modules if m == "mcp" or m.startswith("mcp.")]
+
+
+def _imported_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(proc.stdout.split())
+
+
+def test_the_guide_query_needs_neither_httpx_nor_pydantic() -> None:
+    loaded = _imported_after("from dunetrace_cli.queries.guides import get_guide; get_guide(framework='python')")
+    assert not {"httpx", "pydantic", "mcp"} & loaded
+
+
+def test_one_query_module_loads_only_its_own_models() -> None:
+    loaded = _imported_after("import dunetrace_cli.queries.agents")
+    models = {m for m in loaded if m.startswith("dunetrace_cli.models.")}
+    assert models == {"dunetrace_cli.models.agents", "dunetrace_cli.models.common"}
+    assert not {m for m in loaded if m.startswith("dunetrace_cli.queries.")} - {
+        "dunetrace_cli.queries.agents", "dunetrace_cli.queries._common",
+    }
+
+
+def test_plain_http_loads_no_ca_bundle() -> None:
+    """No SSL context work for an http:// API: the context trusts nothing, so it verifies no https peer."""
+    from tests.conftest import settings_for
+
+    from dunetrace_cli.client import ApiClient
+
+    def ca_count(url: str) -> int:
+        client = ApiClient(settings_for(url))
+        context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+        return context.cert_store_stats()["x509_ca"]
+
+    assert ca_count("http://127.0.0.1:8002") == 0
+    assert ca_count("https://api.example.com") > 0

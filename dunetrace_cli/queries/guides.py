@@ -8,8 +8,8 @@ returns it as text, both through :func:`get_guide`.
 from __future__ import annotations
 
 import re
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from dunetrace_cli.guides import FRAMEWORKS, load_guide, resolve_framework
 
@@ -18,10 +18,9 @@ _RELATED = re.compile(r"^Related guides:\s*(.+)$", re.MULTILINE)
 _NAME = re.compile(r"`([a-z0-9-]+)`")
 
 
-class Guide(BaseModel):
+@dataclass(frozen=True)
+class Guide:
     """One instrumentation guide."""
-
-    model_config = ConfigDict(frozen=True)
 
     framework: str
     """Canonical guide name, one of ``dunetrace_cli.guides.FRAMEWORKS``."""
@@ -33,6 +32,14 @@ class Guide(BaseModel):
     """The full guide text."""
     related: list[str]
     """Other guide names worth reading next."""
+
+    def model_dump(self, mode: str = "python") -> dict[str, Any]:
+        """The result as data, like a pydantic model's (``--json``, MCP structuredContent).
+
+        A plain dataclass, not a pydantic model: `dunetrace guide` works offline and starts without
+        importing pydantic (its schema still comes from pydantic's TypeAdapter, in the MCP server).
+        """
+        return asdict(self)
 
 
 def _title(markdown: str, framework: str) -> str:
