@@ -80,9 +80,8 @@ def test_one_query_module_loads_only_its_own_models() -> None:
 
 def test_plain_http_loads_no_ca_bundle() -> None:
     """No SSL context work for an http:// API: the context trusts nothing, so it verifies no https peer."""
-    from tests.conftest import settings_for
-
     from dunetrace_cli.client import ApiClient
+    from tests.conftest import settings_for
 
     def ca_count(url: str) -> int:
         client = ApiClient(settings_for(url))
