@@ -63,6 +63,27 @@ ALIASES: dict[str, str] = {
     "guardrails": "policies",
     "approvals": "policies",
     "vapi": "voice",
+    # the rest of upstream dunetrace-mcp 0.4.7's aliases (get_instrumentation_guide's docstring)
+    "custom-python": "python",
+    "lc-graph": "langchain",  # also lc_graph / "lc graph": separators count as hyphens
+    "hs": "haystack",
+    "voice-agent": "voice",
+    "stt": "voice",
+    "tts": "voice",
+    "speech": "voice",
+    "no-code": "tools",  # upstream groups it with dify and langdock: hosted agents wrap the API call
+}
+
+#: Upstream's resource URIs (``dunetrace://docs/<name>``) -> the guide that covers the same ground.
+#: ``detectors`` and ``mcp-server`` are not guides: the MCP server serves the detector reference and
+#: its own tool list for them.
+DOC_URIS: dict[str, str] = {
+    "integrate-python": "python",
+    "integrate-langchain": "langchain",
+    "integrate-typescript": "typescript",
+    "policies": "policies",
+    "integrate-haystack": "haystack",
+    "integrate-langdock": "otel",
 }
 
 _SEPARATORS = re.compile(r"[\s_]+")
@@ -105,4 +126,4 @@ def load_guide(name: str) -> str:
     return resources.files(__name__).joinpath(f"{framework}.md").read_text(encoding="utf-8")
 
 
-__all__ = ["ALIASES", "FRAMEWORKS", "load_guide", "resolve_framework"]
+__all__ = ["ALIASES", "DOC_URIS", "FRAMEWORKS", "load_guide", "resolve_framework"]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
 
-from dunetrace_cli.models.common import ApiModel, Bool0, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
+from dunetrace_cli.models.common import ApiModel, Bool0, DictOrEmpty, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
 
 
 class InputPattern(ApiModel):
@@ -89,6 +89,36 @@ class CostStats(ApiModel):
     cost_by_failure_type: Annotated[list[CostByType], ListOrEmpty] = Field(default_factory=list)
 
 
+class DeployEvent(ApiModel):
+    id: Int0 = 0
+    version: Str0 = ""
+    deployed_at: Epoch = None
+    meta: Annotated[dict[str, Any], DictOrEmpty] = Field(default_factory=dict)
+
+
+class DeployRegression(ApiModel):
+    """Signal rate in the 2 h before vs after a deploy (deploys of the last 7 days, >= 3 runs each side)."""
+
+    deploy_id: Int0 = 0
+    version: Str0 = ""
+    deployed_at: Epoch = None
+    before_runs: Int0 = 0
+    before_signals: Int0 = 0
+    before_rate: float = 0.0
+    after_runs: Int0 = 0
+    after_signals: Int0 = 0
+    after_rate: float = 0.0
+    delta_rate: float = 0.0
+    is_regression: Bool0 = False  # after - before > 0.15
+
+
+class UserImpact(ApiModel):
+    failure_type: Str0 = ""
+    affected_users: Int0 = 0
+    total_users: Int0 = 0
+    user_impact_rate: float = 0.0
+
+
 class AgentInsights(ApiModel):
     input_patterns: Annotated[list[InputPattern], ListOrEmpty] = Field(default_factory=list)
     signal_trends: Annotated[list[SignalTrend], ListOrEmpty] = Field(default_factory=list)
@@ -98,10 +128,10 @@ class AgentInsights(ApiModel):
     # newer servers only
     failure_rates: list[FailureRate] | None = None
     systemic_patterns: list[SystemicPattern] | None = None
-    deploy_events: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
+    deploy_events: Annotated[list[DeployEvent], ListOrEmpty] = Field(default_factory=list)
     cost_stats: CostStats | None = None
-    deploy_regressions: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
-    user_impact: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
+    deploy_regressions: Annotated[list[DeployRegression], ListOrEmpty] = Field(default_factory=list)
+    user_impact: Annotated[list[UserImpact], ListOrEmpty] = Field(default_factory=list)
 
 
 class DayPoint(ResultModel):
@@ -164,3 +194,11 @@ class Patterns(ResultModel):
     hot_inputs: list[InputPattern]  # input hashes with rate >= 50%
     versions: list[VersionStat]
     notes: list[str] = Field(default_factory=list)
+    # what the insights route returns besides the patterns (empty/None where the server has none)
+    deploy_regressions: list[DeployRegression] = Field(default_factory=list)  # regressions first, newest first
+    deploy_events: list[DeployEvent] = Field(default_factory=list)
+    cost_stats: CostStats | None = None
+    user_impact: list[UserImpact] = Field(default_factory=list)
+    time_to_tool: TimeToTool | None = None
+    hourly_pattern: list[HourlyPattern] = Field(default_factory=list)
+    failure_rates: list[FailureRate] = Field(default_factory=list)  # the server's per-day rows (the trend's source)

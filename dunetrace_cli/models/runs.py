@@ -102,6 +102,17 @@ class ContextGrowth(ResultModel):
     sequence: list[int]
 
 
+class RunLink(ApiModel):
+    """A parent or child run (SDK ``parent_run_id``), as the run list shows it."""
+
+    run_id: str
+    agent_id: Str0 = ""
+    started_at: Epoch = None
+    step_count: int | None = None
+    signal_count: int | None = None
+    exit_reason: str | None = None
+
+
 class RunView(ResultModel):
     """A run with its events paired into tool calls and LLM calls."""
 
@@ -115,6 +126,9 @@ class RunView(ResultModel):
     context_growth: ContextGrowth | None = None
     sdk_exit_reason: str | None = None  # the SDK's own exit_reason from the terminal event payload
     error: str | None = None  # run.errored payload error
+    parent: RunLink | None = None  # the run that started this one (its events' parent_run_id)
+    children: list[RunLink] = Field(default_factory=list)  # runs whose parent_run_id is this run
+    notes: list[str] = Field(default_factory=list)
 
 
 class RunComparisonSide(ResultModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, computed_field
 
 from dunetrace_cli.models.common import ApiModel, Bool0, DictOrEmpty, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
+from dunetrace_cli.models.fixes import FixStatus
 
 
 class SuggestedFix(ApiModel):
@@ -67,3 +68,4 @@ class SignalView(ResultModel):
     signal: Signal
     detector: dict[str, Any] | None = None  # our detector reference entry, when we know the type
     run_signal_count: int | None = None  # signals on the same run
+    fix_status: FixStatus | None = None  # GET /v1/signals/{id}/fix-status; None where the server has no such route

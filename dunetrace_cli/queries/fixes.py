@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.errors import NotFound, UsageError
 from dunetrace_cli.models.fixes import FixList, FixRecord, FixStatus
 from dunetrace_cli.queries._common import feature_get, require_agent, seg
+
+if TYPE_CHECKING:
+    from dunetrace_cli.models.signals import SignalView
 
 
 def signal_id_of(value: object) -> int:
@@ -47,3 +51,15 @@ async def fix_status_or_none(client: ApiClient, signal_id: int) -> FixStatus | N
     if not isinstance(body, dict):
         return None
     return FixStatus.model_validate({**body, "signal_id": signal_id})
+
+
+async def get_signal_with_fix(client: ApiClient, *, signal_id: int, agent_id: str | None = None) -> "SignalView":
+    """``dunetrace signal ID`` / get_signal_detail: the signal, plus its fix status where the server has one."""
+    from dunetrace_cli.queries.signals import get_signal
+
+    number = signal_id_of(signal_id)
+    view, status = await asyncio.gather(
+        get_signal(client, signal_id=number, agent_id=agent_id), fix_status_or_none(client, number)
+    )
+    view.fix_status = status
+    return view

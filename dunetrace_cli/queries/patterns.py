@@ -54,6 +54,15 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
         hot_inputs=[p for p in insights.input_patterns if p.rate >= HOT_INPUT_RATE],
         versions=insights.versions,
         notes=notes,
+        deploy_regressions=sorted(
+            insights.deploy_regressions, key=lambda d: (not d.is_regression, -(d.deployed_at or 0.0))
+        ),
+        deploy_events=sorted(insights.deploy_events, key=lambda d: -(d.deployed_at or 0.0)),
+        cost_stats=insights.cost_stats,
+        user_impact=sorted(insights.user_impact, key=lambda u: (-u.affected_users, u.failure_type)),
+        time_to_tool=insights.time_to_tool,
+        hourly_pattern=sorted(insights.hourly_pattern, key=lambda h: h.hour_of_day),
+        failure_rates=insights.failure_rates or [],
     )
 
 

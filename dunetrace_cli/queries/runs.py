@@ -55,13 +55,49 @@ async def fetch_run(client: ApiClient, run_id: str, *, agent_id: str | None = No
     body = await fetch_run_body(client, run_id, agent_id=agent_id)
     if isinstance(body, dict) and isinstance(body.get("run"), dict) and "run_id" not in body:
         body = {**body["run"], **{k: v for k, v in body.items() if k != "run"}}  # tolerate a nested shape
-    return RunDetail.model_validate(body)
+    return RunDetail.model_validate(detail_counts(body))
 
 
-async def get_run(client: ApiClient, *, run_id: str, agent_id: str | None = None) -> RunView:
-    """A run with tool calls and LLM calls paired, token totals, and the context-growth hint."""
+def detail_counts(body: Any) -> Any:
+    """Give a run detail the counts the run list has, computed the list's way.
+
+    The detail route carries no ``signal_count``/``has_signals`` (they defaulted to 0/false while
+    ``signals`` was not empty), and the March 2026 server's detail ``step_count`` is the number of
+    events while its list says max step + 1 (18 vs 36 for one run). A March detail is the one
+    without ``total_tokens`` (customer-api.md C.1); the latest server's detail and list agree.
+    """
+    if not isinstance(body, dict):
+        return body
+    fixed = dict(body)
+    signals = body.get("signals") or []
+    if "signal_count" not in body:
+        fixed["signal_count"] = len(signals)
+    if "has_signals" not in body:
+        fixed["has_signals"] = bool(signals)
+    steps = [e.get("step_index") for e in body.get("events") or [] if isinstance(e, dict)]
+    steps = [s for s in steps if isinstance(s, int) and not isinstance(s, bool)]
+    if "total_tokens" not in body and steps:
+        fixed["step_count"] = max(steps) + 1
+    return fixed
+
+
+async def get_run(client: ApiClient, *, run_id: str, agent_id: str | None = None, links: bool = False) -> RunView:
+    """A run with tool calls and LLM calls paired, token totals, and the context-growth hint.
+
+    The parent run id comes free with the events; ``links`` also looks up the parent's summary and
+    the child runs (run_links.py: a scan of the runs started while this one was open).
+    """
+    from dunetrace_cli.queries.run_links import find_links, parent_of
+
     detail = await fetch_run(client, run_id, agent_id=agent_id)
-    return analyse_run(detail, requested_id=run_id)
+    view = analyse_run(detail, requested_id=run_id)
+    if links:
+        view.parent, view.children, view.notes = await find_links(client, detail)
+    elif (parent := parent_of(detail)) is not None:
+        from dunetrace_cli.models.runs import RunLink
+
+        view.parent = RunLink(run_id=parent)
+    return view
 
 
 def analyse_run(detail: RunDetail, *, requested_id: str) -> RunView:
@@ -234,10 +270,10 @@ async def compare_runs(
     client: ApiClient, *, run_id_1: str, run_id_2: str, agent_id: str | None = None
 ) -> RunComparison:
     """Two runs side by side: duration, steps, tokens, tool calls, signals."""
-    left, right = await asyncio.gather(
-        get_run(client, run_id=run_id_1, agent_id=agent_id), get_run(client, run_id=run_id_2, agent_id=agent_id)
+    one, two = await asyncio.gather(
+        fetch_run(client, run_id_1, agent_id=agent_id), fetch_run(client, run_id_2, agent_id=agent_id)
     )
-    a, b = _side(left), _side(right)
+    a, b = _side(analyse_run(one, requested_id=run_id_1)), _side(analyse_run(two, requested_id=run_id_2))
     diffs: list[str] = []
     if a.agent_version != b.agent_version:
         diffs.append(f"agent version differs: {a.agent_version} vs {b.agent_version}")

@@ -371,6 +371,9 @@ def render_patterns(result: Patterns, *, now: float) -> str:
         + ("run count not reported" if result.total_runs is None else f"{num(result.total_runs)} runs in the window")
         + ("" if result.source == "server" else " · computed by the CLI from runs and signals"),
     ]
+    from dunetrace_cli.render import insights_extra
+
+    lines += insights_extra.markdown_top(result)  # a regression after a deploy comes first
     if not result.patterns:
         lines.append("No failure patterns: no signals in the window.")
     else:
@@ -403,6 +406,9 @@ def render_patterns(result: Patterns, *, now: float) -> str:
                 f"| {cell(v.agent_version, 20)} | {v.run_count} | {v.runs_with_signals} | {pct(v.signal_rate)} "
                 f"| {when(v.last_seen, now)} |"
             )
+    extra = insights_extra.markdown_sections(result, now)
+    if extra:
+        lines += ["", "## Deploys, cost, users, timing", *extra]
     if result.notes:
         lines += ["", "Notes: " + "; ".join(result.notes)]
     steps = []
@@ -487,6 +493,13 @@ def render_run_view(result: RunView, *, now: float) -> str:
         head.append(f"(resolved from the prefix {code(result.requested_id, 40)})")
     if result.error:
         head.append(f"Error ({UNTRUSTED_LABEL}): {code(result.error, 300)}")
+    if result.parent is not None:
+        head.append(f"Parent run: {code(result.parent.run_id, 60)}" + (f" (agent {code(result.parent.agent_id, 60)})" if result.parent.agent_id else ""))
+    if result.children:
+        head.append("Child runs: " + ", ".join(
+            f"{code(c.run_id, 60)} ({code(c.agent_id, 60)}, {c.signal_count or 0} signals)" for c in result.children
+        ))
+    head += [f"Note: {n}" for n in result.notes]
     growth = result.context_growth
     if growth is not None:
         flag = " ⚠ **context bloat** (≥3× growth)" if growth.flagged else ""
@@ -687,6 +700,11 @@ def render_signal_view(result: SignalView, *, now: float) -> str:
         lines += ["", f"## Evidence ({UNTRUSTED_LABEL})", fence(_evidence_text(s.evidence), "json")]
     elif s.evidence_summary:
         lines += ["", f"## Evidence summary ({UNTRUSTED_LABEL})", fence(one_line(s.evidence_summary, 2000))]
+    if result.fix_status is not None:
+        from dunetrace_cli.render.markdown_issues import render_fix_status
+
+        status_lines = render_fix_status(result.fix_status, now=now).splitlines()[1:] or ["No fix applied yet."]
+        lines += ["", "## Fix status", *status_lines]
     steps = []
     if s.run_id:
         steps.append(f"call {call('get_run_detail', short_run(s.run_id))} to see the run step by step")

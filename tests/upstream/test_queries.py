@@ -224,3 +224,23 @@ async def test_resolve_issue_and_explain(api_client, fake_latest) -> None:
     assert (await issues.get_issue(client, issue_id=13)).status == "resolved"
     with pytest.raises(ApiUnavailable, match="No LLM provider configured"):
         await writes.trigger_explain(client, signal_id=23)
+
+
+async def test_signal_view_carries_the_fix_status(api_client, fake) -> None:
+    from dunetrace_cli.render.markdown import render_signal_view
+
+    wanted = fake.data["signals"]["rag-agent"][0]["id"]
+    if fake.generation == "latest":
+        fake.fix_status[wanted] = {
+            "fix_applied": True, "applied_at": 1795520000.0, "applied_via": "github_pr", "langfuse_prompt_name": None,
+            "langfuse_version": None, "runs_after_fix": 6, "recurrences_after_fix": 0, "verdict": "likely_fixed",
+        }
+    view = await fixes.get_signal_with_fix(api_client(fake), signal_id=wanted)
+    assert view.signal.id == wanted
+    text = render_signal_view(view, now=1795524647)
+    if fake.generation == "march":
+        assert view.fix_status is None and "Fix status" not in text
+    else:
+        assert view.fix_status is not None and view.fix_status.verdict == "likely_fixed"
+        assert view.model_dump(mode="json")["fix_status"]["runs_after_fix"] == 6
+        assert "via github_pr; 6 run(s) since, 0 recurrence(s)." in text

@@ -57,6 +57,9 @@ def render(result: Patterns, now: float) -> RenderableType:
             else f"last {result.window_days} days")
     detail = runs + ("; computed by dunetrace-cli" if result.source == "client" else "")
     parts: list[RenderableType] = [heading(f"Patterns for {clean(result.agent_id, newlines=False)}", detail)]
+    from dunetrace_cli.render import insights_extra
+
+    parts += insights_extra.table_top(result, now)  # a regression after a deploy comes first
     if not result.patterns:
         parts.append(Text("No failure patterns in the window.", style="green"))
     else:
@@ -83,5 +86,6 @@ def render(result: Patterns, now: float) -> RenderableType:
             tbl.add_row(t(v.agent_version), t(v.run_count), t(v.runs_with_signals), t(pct(v.signal_rate, 1)),
                         (t(timefmt.short(v.last_seen, now)), t(timefmt.ago(v.last_seen, now))))
         parts.append(tbl)
+    parts += insights_extra.table_sections(result, now)
     parts += notes(result.notes)
     return Group(*parts)

@@ -57,6 +57,27 @@ def llm_table(result: RunView) -> FitTable:
     return tbl
 
 
+def links(result: RunView, now: float) -> list[RenderableType]:
+    """The parent run and the child runs (the SDK's parent_run_id)."""
+    from dunetrace_cli.render.tables._base import notes
+
+    lines: list[RenderableType] = []
+    if result.parent is not None:
+        p = result.parent
+        who = f" (agent {clean(p.agent_id, newlines=False)}, {timefmt.short(p.started_at, now)})" if p.agent_id else ""
+        lines.append(Text(f"Parent run: {clean(p.run_id, newlines=False)}{who}"))
+    if result.children:
+        tbl = FitTable(
+            [Col("run", "CHILD RUN", min_width=12), Col("agent", "AGENT", min_width=8), Col("started", "STARTED"),
+             Col("steps", "STEPS", "right"), Col("signals", "SIGNALS", "right")],
+            plan=[("drop", "started"), ("shrink", "agent")], title="Child runs",
+        )
+        for c in result.children:
+            tbl.add_row(t(c.run_id), t(c.agent_id), t(timefmt.short(c.started_at, now)), t(c.step_count), t(c.signal_count))
+        lines.append(tbl)
+    return lines + notes(result.notes)
+
+
 def render(result: RunView, now: float) -> RenderableType:
     run = result.run
     exit_reason = clean(run.exit_reason or "—", newlines=False)
@@ -76,6 +97,7 @@ def render(result: RunView, now: float) -> RenderableType:
     ]
     if result.error:
         parts.append(Text("Error: " + clean(result.error), style="red"))
+    parts += links(result, now)
     if run.signals:
         parts.append(signals_table(result))
     else:

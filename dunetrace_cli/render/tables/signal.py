@@ -54,5 +54,9 @@ def render(result: SignalView, now: float) -> RenderableType:
             parts += fix_block(fix, index=index)
     elif result.detector and result.detector.get("typical_fix"):
         parts += [Text("Typical fix", style="bold green"), para(result.detector.get("typical_fix"))]
+    if result.fix_status is not None:
+        from dunetrace_cli.render.tables_issues import fix_status_line
+
+        parts.append(fix_status_line(result.fix_status, now))
     parts.append(Text(f"Run: dunetrace run {clean(s.run_id[:12], newlines=False)}", style="dim"))
     return Group(*parts)
