@@ -128,10 +128,11 @@ class AgentInsights(ApiModel):
     # newer servers only
     failure_rates: list[FailureRate] | None = None
     systemic_patterns: list[SystemicPattern] | None = None
-    deploy_events: Annotated[list[DeployEvent], ListOrEmpty] = Field(default_factory=list)
+    # raw rows (domain/gate.py reads them as dicts); the Patterns view parses them into the models below
+    deploy_events: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
     cost_stats: CostStats | None = None
-    deploy_regressions: Annotated[list[DeployRegression], ListOrEmpty] = Field(default_factory=list)
-    user_impact: Annotated[list[UserImpact], ListOrEmpty] = Field(default_factory=list)
+    deploy_regressions: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
+    user_impact: Annotated[list[dict[str, Any]], ListOrEmpty] = Field(default_factory=list)
 
 
 class DayPoint(ResultModel):

@@ -7,7 +7,15 @@ from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_DAYS
-from dunetrace_cli.models.insights import AgentInsights, DayPoint, PatternRow, Patterns
+from dunetrace_cli.models.insights import (
+    AgentInsights,
+    DayPoint,
+    DeployEvent,
+    DeployRegression,
+    PatternRow,
+    Patterns,
+    UserImpact,
+)
 from dunetrace_cli.models.runs import RunSummary
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.queries._common import (
@@ -55,11 +63,16 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
         versions=insights.versions,
         notes=notes,
         deploy_regressions=sorted(
-            insights.deploy_regressions, key=lambda d: (not d.is_regression, -(d.deployed_at or 0.0))
+            (DeployRegression.model_validate(d) for d in insights.deploy_regressions),
+            key=lambda d: (not d.is_regression, -(d.deployed_at or 0.0)),
         ),
-        deploy_events=sorted(insights.deploy_events, key=lambda d: -(d.deployed_at or 0.0)),
+        deploy_events=sorted(
+            (DeployEvent.model_validate(d) for d in insights.deploy_events), key=lambda d: -(d.deployed_at or 0.0)
+        ),
         cost_stats=insights.cost_stats,
-        user_impact=sorted(insights.user_impact, key=lambda u: (-u.affected_users, u.failure_type)),
+        user_impact=sorted(
+            (UserImpact.model_validate(u) for u in insights.user_impact), key=lambda u: (-u.affected_users, u.failure_type)
+        ),
         time_to_tool=insights.time_to_tool,
         hourly_pattern=sorted(insights.hourly_pattern, key=lambda h: h.hour_of_day),
         failure_rates=insights.failure_rates or [],
