@@ -1,37 +1,50 @@
-"""The only place that speaks HTTP to the Dunetrace Customer API.
+"""The only place that speaks HTTP to a Dunetrace API (the Customer API, and ingest for `local export`).
 
-One ``httpx.AsyncClient`` per process invocation (connection reuse), the bearer key,
-a User-Agent, a timeout, retries with backoff (connect errors, 429 honouring
-Retry-After, 502/503/504 on GETs, at most 3 attempts), bounded fan-out concurrency,
-per-process endpoint detection (a 404 on a *route*, not on an id), and a single
-mapping from every failure to a typed :mod:`dunetrace_cli.errors` error.
+One ``httpx.AsyncClient`` per process invocation (connection reuse), the bearer key, a User-Agent and:
+
+- **deadlines**: each request (connect, every read, its retries and waits) gets ``--timeout`` seconds
+  in all, and a command (or an MCP tool call) ``Settings.command_deadline`` in all;
+- **one response-size limit** (:data:`MAX_RESPONSE_BYTES`): bodies are streamed and reading stops there;
+- **retries** (at most 3 attempts, inside the deadline): connect errors, a connection dropped
+  mid-response, 502/503/504, and 429 honouring Retry-After (seconds or an HTTP date; a wait beyond the
+  deadline stops at once);
+- **no redirects**: a 3xx names its target and the key is never sent anywhere but the configured host;
+- bounded fan-out concurrency, per-process endpoint detection (a 404 on a *route*, not on an id);
+- a single mapping from every failure to a typed :mod:`dunetrace_cli.errors` error (:mod:`dunetrace_cli.http_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextvars import ContextVar
+from typing import Any, Self
 
+import anyio
 import httpx
 
 from dunetrace_cli import __version__
 from dunetrace_cli.config import Settings
-from dunetrace_cli.errors import (
-    ApiUnavailable,
-    AuthError,
-    DunetraceError,
-    NotFound,
-    UsageError,
+from dunetrace_cli.errors import DunetraceError, NotFound
+from dunetrace_cli.http_errors import (
+    CUSTOMER_API,
+    Reply,
+    RequestContext,
+    Service,
+    TooLarge,
+    map_reply,
+    retry_after_seconds,
 )
 
 RETRY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS = 3
-MAX_RETRY_AFTER = 30.0
+#: The one response-size limit: no Customer API page comes near it; reading stops there.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 LOCAL_BASE_URL = "http://dunetrace.local"
 
 # Endpoint availability, detected once per process per API base URL.
@@ -41,15 +54,17 @@ _FEATURES: dict[tuple[str, str], bool] = {}
 MEMO_TTL = 30.0
 _MEMO: dict[tuple[str, ...], tuple[float, Any]] = {}
 _PENDING: dict[tuple[str, ...], asyncio.Task[Any]] = {}
+# The command deadline (monotonic seconds) of the command or MCP tool call running in this context.
+_COMMAND_DEADLINE: ContextVar[float | None] = ContextVar("dunetrace_command_deadline", default=None)
 
 
 class RouteMissing(NotFound):
     """The server has no such route (an older server generation, or not the Customer API)."""
 
-    def __init__(self, base_url: str, path: str) -> None:
+    def __init__(self, base_url: str, path: str, service: Service = CUSTOMER_API) -> None:
         super().__init__(
             f"The API at {base_url} has no route {path} (HTTP 404). "
-            "Is DUNETRACE_API_URL pointing at the Dunetrace Customer API (port 8002)?"
+            f"Is {service.url_setting} pointing at the {service.name} (port {service.port})?"
         )
         self.path = path
 
@@ -61,37 +76,12 @@ def reset_feature_cache() -> None:
     _PENDING.clear()
 
 
-def _detail_text(detail: Any) -> str:
-    """Render FastAPI's ``detail`` (a string, or a list of pydantic errors) as one phrase."""
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []) if p not in ("query", "path", "body"))
-                msg = str(item.get("msg", "invalid value"))
-                parts.append(f"{loc}: {msg}" if loc else msg)
-            else:
-                parts.append(str(item))
-        return "; ".join(parts) or "invalid request"
-    if detail is None:
-        return ""
-    return json.dumps(detail)[:300]
-
-
-def _retry_after(response: httpx.Response, fallback: float) -> float:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return fallback
-    try:
-        return max(0.0, min(float(value), MAX_RETRY_AFTER))
-    except ValueError:
-        return fallback
-
-
 class ApiClient:
-    """Async client for the Customer API. Use as ``async with ApiClient(settings) as client``."""
+    """Async client for a Dunetrace API. Use as ``async with ApiClient(settings) as client``.
+
+    The command deadline starts when the client is made. A long-lived client shared by several
+    commands or tool calls wraps each one in ``with client.command_scope():`` instead.
+    """
 
     def __init__(
         self,
@@ -102,12 +92,21 @@ class ApiClient:
         backoff: float = 0.25,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        service: Service = CUSTOMER_API,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.service = service
+        self.max_response_bytes = max_response_bytes
         self._sleep = sleep
+        self._monotonic = monotonic
+        self._wallclock = wallclock  # Retry-After dates are wall-clock times, never the pinned `clock`
         self._backoff = backoff
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._deadline = monotonic() + settings.command_deadline
         self.request_count = 0
         # Progress for slow server work (an issue's LLM explain): the CLI writes it to stderr,
         # the MCP server sends it as a progress notification. Queries call ``client.progress(text)``.
@@ -115,7 +114,7 @@ class ApiClient:
         if settings.is_local and transport is None:
             transport = _local_transport(settings.api_url)
         self.base_url = LOCAL_BASE_URL if settings.is_local else settings.api_url.rstrip("/")
-        self.display_url = settings.api_url
+        self.display_url = "the local store" if settings.is_local else settings.display_url
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -130,7 +129,7 @@ class ApiClient:
             verify=_tls_for(self.base_url),
         )
 
-    async def __aenter__(self) -> ApiClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -142,14 +141,40 @@ class ApiClient:
     def now(self) -> float:
         return self.clock()
 
+    @contextlib.contextmanager
+    def command_scope(self, seconds: float | None = None) -> Iterator[None]:
+        """One command or tool call: its own deadline (default ``settings.command_deadline``)."""
+        limit = self.settings.command_deadline if seconds is None else seconds
+        token = _COMMAND_DEADLINE.set(self._monotonic() + limit)
+        try:
+            yield
+        finally:
+            _COMMAND_DEADLINE.reset(token)
+
     # ------------------------------------------------------------ requests
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` and return the parsed JSON body, or raise a typed error."""
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        return await self.request("GET", path, params=clean)
+
+    async def post(self, path: str, content: bytes, headers: dict[str, str] | None = None) -> Any:
+        """POST ``content`` (JSON bytes) to an idempotent route (ingest de-duplicates by event id)."""
+        extra = {"Content-Type": "application/json", **(headers or {})}
+        return await self.request("POST", path, content=content, headers=extra)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         async with self._semaphore:
-            response = await self._send(path, clean)
-        return self._parse(response, path)
+            reply = await self._send(method, path, params or {}, content, headers)
+        return map_reply(reply, self._context(path))
 
     async def get_text(self, path: str, params: dict[str, Any] | None = None) -> str:
         """GET a body that is not one JSON document (the signal export's NDJSON or CSV); errors as get()."""
@@ -164,39 +189,19 @@ class ApiClient:
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """A write (POST/PATCH/PUT/DELETE) with a JSON body; the parsed answer (None for 204).
 
-        Never retried once the request may have reached the server: only a failed connect is retried.
+        Never retried once the request may have reached the server: only a failed connect (and a 429,
+        which the server refused before doing anything) is retried.
         """
-        attempt = 0
+        content = None
+        headers = None
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            headers = {"Content-Type": "application/json"}
         async with self._semaphore:
-            while True:
-                attempt += 1
-                self.request_count += 1
-                try:
-                    response = await self._http.request(method, path, json=body)
-                    break
-                except httpx.ConnectError as exc:
-                    if attempt < MAX_ATTEMPTS:
-                        await self._sleep(self._backoff * 2 ** (attempt - 1))
-                        continue
-                    raise ApiUnavailable(
-                        f"Dunetrace Customer API unreachable at {self.display_url}. Is the backend running "
-                        "(docker compose up -d)? Nothing was changed."
-                    ) from exc
-                except httpx.TimeoutException as exc:
-                    raise ApiUnavailable(
-                        f"Dunetrace Customer API at {self.display_url} did not answer within "
-                        f"{self.settings.timeout:g}s; the change may or may not have been applied. "
-                        "Check with a read command before retrying, or raise --timeout."
-                    ) from exc
-                except httpx.HTTPError as exc:
-                    raise ApiUnavailable(
-                        f"request to the Dunetrace Customer API at {self.display_url} failed "
-                        f"({exc.__class__.__name__}); the change may or may not have been applied."
-                    ) from exc
-        if response.status_code == 204 or not response.content:
-            if 200 <= response.status_code < 300:
-                return None
-        return self._parse(response, path)
+            reply = await self._send(method, path, {}, content, headers, write=True)
+        if reply.kind == "response" and reply.location is None and 200 <= (reply.status or 0) < 300 and not reply.body:
+            return None
+        return map_reply(reply, self._context(path, write=True))
 
     async def get_feature(self, feature: str, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET a route that older servers lack. Returns None (and remembers) when the route is absent."""
@@ -248,82 +253,130 @@ class ApiClient:
         _MEMO[key] = (time.monotonic(), value)
         return value
 
-    async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
+    def _context(self, path: str, *, write: bool = False) -> RequestContext:
+
+        url = f"{self.display_url.rstrip('/')}{path}" if not self.settings.is_local else f"local store {path}"
+        return RequestContext(
+            display_url=self.display_url,
+            url=url,
+            path=path,
+            service=self.service,
+            timeout=self.settings.timeout,
+            command_deadline=self.settings.command_deadline,
+            request_count=self.request_count,
+            route_missing=lambda: RouteMissing(self.display_url, path, self.service),
+            max_bytes=self.max_response_bytes,
+            write=write,
+        )
+
+    # ------------------------------------------------------------ one request, its retries, its deadline
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        *,
+        write: bool = False,
+    ) -> Reply:
+        command_end = _COMMAND_DEADLINE.get() or self._deadline
+        end = min(self._monotonic() + self.settings.timeout, command_end)
+        by_command = end == command_end
         attempt = 0
         while True:
             attempt += 1
             self.request_count += 1
-            try:
-                response = await self._http.get(path, params=params)
-            except httpx.TimeoutException as exc:
-                raise ApiUnavailable(
-                    f"Dunetrace Customer API at {self.display_url} did not answer within "
-                    f"{self.settings.timeout:g}s. Retry, raise the limit with --timeout or DUNETRACE_TIMEOUT, "
-                    "or check the backend's health."
-                ) from exc
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                if attempt < MAX_ATTEMPTS:
-                    await self._sleep(self._backoff * 2 ** (attempt - 1))
-                    continue
-                raise ApiUnavailable(
-                    f"Dunetrace Customer API unreachable at {self.display_url}. Is the backend running "
-                    "(docker compose up -d)? Point DUNETRACE_API_URL elsewhere or run "
-                    "`dunetrace config set api_url ...`."
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise ApiUnavailable(
-                    f"request to the Dunetrace Customer API at {self.display_url} failed "
-                    f"({exc.__class__.__name__}). Check DUNETRACE_API_URL and retry."
-                ) from exc
-            status = response.status_code
-            if attempt < MAX_ATTEMPTS and (status == 429 or status in RETRY_STATUSES):
-                delay = self._backoff * 2 ** (attempt - 1)
-                if status == 429:
-                    delay = _retry_after(response, delay)
-                await self._sleep(delay)
-                continue
-            return response
+            remaining = end - self._monotonic()
+            if remaining <= 0:
+                return Reply.timed_out(by_command=by_command)
+            reply = await self._attempt(method, path, params, content, headers, remaining)
+            if reply.kind == "timeout":
+                reply.by_command = by_command
+                return reply
+            delay = self._retry_delay(reply, attempt, write=write)
+            if delay is None:
+                return reply
+            if delay > end - self._monotonic():
+                reply.wait_beyond_deadline = delay
+                return reply
+            await self._sleep(delay)
 
-    def _parse(self, response: httpx.Response, path: str) -> Any:
-        status = response.status_code
-        url = f"{self.display_url.rstrip('/')}{path}" if not self.settings.is_local else f"local store {path}"
-        body: Any = None
+    def _retry_delay(self, reply: Reply, attempt: int, *, write: bool = False) -> float | None:
+        """Seconds to wait before trying again, or None when ``reply`` is the answer.
+
+        A write is retried only when it cannot have reached the server (a failed connect, a 429).
+        """
+        backoff = self._backoff * 2 ** (attempt - 1)
+        if reply.kind in (("connect",) if write else ("connect", "dropped", "disconnected")):
+            return backoff if attempt < MAX_ATTEMPTS else None
+        if reply.kind != "response":
+            return None
+        if reply.status == 429:
+            asked = retry_after_seconds(reply.headers.get("retry-after"), self._wallclock())
+            reply.retry_after = asked
+            if attempt >= MAX_ATTEMPTS:
+                return None
+            return backoff if asked is None else asked
+        if reply.status in RETRY_STATUSES and attempt < MAX_ATTEMPTS and not write:
+            return backoff
+        return None
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        budget: float,
+    ) -> Reply:
+        """One attempt, bounded by ``budget`` seconds in all (connect and every read)."""
+        reply = Reply(kind="response")
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-            if 200 <= status < 300:
-                raise ApiUnavailable(
-                    f"Dunetrace Customer API returned a malformed response for {url} (not JSON). "
-                    "Is DUNETRACE_API_URL pointing at the Customer API (port 8002)?"
-                ) from None
-        detail = _detail_text(body.get("detail")) if isinstance(body, dict) else ""
-        if 200 <= status < 300:
-            return body
-        if status in (401, 403):
-            raise AuthError(
-                f"The Dunetrace API at {self.display_url} rejected the API key (HTTP {status}"
-                f"{': ' + detail if detail else ''}). Set DUNETRACE_API_KEY or run "
-                "`dunetrace config set api_key ...`."
-            )
-        if status == 404:
-            if detail in ("Not Found", ""):
-                raise RouteMissing(self.display_url, path)
-            raise NotFound(f"{detail.rstrip('.')}.")
-        if status == 422:
-            raise UsageError(f"The Dunetrace API rejected the request: {detail or 'invalid parameters'}.")
-        if status == 429:
-            raise ApiUnavailable(
-                f"The Dunetrace API at {self.display_url} is rate limiting requests (HTTP 429). Wait a moment and retry."
-            )
-        if status >= 500:
-            raise ApiUnavailable(
-                f"The Dunetrace API at {self.display_url} failed with HTTP {status}"
-                f"{' (' + detail + ')' if detail else ''}. Check the backend's logs and retry."
-            )
-        raise UsageError(
-            f"The Dunetrace API answered HTTP {status} for {url}{': ' + detail if detail else ''}. "
-            "Check the command's arguments."
-        )
+            with anyio.fail_after(budget):
+                request = self._http.build_request(method, path, params=params, content=content, headers=headers)
+                response = await self._http.send(request, stream=True)
+                try:
+                    reply.status = response.status_code
+                    reply.headers = response.headers
+                    reply.location = _redirect_target(response)
+                    if reply.location is None:
+                        reply.body = await self._read_limited(response, reply)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return Reply(kind="timeout", received=reply.received)
+        except httpx.TimeoutException:
+            return Reply(kind="timeout", received=reply.received)
+        except TooLarge:
+            return Reply(kind="too_large", status=reply.status, received=reply.received)
+        except httpx.HTTPError as exc:
+            return Reply.from_exception(exc, headers_seen=reply.status is not None, received=reply.received)
+        return reply
+
+    async def _read_limited(self, response: httpx.Response, reply: Reply) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise TooLarge
+        chunks: list[bytes] = []
+        async for chunk in response.aiter_bytes():
+            reply.received += len(chunk)
+            if reply.received > self.max_response_bytes:
+                raise TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _redirect_target(response: httpx.Response) -> str | None:
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("location", "")
+    try:
+        return str(response.request.url.join(location)) if location else ""
+    except httpx.InvalidURL:
+        return location
 
 
 def _tls_for(base_url: str) -> ssl.SSLContext | bool:
@@ -352,4 +405,3 @@ def _local_transport(api_url: str) -> httpx.AsyncBaseTransport:
         raise DunetraceError(f"the embedded local store is not available in this installation ({exc}).") from exc
     db_path = resolve_db_path(api_url)
     return httpx.ASGITransport(app=create_api_app(db_path, raise_store_errors=True))
-

@@ -64,6 +64,33 @@ class Settings:
     def is_local(self) -> bool:
         return is_local_url(self.api_url)
 
+    @property
+    def display_url(self) -> str:
+        """The API URL as it may be shown: any password in it masked."""
+        return redact_url(self.api_url)
+
+    @property
+    def command_deadline(self) -> float:
+        """Seconds one command (or one MCP tool call) may take in all: COMMAND_DEADLINE_FACTOR x timeout."""
+        return COMMAND_DEADLINE_FACTOR * self.timeout
+
+
+#: A command (all its requests, retries and waits) stops after this many request timeouts.
+COMMAND_DEADLINE_FACTOR = 4
+
+_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its userinfo masked (``http://****@host``): a user name can be a token too.
+
+    The one rule for every output (errors, `config show`, banners, export summaries).
+    """
+    match = _USERINFO_RE.match(url)
+    if not match:
+        return url
+    return f"{match.group(1)}****@{url[match.end():]}"
+
 
 def is_local_url(url: str) -> bool:
     return url == "local" or url.startswith("local:")

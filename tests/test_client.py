@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 from typing import Any
 
 import httpx
@@ -107,24 +108,49 @@ async def test_500_is_not_retried(api_client, fake_latest) -> None:
     assert len(fake_latest.requests) == 1
 
 
-async def test_429_honours_retry_after(api_client, fake_latest) -> None:
+async def test_429_honours_retry_after_within_the_deadline(api_client, fake_latest) -> None:
     throttled = httpx.Response(429, headers={"retry-after": "7"}, json={"detail": "Too Many Requests"})
     also = httpx.Response(429, headers={"retry-after": "2.5"}, json={"detail": "Too Many Requests"})
     transport, seen = scripted(fake_latest, throttled, also)
-    client = api_client(transport=transport)
+    client = api_client(transport=transport, timeout=30)
     body = await client.get("/v1/agents")
     assert body["agents"]
     assert len(seen) == 3
     assert client.slept == [7.0, 2.5]
 
 
-async def test_429_retry_after_is_capped_and_falls_back_to_backoff(api_client, fake_latest) -> None:
+async def test_429_retry_after_beyond_the_deadline_stops_at_once(api_client, fake_latest) -> None:
     huge = httpx.Response(429, headers={"retry-after": "3600"}, json={"detail": "Too Many Requests"})
-    dated = httpx.Response(429, headers={"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}, json={})
-    transport, _ = scripted(fake_latest, huge, dated)
+    transport, seen = scripted(fake_latest, huge)
+    client = api_client(transport=transport, timeout=15)
+    with pytest.raises(ApiUnavailable) as info:
+        await client.get("/v1/agents")
+    assert info.value.message.startswith("rate limited; the server asks to retry in 60 min (HTTP 429")
+    assert info.value.exit_code == ExitCode.UNAVAILABLE
+    assert len(seen) == 1 and client.slept == []
+
+
+async def test_429_retry_after_as_an_http_date(api_client, fake_latest) -> None:
+    wall = 1_800_000_000.0
+    soon = email.utils.formatdate(wall + 4, usegmt=True)
+    later = email.utils.formatdate(wall + 7200, usegmt=True)
+    transport, seen = scripted(
+        fake_latest,
+        httpx.Response(429, headers={"retry-after": soon}, json={}),
+        httpx.Response(429, headers={"retry-after": later}, json={}),
+    )
+    client = api_client(transport=transport, timeout=15, wallclock=lambda: wall)
+    with pytest.raises(ApiUnavailable, match=r"^rate limited; the server asks to retry in 2 h "):
+        await client.get("/v1/agents")
+    assert client.slept == [4.0]
+    assert len(seen) == 2
+
+
+async def test_429_without_retry_after_backs_off(api_client, fake_latest) -> None:
+    transport, _ = scripted(fake_latest, httpx.Response(429, json={}), httpx.Response(429, headers={"retry-after": "soon"}))
     client = api_client(transport=transport)
     await client.get("/v1/agents")
-    assert client.slept == [30.0, 0.5]
+    assert client.slept == [0.25, 0.5]
 
 
 async def test_429_three_times_is_unavailable(api_client, fake_latest) -> None:
