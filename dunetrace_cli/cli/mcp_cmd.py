@@ -116,7 +116,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         port=opts.port,
         allowed_hosts=opts.allow_hosts,
         announce=announce,
-        banner=f"serving {settings.api_url} (profile {settings.profile})"
+        banner=f"serving {settings.display_url} (profile {settings.profile})"
         + ("; bearer token required" if token else "; no token (loopback only)"),
     )
 
