@@ -100,6 +100,8 @@ class RequestContext:
     command_deadline: float
     request_count: int
     route_missing: Callable[[], NotFound]
+    max_bytes: int = 16 * 1024 * 1024  # the response-size limit
+    write: bool = False  # a change (POST/PATCH/...): say whether it may have been applied
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -127,6 +129,10 @@ def human_delay(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} min"
     return f"{round(seconds / 3600)} h"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:g} MiB" if n >= 1048576 else f"{n:,} bytes"
 
 
 def _printable(text: str) -> str:
@@ -239,6 +245,17 @@ def _redirect_error(reply: Reply, ctx: RequestContext) -> DunetraceError:
 
 
 def _transport_error(reply: Reply, ctx: RequestContext) -> DunetraceError:
+    error = _transport_error_for_read(reply, ctx)
+    if ctx.write and reply.kind in ("timeout", "dropped", "disconnected", "other"):
+        error.message = error.message.rstrip(".") + (
+            "; the change may or may not have been applied: check with a read command before retrying."
+        )
+    elif ctx.write and reply.kind in ("connect", "tls", "not_http", "bad_url"):
+        error.message += " Nothing was changed."
+    return error
+
+
+def _transport_error_for_read(reply: Reply, ctx: RequestContext) -> DunetraceError:
     name, base = ctx.service.name, ctx.display_url
     if reply.kind == "timeout":
         if reply.by_command:
@@ -254,7 +271,7 @@ def _transport_error(reply: Reply, ctx: RequestContext) -> DunetraceError:
         )
     if reply.kind == "too_large":
         return ApiUnavailable(
-            f"the response for {ctx.url} is larger than the 16 MiB response-size limit, so reading stopped. "
+            f"the response for {ctx.url} is larger than the {_size(ctx.max_bytes)} response-size limit, so reading stopped. "
             f"Ask for less (a smaller --limit) or check that {ctx.service.url_setting} points at the {name}."
         )
     if reply.kind == "dropped":

@@ -339,3 +339,84 @@ async def test_concurrent_gets_on_one_client_each_get_their_own_answer(api_clien
     ids = ["rag-agent", "clean-agent", "retry-agent"]
     bodies = await asyncio.gather(*(client.get(f"/v1/agents/{a}/runs", {"limit": 1}) for a in ids))
     assert [b["page"]["total"] for b in bodies] == [len(fake_latest.data["runs"][a]) for a in ids]
+
+
+# ---------------------------------------------------------------- writes
+
+
+async def test_a_write_is_not_retried_once_it_may_have_reached_the_server(api_client, fake_latest) -> None:
+    transport, seen = scripted(fake_latest, httpx.Response(503, json={"detail": "busy"}))
+    client = api_client(transport=transport)
+    with pytest.raises(ApiUnavailable, match="HTTP 503"):
+        await client.send("POST", "/v1/issues/1/resolve", {"note": "é"})
+    assert len(seen) == 1
+    assert seen[0].content == '{"note":"é"}'.encode()
+    assert seen[0].headers["content-type"] == "application/json"
+
+
+async def test_a_write_after_a_failed_connect_is_retried_and_says_nothing_changed(api_client, fake_latest) -> None:
+    transport, seen = scripted(fake_latest, *[httpx.ConnectError("refused")] * 3)
+    client = api_client(transport=transport)
+    with pytest.raises(ApiUnavailable) as info:
+        await client.send("POST", "/v1/issues/1/resolve")
+    assert len(seen) == 3
+    assert info.value.message.endswith("Nothing was changed.")
+
+
+async def test_a_write_that_timed_out_may_have_been_applied(api_client, fake_latest) -> None:
+    transport, seen = scripted(fake_latest, httpx.ReadTimeout("slow"))
+    client = api_client(transport=transport)
+    with pytest.raises(ApiUnavailable) as info:
+        await client.send("PATCH", "/v1/policies/3", {"enabled": True})
+    assert len(seen) == 1
+    assert info.value.message.endswith(
+        "the change may or may not have been applied: check with a read command before retrying."
+    )
+
+
+async def test_a_204_write_returns_none(api_client, fake_latest) -> None:
+    transport, _ = scripted(fake_latest, httpx.Response(204))
+    assert await api_client(transport=transport).send("DELETE", "/v1/policies/3") is None
+
+
+# ---------------------------------------------------------------- the command deadline
+
+
+def ticking(fake, seconds_per_request: float) -> tuple[httpx.MockTransport, list[float]]:
+    """A transport over ``fake`` whose every request advances a fake monotonic clock."""
+    now = [1000.0]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        now[0] += seconds_per_request
+        return await fake.ahandle(request)
+
+    return httpx.MockTransport(handler), now
+
+
+async def test_a_command_stops_after_four_request_timeouts(api_client, fake_latest) -> None:
+    transport, now = ticking(fake_latest, 3.0)
+    client = api_client(transport=transport, timeout=5.0, monotonic=lambda: now[0])
+    for _ in range(6):  # 6 x 3 s = 18 s of the 20 s command deadline
+        await client.get("/v1/agents")
+    await client.get("/v1/agents")  # starts at 18 s: still inside
+    with pytest.raises(ApiUnavailable) as info:
+        await client.get("/v1/agents")
+    assert info.value.message.startswith("the command did not finish within 20s (8 requests to http://fake.test;")
+
+
+async def test_a_command_scope_gives_each_call_its_own_deadline(api_client, fake_latest) -> None:
+    transport, now = ticking(fake_latest, 15.0)
+    client = api_client(transport=transport, timeout=15.0, monotonic=lambda: now[0])
+    for _ in range(6):  # 90 s in all, past one 60 s command deadline, but each call is its own command
+        with client.command_scope():
+            await client.get("/v1/agents")
+    with pytest.raises(ApiUnavailable, match="did not finish within 60s"):
+        await client.get("/v1/agents")  # outside any scope: the client's own deadline has passed
+
+
+async def test_the_response_size_limit_stops_reading(api_client, fake_latest) -> None:
+    big = httpx.Response(200, headers={"content-type": "application/json"}, content=b"[" + b"1," * 600 + b"1]")
+    transport, _ = scripted(fake_latest, big)
+    client = api_client(transport=transport, max_response_bytes=1000)
+    with pytest.raises(ApiUnavailable, match="larger than the 1,000 bytes response-size limit"):
+        await client.get("/v1/agents")
