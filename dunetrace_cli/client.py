@@ -16,6 +16,7 @@ One ``httpx.AsyncClient`` per process invocation (connection reuse), the bearer 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import hashlib
 import json
@@ -80,7 +81,8 @@ class ApiClient:
     """Async client for a Dunetrace API. Use as ``async with ApiClient(settings) as client``.
 
     The command deadline starts when the client is made. A long-lived client shared by several
-    commands or tool calls wraps each one in ``with client.command_scope():`` instead.
+    commands or tool calls gives each one a ``copy.copy(client)`` (a view with its own deadline) or
+    wraps it in ``with client.command_scope():``.
     """
 
     def __init__(
@@ -141,6 +143,13 @@ class ApiClient:
     def now(self) -> float:
         return self.clock()
 
+    def __copy__(self) -> ApiClient:
+        """A view for one more command or tool call: shared pool, bound and memos; its own deadline."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._deadline = self._monotonic() + self.settings.command_deadline
+        return view
+
     @contextlib.contextmanager
     def command_scope(self, seconds: float | None = None) -> Iterator[None]:
         """One command or tool call: its own deadline (default ``settings.command_deadline``)."""
@@ -180,11 +189,11 @@ class ApiClient:
         """GET a body that is not one JSON document (the signal export's NDJSON or CSV); errors as get()."""
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         async with self._semaphore:
-            response = await self._send(path, clean)
-        if 200 <= response.status_code < 300:
-            return response.text
-        self._parse(response, path)  # raises the typed error for the status
-        raise ApiUnavailable(f"unexpected HTTP {response.status_code} for {path}.")  # pragma: no cover
+            reply = await self._send("GET", path, clean, None, None)
+        if reply.kind == "response" and reply.location is None and 200 <= (reply.status or 0) < 300:
+            return reply.body.decode(_charset(reply.headers.get("content-type", "")), errors="replace")
+        map_reply(reply, self._context(path))  # raises the typed error for what happened
+        raise AssertionError("map_reply returns only for a 2xx response")  # pragma: no cover
 
     async def send(self, method: str, path: str, body: Any = None) -> Any:
         """A write (POST/PATCH/PUT/DELETE) with a JSON body; the parsed answer (None for 204).
@@ -388,6 +397,17 @@ def _tls_for(base_url: str) -> ssl.SSLContext | bool:
     if base_url.lower().startswith("https://"):
         return True
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value.strip().strip('"'):
+            try:
+                return codecs.lookup(value.strip().strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
 
 
 def _param(value: Any) -> str:
