@@ -420,3 +420,15 @@ async def test_the_response_size_limit_stops_reading(api_client, fake_latest) ->
     client = api_client(transport=transport, max_response_bytes=1000)
     with pytest.raises(ApiUnavailable, match="larger than the 1,000 bytes response-size limit"):
         await client.get("/v1/agents")
+
+
+async def test_a_copy_of_a_long_lived_client_is_a_new_command(api_client, fake_latest) -> None:
+    """`mcp serve` gives each tool call a copy of its one client: each copy gets a fresh deadline."""
+    import copy
+
+    transport, now = ticking(fake_latest, 50.0)
+    shared = api_client(transport=transport, timeout=15.0, monotonic=lambda: now[0])
+    for _ in range(3):  # 150 s of server life, 50 s per call: each call inside its own 60 s
+        await copy.copy(shared).get("/v1/agents")
+    with pytest.raises(ApiUnavailable, match="did not finish within 60s"):
+        await shared.get("/v1/agents")
