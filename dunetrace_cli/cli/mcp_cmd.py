@@ -15,13 +15,13 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from dunetrace_cli import __version__
 from dunetrace_cli.config import EnvVars, Settings, load_settings
-from dunetrace_cli.errors import DunetraceError, ExitCode, UsageError
+from dunetrace_cli.errors import ConfigError, DunetraceError, ExitCode, UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -89,14 +89,45 @@ def resolve_token(opts: ServeOptions, env: dict[str, str] | os._Environ[str] | N
     return None
 
 
+MCP_REQUIREMENT = "mcp>=2.3,<3"
+
+
+def load_server_module() -> Any:
+    """Import :mod:`dunetrace_cli.mcp.server` (the SDK) or say, in one sentence, which SDK is installed.
+
+    The usual cause is an environment shared with upstream ``dunetrace-mcp``, which pins ``mcp<2``:
+    the 1.x SDK has no ``mcp.server.mcpserver``. That is a set-up problem, exit 3 (auth/config).
+    """
+    try:
+        from dunetrace_cli.mcp import server as mcp_server  # noqa: PLC0415 - lazy import of the SDK
+    except ImportError as exc:
+        raise ConfigError(mcp_sdk_sentence(exc)) from exc
+    return mcp_server
+
+
+def mcp_sdk_sentence(exc: ImportError) -> str:
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        installed = f"mcp {metadata.version('mcp')} is installed"
+    except metadata.PackageNotFoundError:
+        installed = "the mcp package is not installed"
+    missing = exc.name or "a module"
+    return (
+        f"dunetrace mcp serve needs the MCP Python SDK {MCP_REQUIREMENT}, but {installed} "
+        f"(importing {missing} failed; upstream dunetrace-mcp pins mcp<2). "
+        f"Run `pip install '{MCP_REQUIREMENT}'` in this environment, or install dunetrace-cli in its own "
+        "(`pipx install .` or `uv tool install .` from a checkout)."
+    )
+
+
 def serve_with(settings: Settings, opts: ServeOptions) -> None:
     """Build the server for ``settings`` and serve it over the transports in ``opts`` (blocks)."""
     token = resolve_token(opts)
     if not opts.stdio and not 0 <= opts.port <= 65535:
         raise UsageError(f"invalid --port {opts.port}: use 1-65535 (or 0 for a free port).")
 
-    from dunetrace_cli.mcp import server as mcp_server  # noqa: PLC0415 - lazy import of the SDK
-
+    mcp_server = load_server_module()
     mcp_server.configure_logging(debug=opts.debug)
     server = mcp_server.build_server(settings, auth_token=token)
     if opts.stdio:
