@@ -47,6 +47,7 @@ class Param:
     complete: str | None = None  # completion source: agents, runs, severities, failure_types, frameworks, ...
     parse: Callable[[Any, float], Any] | None = None  # (raw, now) -> query value; raises UsageError
     multiple: bool = False  # CLI: the argument/option takes several values (a list)
+    mcp_help: str | None = None  # MCP description when the CLI's wording names shell commands or flags
 
     @property
     def target(self) -> str:
@@ -63,6 +64,9 @@ class Param:
     @property
     def on_mcp(self) -> bool:
         return self.faces in ("both", "mcp")
+
+    def help_for(self, face: str) -> str:
+        return self.mcp_help if face == "mcp" and self.mcp_help else self.help
 
     def label(self, face: str) -> str:
         """How a user of ``face`` names this parameter in a sentence."""
@@ -158,22 +162,24 @@ def _strip(value: Any, _now: float) -> Any:
 
 AGENT_ARG = Param(
     "agent_id", str, "Agent id, as listed by `dunetrace agents`.", metavar="AGENT", complete="agents",
-    min_length=1, max_length=256, parse=_strip,
+    min_length=1, max_length=256, parse=_strip, mcp_help="Agent id, as listed by list_agents.",
 )
 AGENT_OPTIONAL_ARG = Param(
     "agent_id", str, "Agent id; omit to search every agent.", default=None, metavar="AGENT", complete="agents",
-    max_length=256, parse=_strip,
+    max_length=256, parse=_strip, mcp_help="Restrict to this agent (faster on large orgs).",
 )
 AGENT_OPT = Param(
     "agent_id", str, "Limit the lookup to this agent (faster on big orgs).", default=None, flag="--agent", short="-a",
-    complete="agents", max_length=256, parse=_strip,
+    complete="agents", max_length=256, parse=_strip, mcp_help="Restrict to this agent (faster on large orgs).",
 )
 SEVERITY = Param(
     "severity", str, "Only this severity: CRITICAL, HIGH, MEDIUM or LOW (any case).", default=None,
+    mcp_help="Only this severity (case-insensitive).",
     flag="--severity", short="-s", choices=SEVERITIES, case_insensitive=True, complete="severities", parse=_severity,
 )
 FAILURE_TYPE = Param(
     "failure_type", str, "Failure type, e.g. TOOL_LOOP (any case; checked before any request).", default=None,
+    mcp_help="Detector name, e.g. TOOL_LOOP or retry_storm (case-insensitive).",
     flag="--type", short="-t", complete="failure_types", max_length=64, parse=_failure_type,
 )
 SINCE = Param(
@@ -187,8 +193,10 @@ SINCE_HOURS = Param(
 RUN_ID = Param(
     "run_id", str, "Run id, or any unique prefix of it (e.g. 019e2314-6b7).", metavar="RUN_ID", complete="runs",
     min_length=4, max_length=256, parse=_strip,
+    mcp_help="Full run id or a unique prefix of at least 4 characters.",
 )
-SIGNAL_ID = Param("signal_id", int, "Signal id (#N in other outputs), e.g. 518.", metavar="SIGNAL_ID", ge=1)
+SIGNAL_ID = Param("signal_id", int, "Signal id (#N in other outputs), e.g. 518.", metavar="SIGNAL_ID", ge=1,
+                  mcp_help="Signal id (#N in other tools' output).")
 
 
 def limit(default: int, maximum: int, *, what: str = "rows", mcp_max: int | None = None,
@@ -197,4 +205,6 @@ def limit(default: int, maximum: int, *, what: str = "rows", mcp_max: int | None
     return Param(
         "limit", int, f"How many {what} to show (1-{maximum}).", default=default, flag="--limit", short="-n",
         ge=1, le=maximum, mcp_le=mcp_max, mcp_default=mcp_default,
+        mcp_help=(f"{what.capitalize()} to return (1-{mcp_max}; larger values are capped to {mcp_max})."
+                  if mcp_max else f"{what.capitalize()} to return (1-{maximum})."),
     )

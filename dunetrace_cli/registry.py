@@ -46,12 +46,16 @@ class Operation:
     writes: bool = False  # changes server state: MCP registers it only with --allow-writes
     destructive: bool = False  # deletes or resolves: confirmation required
     bind: str | None = None  # "module:function" (kwargs, face) -> kwargs, for mappings a Param cannot say
+    mcp_order: tuple[str, ...] | None = None  # MCP argument order when it differs from the CLI's
 
     def cli_params(self) -> list[Param]:
         return [p for p in self.params if p.on_cli]
 
     def mcp_params(self) -> list[Param]:
-        return [p for p in self.params if p.on_mcp]
+        params = [p for p in self.params if p.on_mcp]
+        if self.mcp_order:
+            params.sort(key=lambda p: self.mcp_order.index(p.name) if p.name in self.mcp_order else 99)
+        return params
 
 
 OPERATIONS: dict[str, Operation] = {}

@@ -13,7 +13,7 @@ import json
 import os
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
@@ -22,8 +22,8 @@ from dunetrace_cli.errors import DunetraceError, ExitCode
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from dunetrace_cli.client import ApiClient
     from dunetrace_cli.config import Settings
+    from dunetrace_cli.registry import Operation
 
 ERROR_CODES = {
     ExitCode.USAGE: "usage",
@@ -80,22 +80,6 @@ def fail(message: str, code: int, *, as_json: bool = False) -> None:
     raise typer.Exit(code)
 
 
-def emit(result: "BaseModel", *, as_json: bool, now: float) -> None:
-    from dunetrace_cli.render.console import make_console
-
-    if as_json:  # plain bytes, not through rich: exact data, unsafe characters as JSON escapes
-        import sys
-
-        from dunetrace_cli.render.sanitize import json_dumps
-
-        sys.stdout.write(json_dumps(result.model_dump(mode="json"), indent=2) + "\n")
-        sys.stdout.flush()
-        return
-    from dunetrace_cli.render.tables import render
-
-    make_console().print(render(result, now))
-
-
 def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = False) -> None:
     """Run ``body`` and map every failure to a message and an exit code."""
     opts = options(ctx)
@@ -119,26 +103,65 @@ def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = Fal
         )
 
 
-def execute(
-    ctx: typer.Context,
-    query: Callable[["ApiClient"], Awaitable["BaseModel"]],
-    *,
-    as_json: bool,
-) -> None:
-    """Run ``query`` against the configured API and print its result."""
+def _apply_globals(ctx: typer.Context, values: dict[str, Any]) -> GlobalOptions:
+    """Global options given after the command override those given before it."""
+    opts = options(ctx)
+    if values.get("g_api_url") is not None:
+        opts.api_url = values["g_api_url"]
+    if values.get("g_timeout") is not None:
+        opts.timeout = values["g_timeout"]
+    if values.get("g_profile") is not None:
+        opts.profile = values["g_profile"]
+    if values.get("g_debug"):
+        opts.debug = True
+    return opts
+
+
+def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str, list[str] | None]:
+    """``--json`` / ``--format`` / ``--fields`` -> (format, fields), checked before any request."""
+    from dunetrace_cli.errors import UsageError
+    from dunetrace_cli.render.output import formats_for
+
+    fmt = (values.get("format_") or "").strip().lower() or None
+    if values.get("json_"):
+        if fmt not in (None, "json"):
+            raise UsageError(f"--json and --format {fmt} disagree: give one of them.")
+        fmt = "json"
+    fmt = fmt or "table"
+    allowed = formats_for(op)
+    if fmt not in allowed:
+        raise UsageError(f"invalid --format '{fmt}'. Valid for this command: {', '.join(allowed)}.")
+    raw_fields = values.get("fields_")
+    fields = [f.strip() for f in raw_fields.split(",") if f.strip()] if raw_fields else None
+    return fmt, fields
+
+
+def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], values: dict[str, Any]) -> None:
+    """Parse the arguments (before any request), run the operation's query, print the result."""
+    _apply_globals(ctx, values)
+    as_json = bool(values.get("json_")) or (values.get("format_") or "").lower() in ("json", "ndjson")
 
     def body() -> None:
         from dunetrace_cli import clock
-        from dunetrace_cli.client import ApiClient
+        from dunetrace_cli.registry import bind_arguments, resolve
+        from dunetrace_cli.render.output import emit
 
-        settings = settings_for(ctx)
+        fmt, fields = output_format(op, values)
         now = clock.now()
+        kwargs = bind_arguments(op, raw, "cli", now)
+        query = resolve(op.query)
+        if op.offline:
+            result = query(**kwargs)
+        else:
+            from dunetrace_cli.client import ApiClient
 
-        async def call() -> "BaseModel":
-            async with ApiClient(settings, clock=clock.now) as client:
-                return await query(client)
+            settings = settings_for(ctx)
 
-        result = asyncio.run(call())
-        emit(result, as_json=as_json, now=now)
+            async def call() -> "BaseModel":
+                async with ApiClient(settings, clock=clock.now) as client:
+                    return await query(client, **kwargs)
+
+            result = asyncio.run(call())
+        emit(result, op, fmt=fmt, fields=fields, now=now)
 
     guarded(ctx, body, as_json=as_json)

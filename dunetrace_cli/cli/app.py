@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import agents, check, doctor, export_cmd, guide, runs, signals
+from dunetrace_cli.cli import check, commands, doctor, export_cmd
 from dunetrace_cli.cli._run import GlobalOptions
 
 app = typer.Typer(
@@ -51,40 +51,45 @@ def root(
     ctx.obj = GlobalOptions(api_url=api_url, timeout=timeout, profile=profile, debug=debug)
 
 
-agents.register(app)
-runs.register(app)
-signals.register(app)
-guide.register(app)
+commands.register_all(app)
 check.register(app)
 doctor.register(app)
 export_cmd.register(app)
 
 
 def _register_groups() -> None:
-    from dunetrace_cli.cli import config_cmd
+    from dunetrace_cli.cli import config_cmd, demo_cmd, local_cmd, mcp_cmd
 
     app.add_typer(config_cmd.app, name="config", rich_help_panel="Set up")
-    try:
-        from dunetrace_cli.cli import mcp_cmd
-    except ImportError:  # pragma: no cover - being built
-        mcp_cmd = None  # type: ignore[assignment]
-    if mcp_cmd is not None and hasattr(mcp_cmd, "app"):
-        app.add_typer(mcp_cmd.app, name="mcp", rich_help_panel="Serve")
-    try:
-        from dunetrace_cli.cli import local_cmd
-    except ImportError:  # pragma: no cover - being built
-        local_cmd = None  # type: ignore[assignment]
-    if local_cmd is not None and hasattr(local_cmd, "app"):
-        app.add_typer(local_cmd.app, name="local", rich_help_panel="Local store")
-    try:
-        from dunetrace_cli.cli import demo_cmd
-    except ImportError:  # pragma: no cover - being built
-        demo_cmd = None  # type: ignore[assignment]
-    if demo_cmd is not None and hasattr(demo_cmd, "demo"):
-        app.command("demo", rich_help_panel="Local store")(demo_cmd.demo)
+    app.add_typer(mcp_cmd.app, name="mcp", rich_help_panel="Serve")
+    app.add_typer(local_cmd.app, name="local", rich_help_panel="Local store")
+    app.command("demo", rich_help_panel="Local store")(demo_cmd.demo)
 
 
 _register_groups()
+
+
+@app.command("help", rich_help_panel="Set up")
+def help_command(
+    ctx: typer.Context,
+    command: Annotated[Optional[list[str]], typer.Argument(metavar="[COMMAND]...", help="e.g. signals, or local ingest.")] = None,
+) -> None:
+    """Show help for dunetrace or one of its commands (same as COMMAND --help)."""
+    import click
+
+    root = ctx.find_root()
+    group: click.Command = root.command
+    path = ["dunetrace"]
+    for name in command or []:
+        sub = group.get_command(root, name) if isinstance(group, click.Group) else None
+        if sub is None:
+            from dunetrace_cli.cli._run import fail
+
+            fail(f"no command '{' '.join(path[1:] + [name])}'. Run `dunetrace --help` for the list.", 2)
+            return
+        group, path = sub, [*path, name]
+    with click.Context(group, info_name=" ".join(path), parent=None) as sub_ctx:
+        typer.echo(group.get_help(sub_ctx))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from dunetrace_cli.models.agents import AgentSummary
-from dunetrace_cli.models.common import ResultModel
+from dunetrace_cli.models.common import NextStep, ResultModel
 from dunetrace_cli.models.health import HealthScore
 from dunetrace_cli.models.signals import Signal, SuggestedFix
 
@@ -32,7 +32,7 @@ class AgentDiagnosis(ResultModel):
     clean_runs: int
     breakdown: list[FailureBreakdown]
     newest_signals: list[SignalDigest]
-    next_steps: list[str] = Field(default_factory=list)
+    next_steps: list[NextStep] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     systemic_window_days: int = 7  # the window is_systemic is judged over (domain/systemic.py)
     systemic_window_runs: int | None = None  # processed runs in that window (None: the server did not say)

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.systemic import SYSTEMIC_WINDOW_DAYS
-from dunetrace_cli.models.common import SEVERITY_RANK
+from dunetrace_cli.models.common import SEVERITY_RANK, NextStep
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
 from dunetrace_cli.queries._common import check_agent_id, page_all, require_agent, seg
@@ -87,14 +87,30 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
     )
 
 
-def next_steps(agent_id: str, signals: list[Signal], breakdown: list[FailureBreakdown]) -> list[str]:
+def worst_signal(signals: list[Signal]) -> Signal | None:
+    """The signal to fix first: the most severe, then the newest, then the highest id."""
     if not signals:
-        return [f"dunetrace runs {agent_id}  # no failures recorded: check the runs look complete"]
-    worst = min(signals, key=lambda s: (SEVERITY_RANK.get(s.severity, 9), -(s.detected_at or 0.0)))
-    steps = [f"dunetrace signal {worst.id}  # the fix for the newest {worst.severity} {worst.failure_type}"]
+        return None
+    return min(signals, key=lambda s: (SEVERITY_RANK.get(s.severity, 9), -(s.detected_at or 0.0), -s.id))
+
+
+def next_steps(agent_id: str, signals: list[Signal], breakdown: list[FailureBreakdown]) -> list[NextStep]:
+    """What to look at next, as data (each face phrases it: a command for the CLI, a tool call for MCP)."""
+    worst = worst_signal(signals)
+    if worst is None:
+        return [NextStep(op="runs", args={"agent_id": agent_id}, reason="no failures recorded: check the runs look complete")]
+    steps = [
+        NextStep(
+            op="signal", args={"signal_id": worst.id},
+            reason=f"the fix for the newest {worst.severity} {worst.failure_type}",
+        )
+    ]
     if worst.run_id:
-        steps.append(f"dunetrace run {worst.run_id[:12]}  # what happened in that run, step by step")
+        steps.append(NextStep(
+            op="run", args={"run_id": worst.run_id[:12]},
+            reason="what happened in that run, step by step",
+        ))
     if any(b.is_systemic for b in breakdown):
-        steps.append(f"dunetrace patterns {agent_id}  # systemic failures and their daily trend")
-    steps.append(f"dunetrace runs {agent_id} --failing  # every failing run")
+        steps.append(NextStep(op="patterns", args={"agent_id": agent_id}, reason="systemic failures and their daily trend"))
+    steps.append(NextStep(op="runs", args={"agent_id": agent_id, "failing": True}, reason="every failing run"))
     return steps

@@ -301,19 +301,9 @@ def render_diagnosis(result: AgentDiagnosis, *, now: float) -> str:
     notes = [*result.notes, *health.notes]
     if notes:
         lines += ["", "Notes: " + "; ".join(notes)]
-    signals = [d.signal for d in result.newest_signals]
-    worst = _worst_signal(signals)
-    steps = []
-    if worst is not None:
-        steps.append(f"call {call('get_signal_detail', worst.id)} for the fix for {worst.severity} {worst.failure_type}")
-        if worst.run_id:
-            steps.append(f"call {call('get_run_detail', short_run(worst.run_id))} to see that run step by step")
-    if any(b.is_systemic for b in result.breakdown):
-        steps.append(f"call {call('get_agent_patterns', agent.agent_id)} — systemic failures and their daily trend")
-    if result.failing_runs:
-        steps.append(f"call {call('get_agent_runs', agent.agent_id)} for the newest runs")
-    if not signals:
-        steps.append(f"call {call('get_agent_runs', agent.agent_id)} to check the runs look complete")
+    from dunetrace_cli.registry import mcp_call
+
+    steps = [f"call {mcp_call(step)} — {step.reason}" for step in result.next_steps]
     return clamp("\n".join(lines + _next(steps)))
 
 

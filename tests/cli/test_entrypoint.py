@@ -23,7 +23,7 @@ def test_bad_value_without_json_has_no_envelope(capsys: pytest.CaptureFixture[st
     assert run(["signal", "not-a-number"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "signal_id" in err and '"error"' not in err
+    assert "SIGNAL_ID" in err and '"error"' not in err
 
 
 def test_version_and_help_exit_0(capsys: pytest.CaptureFixture[str]) -> None:

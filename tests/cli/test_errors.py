@@ -122,9 +122,9 @@ def test_timeout_from_the_environment(served, invoke) -> None:
         (["runs", "rag-agent", "--limit", "many"], "Invalid value for '--limit'"),
         (["patterns", "rag-agent", "--days", "3"], "Invalid value for '--days'"),
         (["--timeout", "soon", "agents"], "Invalid value for '--timeout'"),
-        (["signal", "abc"], "Invalid value for 'signal_id'"),
+        (["signal", "abc"], "Invalid value for 'SIGNAL_ID'"),
         (["signals", "--color"], "No such option"),
-        (["summary"], "Missing argument 'agent'"),
+        (["summary"], "Missing argument 'AGENT'"),
         (["nonsense"], "No such command 'nonsense'"),
     ],
 )
@@ -141,13 +141,10 @@ def test_typo_severity(cli) -> None:
 
 
 def replace_list_agents(monkeypatch: pytest.MonkeyPatch, fn) -> None:
-    """Swap the query behind `dunetrace agents`, wherever the command module looks it up."""
-    import dunetrace_cli.cli.agents as command
-    import dunetrace_cli.queries as queries
+    """Swap the query behind `dunetrace agents` (the registry resolves it by module path at run time)."""
+    import dunetrace_cli.queries.agents as module
 
-    monkeypatch.setattr(queries, "list_agents", fn)
-    if hasattr(command, "list_agents"):
-        monkeypatch.setattr(command, "list_agents", fn)
+    monkeypatch.setattr(module, "list_agents", fn)
 
 
 def test_internal_errors_have_no_traceback_unless_debug(cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,11 +11,15 @@ from tests.mcp.conftest import LC
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = [
+from dunetrace_cli import registry
+
+# The read tools, in registry order: the catalog is generated from the registry.
+TOOLS = [op.mcp for op in registry.load().values() if op.mcp and not op.writes]
+UPSTREAM_READ_TOOLS = {
     "list_agents", "summarize_agent", "get_agent_health", "get_agent_patterns", "get_agent_runs",
     "get_agent_signals", "get_signal_detail", "search_signals", "get_run_detail", "get_instrumentation_guide",
     "get_agent_token_stats", "compare_runs",
-]
+}
 # The whole tools/list payload (names, descriptions, input and output schemas, annotations).
 # Upstream dunetrace-mcp 0.4.7 sent 16,518 characters for 22 text-only tools; ours carries typed
 # output schemas too. Raise this only with a reason: every character is context in every session.
@@ -38,6 +42,7 @@ async def _catalog(mcp_client) -> list[dict]:
 async def test_tool_catalog_snapshot(mcp_client, snapshot_json) -> None:
     catalog = await _catalog(mcp_client)
     assert [t["name"] for t in catalog] == TOOLS
+    assert UPSTREAM_READ_TOOLS <= set(TOOLS)
     assert catalog == snapshot_json
 
 
@@ -63,13 +68,14 @@ async def test_every_tool_is_read_only_and_typed(mcp_client) -> None:
 async def test_argument_constraints_in_schema(mcp_client) -> None:
     tools = {t["name"]: t for t in await _catalog(mcp_client)}
     search = tools["search_signals"]["inputSchema"]["properties"]
-    assert search["limit"] | {} == {"default": 30, "description": "Signals to return (1-200).", "maximum": 200,
-                                    "minimum": 1, "type": "integer"}
+    assert search["limit"] | {} == {"default": 30, "minimum": 1, "type": "integer",
+                                    "description": "Signals to return (1-200; larger values are capped to 200)."}
     severity = search["severity"]["anyOf"][0]
     assert severity["enum"][:4] == ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
     assert "high" in severity["enum"]  # the schema itself admits lower case
-    assert tools["get_agent_runs"]["inputSchema"]["properties"]["limit"]["maximum"] == 100
-    assert tools["get_agent_signals"]["inputSchema"]["properties"]["limit"]["maximum"] == 100
+    # upstream caps a large limit instead of refusing it: no maximum in the schema, a cap in the tool
+    assert "maximum" not in tools["get_agent_runs"]["inputSchema"]["properties"]["limit"]
+    assert "capped to 100" in tools["get_agent_signals"]["inputSchema"]["properties"]["limit"]["description"]
     assert tools["get_signal_detail"]["inputSchema"]["properties"]["signal_id"]["minimum"] == 1
     assert tools["get_run_detail"]["inputSchema"]["required"] == ["run_id"]
     assert tools["list_agents"]["inputSchema"]["properties"] == {}

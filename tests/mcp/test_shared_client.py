@@ -42,14 +42,15 @@ async def test_one_client_serves_every_call_and_session(fake_latest, monkeypatch
     assert len(made) == 1 and closed == []  # shared, and a session's end does not close it
     assert made[0].settings.api_url == "http://fake.test"
     assert [p for _, p, _ in fake_latest.requests].count("/v1/agents") == 1  # the agent list, once
-    await server._dunetrace_runner.aclose()
+    await server.dunetrace_runner.aclose()
     assert closed == made
 
 
 async def test_requests_in_flight_are_bounded_across_sessions(make_fake) -> None:
     from mcp import Client
 
-    from dunetrace_cli.mcp.server import MAX_IN_FLIGHT, build_server
+    from dunetrace_cli.mcp.runner import MAX_IN_FLIGHT
+    from dunetrace_cli.mcp.server import build_server
 
     fake = make_fake("march", extra_agents=100, latency=0.02)  # a per-agent fan-out: 107 requests
     server = build_server(settings_for(), transport=fake.transport())

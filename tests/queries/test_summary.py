@@ -8,6 +8,7 @@ import pytest
 
 from dunetrace_cli.models.common import SEVERITY_RANK
 from dunetrace_cli.queries import summarize_agent
+from dunetrace_cli.registry import cli_line
 from tests.queries._data import runs, signals
 
 pytestmark = pytest.mark.anyio
@@ -61,7 +62,7 @@ async def test_next_steps_point_at_the_worst_newest_signal(api_client, fake_late
     result = await summarize_agent(api_client(fake_latest), agent_id="rag-agent")
     live = signals(fake_latest, "rag-agent")
     worst = min(live, key=lambda s: (SEVERITY_RANK[s["severity"]], -s["detected_at"]))
-    assert result.next_steps == [
+    assert [f"{cli_line(step)}  # {step.reason}" for step in result.next_steps] == [
         f"dunetrace signal {worst['id']}  # the fix for the newest {worst['severity']} {worst['failure_type']}",
         f"dunetrace run {worst['run_id'][:12]}  # what happened in that run, step by step",
         "dunetrace patterns rag-agent  # systemic failures and their daily trend",
@@ -73,7 +74,9 @@ async def test_summary_of_a_clean_agent(api_client, fake) -> None:
     result = await summarize_agent(api_client(fake), agent_id="clean-agent")
     assert result.breakdown == [] and result.newest_signals == []
     assert (result.runs_total, result.failing_runs, result.clean_runs) == (12, 0, 12)
-    assert result.next_steps == ["dunetrace runs clean-agent  # no failures recorded: check the runs look complete"]
+    assert [f"{cli_line(step)}  # {step.reason}" for step in result.next_steps] == [
+        "dunetrace runs clean-agent  # no failures recorded: check the runs look complete"
+    ]
     assert result.health.score is not None and result.health.score >= 80
 
 

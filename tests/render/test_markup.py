@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from dunetrace_cli.models import AgentList, AgentSummary, Signal, SignalSearch, SignalView
+from dunetrace_cli.models.common import NextStep
 from dunetrace_cli.models.summary import AgentDiagnosis, SignalDigest
 from dunetrace_cli.models.health import HealthScore
 from dunetrace_cli.render.tables import render
@@ -80,7 +81,7 @@ def test_summary_with_markup(real_agent, real_signal) -> None:
         health=HealthScore(agent_id=LINK, score=None),
         runs_total=1, failing_runs=1, clean_runs=0, breakdown=[],
         newest_signals=[SignalDigest(signal=Signal.model_validate(real_signal))],
-        next_steps=[f"dunetrace signal 1  # {MARKUP}"],
+        next_steps=[NextStep(op="signal", args={"signal_id": 1}, reason=MARKUP)],
     )
     out = text_of(render(diagnosis, FIXED_NOW))
     assert f"Agent {LINK}" in out

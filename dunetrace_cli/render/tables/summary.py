@@ -39,8 +39,8 @@ def step_line(step: Any) -> str:
         return clean(step, newlines=False)
     from dunetrace_cli import registry
 
-    line = registry.cli_line(step)
-    return f"{line}  # {step.reason}" if getattr(step, "reason", "") else line
+    line = clean(registry.cli_line(step), newlines=False)  # its arguments may be server text (agent ids)
+    return f"{line}  # {clean(step.reason, newlines=False)}" if getattr(step, "reason", "") else line
 
 
 def next_lines(steps: list[Any]) -> list[RenderableType]:

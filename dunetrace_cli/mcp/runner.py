@@ -1,0 +1,109 @@
+"""The tool runner: one per server, shared by every tool call and session.
+
+It binds a tool's arguments with the registry's parsers, runs the query against the Customer API,
+and shapes the answer: Markdown ``content`` plus ``structuredContent``. Every
+:class:`~dunetrace_cli.errors.DunetraceError` becomes a tool error carrying the CLI's sentence;
+anything else a generic sentence (the traceback is logged on stderr, never sent to the client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+import httpx
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+
+from dunetrace_cli import clock
+from dunetrace_cli.client import ApiClient
+from dunetrace_cli.config import Settings
+from dunetrace_cli.errors import DunetraceError
+from dunetrace_cli.registry import Operation, bind_arguments, resolve
+
+logger = logging.getLogger("dunetrace_cli.mcp")
+
+INTERNAL_ERROR = (
+    "dunetrace-cli hit an internal error while answering this call; nothing about the agent was learned. "
+    "Retry once; if it persists, run the matching `dunetrace` CLI command with --debug and report it."
+)
+
+
+MAX_IN_FLIGHT = 16  # API requests in flight across every session of one server process
+
+
+class Runner:
+    """Runs the registry's queries for the MCP tools of one server.
+
+    One long-lived :class:`ApiClient` serves every tool call of every session: one connection pool,
+    one bound on the requests in flight (``max_in_flight``, across all sessions), and the process'
+    route cache and agent-list memo (``ApiClient.memo``, a short TTL). Each call gets a shallow
+    copy of it, so per-call state (``request_count``, ``progress``) stays per call. The client is
+    made on first use inside the serving event loop (and again if a new loop serves the server).
+    """
+
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None, *, max_in_flight: int = MAX_IN_FLIGHT
+    ) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.max_in_flight = max_in_flight
+        self._shared: ApiClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def client(self) -> ApiClient:
+        loop = asyncio.get_running_loop()
+        if self._shared is None or self._loop is not loop:
+            self._shared = ApiClient(
+                self.settings, transport=self.transport, clock=clock.now, max_concurrency=self.max_in_flight
+            )
+            self._loop = loop
+        view = copy.copy(self._shared)
+        view.request_count = 0
+        return view
+
+    async def aclose(self) -> None:
+        """Close the shared client (the HTTP transports call it at shutdown)."""
+        if self._shared is not None and self._loop is asyncio.get_running_loop():
+            await self._shared.aclose()
+        self._shared = self._loop = None
+
+    async def call(self, op: Operation, arguments: dict[str, Any], *, notes: list[str] | None = None) -> CallToolResult:
+        try:
+            now = clock.now()
+            kwargs = bind_arguments(op, arguments, "mcp", now)
+            query = resolve(op.query)
+            if op.offline:
+                result = query(**kwargs)
+            else:
+                client = self.client()
+                result = await query(client, **kwargs)
+                now = client.now()
+            if notes and isinstance(getattr(result, "notes", None), list):
+                result.notes = [*notes, *result.notes]
+            text = resolve(op.markdown)(result, now=now, **op.markdown_kw) if op.markdown else ""
+            view = resolve(op.mcp_view)(result) if op.mcp_view else result
+            data = view.model_dump(mode="json")
+        except DunetraceError as exc:
+            raise ToolError(exc.message) from None
+        except Exception:
+            logger.exception("unexpected error in an MCP tool")
+            raise ToolError(INTERNAL_ERROR) from None
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+    async def agent_ids(self) -> list[str]:
+        from dunetrace_cli.queries.agents import list_agents
+
+        result = await list_agents(self.client())
+        return [a.agent_id for a in result.agents]
+
+
+def runner_of(ctx: Any) -> Runner:
+    """The runner of the server answering this request (set by ``build_server``)."""
+    runner = getattr(ctx.mcp_server, "dunetrace_runner", None)
+    if not isinstance(runner, Runner):
+        raise ToolError(INTERNAL_ERROR)
+    return runner

@@ -1,0 +1,63 @@
+"""Agent-level operations: agents, summary, health, patterns, tokens."""
+
+from dunetrace_cli import params as P
+from dunetrace_cli.params import Param
+from dunetrace_cli.registry import Operation, register
+
+T = "dunetrace_cli.render.tables:render"
+MD = "dunetrace_cli.render.markdown"
+
+register(Operation(
+    name="agents", cli="agents", mcp="list_agents", title="List agents",
+    query="dunetrace_cli.queries.agents:list_agents", model="dunetrace_cli.models.agents:AgentList",
+    table=T, markdown=f"{MD}:render_agent_list", list_result=True,
+    summary="List every agent with run and signal counts, newest activity first.",
+    description="Every monitored agent (all of them, not just the first page): runs, signal counts "
+    "(CRITICAL/HIGH), top failure types, last seen. Use it to find agent ids.",
+    examples=("dunetrace agents", "dunetrace agents --json | jq -r '.agents[].agent_id'"),
+))
+
+register(Operation(
+    name="summary", cli="summary", mcp="summarize_agent", title="Summarize an agent",
+    query="dunetrace_cli.queries.summary:summarize_agent", model="dunetrace_cli.models.summary:AgentDiagnosis",
+    table=T, markdown=f"{MD}:render_diagnosis", params=(P.AGENT_ARG,),
+    summary="Start here: health, failure breakdown, newest signals with their first fix.",
+    description="Start here. One-shot diagnosis of an agent: health score, failing vs clean runs, "
+    "failure breakdown (systemic or not), newest signals with their first fix, next steps.",
+    examples=("dunetrace summary langchain-example-agent", "dunetrace summary rag-agent --json"),
+))
+
+register(Operation(
+    name="health", cli="health", mcp="get_agent_health", title="Agent health score",
+    query="dunetrace_cli.queries.health:get_health", model="dunetrace_cli.models.health:HealthScore",
+    table=T, markdown=f"{MD}:render_health", params=(P.AGENT_ARG,),
+    summary="Health score 0-100 and its four components (failures, loops, tokens, latency).",
+    description="Health score 0-100 with its components: failure_rate (40), loop_avoidance (25), "
+    "token_efficiency (20), latency (15), over the last 30 days.",
+    examples=("dunetrace health retry-agent", "dunetrace health retry-agent --json | jq .score"),
+))
+
+register(Operation(
+    name="patterns", cli="patterns", mcp="get_agent_patterns", title="Agent failure patterns",
+    query="dunetrace_cli.queries.patterns:get_patterns", model="dunetrace_cli.models.insights:Patterns",
+    table=T, markdown=f"{MD}:render_patterns",
+    params=(
+        P.AGENT_ARG,
+        Param("days", int, "Days of daily trend (7-30).", default=14, dest="trend_days", flag="--days",
+              ge=7, le=30, faces="cli"),
+    ),
+    summary="Is a failure systemic (>=10% of runs in 7 days) or a one-off? Daily trend and worst day.",
+    description="Systemic (>=10% of runs over 7 days) vs occasional failure types, daily trend, "
+    "worst day, inputs that keep failing, and per-version signal rates.",
+    examples=("dunetrace patterns langchain-example-agent", "dunetrace patterns rag-agent --days 30"),
+))
+
+register(Operation(
+    name="tokens", cli="tokens", mcp="get_agent_token_stats", title="Agent token stats",
+    query="dunetrace_cli.queries.tokens:get_token_stats", model="dunetrace_cli.models.tokens:TokenStats",
+    table=T, markdown=f"{MD}:render_token_stats", params=(P.AGENT_ARG,),
+    summary="Token use and spend on failing runs over 1, 7 and 30 days.",
+    description="Token use and cost per window (24 h / 7 d / 30 d): share spent in failed runs, "
+    "avoidable excess, projected monthly waste, spend by failure type.",
+    examples=("dunetrace tokens support-agent-lc", "dunetrace tokens support-agent-lc --json"),
+))

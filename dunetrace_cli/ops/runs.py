@@ -1,0 +1,63 @@
+"""Run operations: runs, run, compare."""
+
+from typing import Any
+
+from dunetrace_cli import params as P
+from dunetrace_cli.errors import UsageError
+from dunetrace_cli.params import Param
+from dunetrace_cli.registry import Operation, register
+
+T = "dunetrace_cli.render.tables:render"
+MD = "dunetrace_cli.render.markdown"
+
+
+def bind_status(kwargs: dict[str, Any], face: str) -> dict[str, Any]:
+    """CLI ``--failing`` / ``--clean`` -> the query's ``status``."""
+    failing, clean = kwargs.pop("failing", False), kwargs.pop("clean", False)
+    if failing and clean:
+        raise UsageError("choose --failing or --clean, not both.")
+    kwargs["status"] = "failing" if failing else "clean" if clean else "all"
+    return kwargs
+
+
+register(Operation(
+    name="runs", cli="runs", mcp="get_agent_runs", title="Agent runs", panel="Investigate",
+    query="dunetrace_cli.queries.runs:list_runs", model="dunetrace_cli.models.runs:RunList",
+    table=T, markdown=f"{MD}:render_run_list", list_result=True, bind="dunetrace_cli.ops.runs:bind_status",
+    params=(
+        P.AGENT_ARG,
+        P.limit(20, 10000, what="runs", mcp_max=100),
+        Param("failing", bool, "Only runs with at least one signal.", default=False, flag="--failing", faces="cli"),
+        Param("clean", bool, "Only runs without signals.", default=False, flag="--clean", faces="cli"),
+    ),
+    summary="An agent's newest runs (as processed by the detector).",
+    description="The agent's newest processed runs: start time, duration, steps, tokens, signal count.",
+    examples=("dunetrace runs langchain-example-agent --limit 5", "dunetrace runs rag-agent --failing"),
+))
+
+register(Operation(
+    name="run", cli="run", mcp="get_run_detail", title="Run detail", panel="Investigate",
+    query="dunetrace_cli.queries.runs:get_run", model="dunetrace_cli.models.runs:RunView",
+    table=T, markdown=f"{MD}:render_run_view", params=(P.RUN_ID, P.AGENT_OPT),
+    summary="What happened in one run: tool calls with outcome and latency, LLM calls with tokens, signals.",
+    description="One run step by step: signals with fixes, every tool call (ok/failed, latency), "
+    "LLM calls with tokens, context growth.",
+    examples=("dunetrace run f32094eb-c4a", "dunetrace run f32094eb-c4aa-4cff-abd9-932921edb15c --json"),
+))
+
+register(Operation(
+    name="compare", cli="compare", mcp="compare_runs", title="Compare runs", panel="Investigate",
+    query="dunetrace_cli.queries.runs:compare_runs", model="dunetrace_cli.models.runs:RunComparison",
+    table=T, markdown=f"{MD}:render_comparison",
+    params=(
+        Param("run_id_1", str, "Run id, or any unique prefix of it.", metavar="RUN_1", complete="runs",
+              min_length=4, max_length=256, mcp_help=P.RUN_ID.mcp_help),
+        Param("run_id_2", str, "Run id, or any unique prefix of it.", metavar="RUN_2", complete="runs",
+              min_length=4, max_length=256, mcp_help=P.RUN_ID.mcp_help),
+        P.AGENT_OPT,
+    ),
+    summary="Two runs side by side: duration, steps, tokens, tool calls, signals.",
+    description="Two runs side by side (e.g. failing vs clean): duration, steps, tokens, tool calls, "
+    "failed tool calls, LLM calls, signals, and what differs.",
+    examples=("dunetrace compare f32094eb-c4a 94ece585-01c",),
+))
