@@ -11,7 +11,9 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any, Callable, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from dunetrace_cli import registry
 from dunetrace_cli.params import Param
@@ -133,24 +135,50 @@ def command_function(op: Operation) -> Callable[..., None]:
     return command
 
 
+class DefaultCommandGroup(TyperGroup):
+    """A group whose plain form is a command too: ``dunetrace signal 87`` runs ``signal show 87``
+    while ``dunetrace signal explain 87`` runs the subcommand (the registry declares both)."""
+
+    default_command = "show"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
 def register_all(app: typer.Typer) -> None:
-    """Add every registry operation with a CLI face to ``app`` (subcommands such as "policy create" in groups)."""
+    """Add every registry operation with a CLI face to ``app``.
+
+    "policy create" becomes a subcommand of a "policy" group; when "signal" is both a command and
+    a group ("signal explain"), the plain command is the group's default (also named "show").
+    """
+    ops = [op for op in registry.load().values() if op.cli is not None]
+    heads_with_subs = {op.cli.split()[0] for op in ops if op.cli and " " in op.cli}
     groups: dict[str, typer.Typer] = {}
-    for op in registry.load().values():
-        if op.cli is None:
-            continue
+
+    def group(head: str, panel: str, plain: Operation | None) -> typer.Typer:
+        if head not in groups:
+            groups[head] = typer.Typer(
+                name=head, no_args_is_help=True, rich_markup_mode=None,
+                cls=DefaultCommandGroup if plain is not None else TyperGroup,
+                help=plain.summary if plain else f"{head} commands.",
+            )
+            app.add_typer(groups[head], name=head, rich_help_panel=panel)
+        return groups[head]
+
+    for op in ops:
+        assert op.cli is not None
         fn = globals()[op.name] = command_function(op)
         head, _, sub = op.cli.partition(" ")
-        target = app
         if sub:
-            if head not in groups:
-                groups[head] = typer.Typer(name=head, no_args_is_help=True, rich_markup_mode=None,
-                                           help=f"{head} commands.")
-                app.add_typer(groups[head], name=head, rich_help_panel=op.panel)
-            target, name = groups[head], sub
+            plain = next((o for o in ops if o.cli == head), None)
+            target, name = group(head, (plain or op).panel, plain), sub
+        elif head in heads_with_subs:
+            target, name = group(head, op.panel, op), DefaultCommandGroup.default_command
         else:
-            name = op.cli
-        target.command(name, help=op.summary, epilog=examples_text(op), rich_help_panel=None if sub else op.panel)(fn)
+            target, name = app, op.cli
+        target.command(name, help=op.summary, epilog=examples_text(op), rich_help_panel=None if target is not app else op.panel)(fn)
 
 
 def __getattr__(name: str) -> Callable[..., None]:

@@ -4,4 +4,4 @@ To add a command and its MCP tool: write the query, the model and the renderers,
 ``register(Operation(...))`` in the area's module here (or a new module, listed in MODULES).
 """
 
-MODULES: tuple[str, ...] = ("agents", "runs", "signals", "guide")
+MODULES: tuple[str, ...] = ("agents", "runs", "signals", "guide", "issues", "voice", "writes")

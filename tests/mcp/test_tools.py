@@ -42,8 +42,10 @@ async def test_summarize_agent(mcp_client) -> None:
     assert "| TOOL_LOOP | 13 | 13 | 32.5% | 🔴 CRITICAL | **yes** |" in text
     assert "🟠 HIGH **#94** TOOL_LOOP · run f832131f-e7a · step 23 · conf 100% · 2026-11-24T11:49:28Z (1h ago)" in text
     assert "Fix: Deduplicate `web_search` calls — identical arguments seen 6×" in text
-    assert "call get_signal_detail(94) for the fix for HIGH TOOL_LOOP" in text
-    assert f'call get_agent_patterns("{LC}")' in text
+    # the same worst signal as the CLI table and structuredContent: CRITICAL beats the newer HIGH #94
+    assert "call get_signal_detail(signal_id=87) — the fix for the newest CRITICAL PROMPT_INJECTION_SIGNAL" in text
+    assert [s["args"] for s in data["next_steps"][:1]] == [{"signal_id": 87}]
+    assert f'call get_agent_patterns(agent_id="{LC}")' in text
 
 
 async def test_get_agent_health(mcp_client) -> None:
