@@ -15,7 +15,8 @@ pytestmark = pytest.mark.anyio
 async def test_one_client_serves_every_call_and_session(fake_latest, monkeypatch) -> None:
     from mcp import Client
 
-    from dunetrace_cli.mcp import server as server_mod
+    from dunetrace_cli.mcp import runner as server_mod
+    from dunetrace_cli.mcp.server import build_server
 
     made: list[object] = []
     closed: list[object] = []
@@ -30,7 +31,7 @@ async def test_one_client_serves_every_call_and_session(fake_latest, monkeypatch
             await super().aclose()
 
     monkeypatch.setattr(server_mod, "ApiClient", Counting)
-    server = server_mod.build_server(settings_for(), transport=fake_latest.transport())
+    server = build_server(settings_for(), transport=fake_latest.transport())
     for _ in range(2):  # two sessions, one after the other
         async with Client(server) as client:
             results = await asyncio.gather(
