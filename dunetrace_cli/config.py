@@ -19,13 +19,14 @@ The file is always written with mode 0600 because it may hold a key.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import stat
+import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from dunetrace_cli.errors import ConfigError, UsageError
 
@@ -160,24 +161,56 @@ def validate_profile_name(name: str) -> str:
 # ---------------------------------------------------------------- the file
 
 
+HEADER = "dunetrace-cli settings. This file may hold an API key: keep it private (mode 0600)."
+_WARNED: set[Path] = set()
+
+
+def warn_if_exposed(path: Path) -> None:
+    """A warning on stderr (once per file and process) when others may read or change the config file."""
+    if os.name == "nt" or path in _WARNED:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o066:
+        _WARNED.add(path)
+        sys.stderr.write(
+            f"dunetrace: warning: {path} is readable or writable by other users (mode {stat.S_IMODE(mode):04o}) "
+            f"and may hold an API key; run `chmod 600 {path}`.\n"
+        )
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing; a directory this creates is 0700."""
+    if path.is_dir():
+        return
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+
+
 @dataclass
 class ConfigFile:
     path: Path
     active_profile: str | None = None
     profiles: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: the file's text as read: :meth:`save` edits it in place, so comments and layout survive
+    text: str | None = None
 
     @classmethod
-    def load(cls, path: Path) -> "ConfigFile":
+    def load(cls, path: Path) -> ConfigFile:
         if not path.exists():
             return cls(path=path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}. Fix its permissions or remove it.") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path} is not valid TOML ({exc}). Fix it by hand or remove it and run `dunetrace config set` again."
             ) from exc
+        warn_if_exposed(path)
         active = data.get("active_profile")
         profiles_raw = data.get("profiles", {})
         if not isinstance(profiles_raw, dict) or (active is not None and not isinstance(active, str)):
@@ -197,32 +230,47 @@ class ConfigFile:
                 except UsageError as exc:
                     raise ConfigError(f"{path}: profile '{name}': {exc}") from exc
             profiles[name] = clean
-        return cls(path=path, active_profile=active, profiles=profiles)
+        return cls(path=path, active_profile=active, profiles=profiles, text=text)
 
     def dumps(self) -> str:
-        lines = ["# dunetrace-cli settings. This file may hold an API key: keep it private (mode 0600).", ""]
-        if self.active_profile:
-            lines += [f"active_profile = {json.dumps(self.active_profile)}", ""]
+        """The file with this object's values: the text as read, edited by tomlkit (comments kept)."""
+        import tomlkit
+        from tomlkit.items import Table
+
+        if self.text:
+            doc = tomlkit.parse(self.text)
+        else:
+            doc = tomlkit.document()
+            doc.add(tomlkit.comment(HEADER))
+            doc.add(tomlkit.nl())
+        if self.active_profile and doc.get("active_profile") != self.active_profile:
+            doc["active_profile"] = self.active_profile
+        if self.profiles and "profiles" not in doc:
+            doc["profiles"] = tomlkit.table(is_super_table=True)
+        tables = doc.get("profiles")
         for name in sorted(self.profiles):
-            lines.append(f"[profiles.{json.dumps(name)}]")
+            assert isinstance(tables, Table)
+            if name not in tables:
+                tables[name] = tomlkit.table()
+            table = tables[name]
             for key in KEYS:
-                if key in self.profiles[name]:
-                    value = self.profiles[name][key]
-                    lines.append(f"{key} = {json.dumps(value)}")
-            lines.append("")
-        return "\n".join(lines)
+                if key in self.profiles[name] and table.get(key) != self.profiles[name][key]:
+                    table[key] = self.profiles[name][key]
+        return tomlkit.dumps(doc)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = self.dumps()
         tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            make_private_dir(self.path.parent)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.dumps())
+                fh.write(text)
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
         except OSError as exc:
             raise ConfigError(f"cannot write {self.path}: {exc.strerror}. Check the directory's permissions.") from exc
+        self.text = text
 
 
 # ---------------------------------------------------------------- resolution
@@ -250,11 +298,12 @@ def load_settings(
         )
     from_profile = cfg.profiles.get(chosen, {})
 
-    flags = {"api_url": api_url, "timeout": timeout}
+    flags: dict[str, object] = {"api_url": api_url, "timeout": timeout}
     env_names = {"api_url": EnvVars.API_URL, "api_key": EnvVars.API_KEY, "timeout": EnvVars.TIMEOUT}
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for key in KEYS:
+        raw: object
         if flags.get(key) is not None:
             raw, source = flags[key], "flag"
         elif env.get(env_names[key]):

@@ -220,12 +220,12 @@ def test_bad_env_values_are_config_errors_naming_the_variable(name: str, value: 
         (["config", "set", "timeout", "soon"], "invalid timeout 'soon'"),
         (["config", "set", "timeout", "601"], "at most 600 seconds"),
         (["config", "set", "api_url", "ftp://x"], "invalid api_url 'ftp://x'"),
-        (["config", "set", "api_key", "two words"], "invalid api_key"),
+        (["config", "set", "api_key", "--from-env", "KEY_WITH_SPACES"], "invalid api_key"),
         (["config", "set", "api_url", "http://x.test", "--profile", "bad name!"], "invalid profile name"),
     ],
 )
 def test_config_set_rejects_bad_input(invoke, args: list[str], message: str) -> None:
-    result = invoke(args)
+    result = invoke(args, env={"KEY_WITH_SPACES": "two words"})
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
     assert result.stdout == ""
@@ -271,7 +271,7 @@ def test_config_set_api_key_from_stdin_never_echoes_it(invoke) -> None:
 
 
 def test_config_show_masks_the_key(invoke) -> None:
-    assert invoke(["config", "set", "api_key", SECRET]).exit_code == 0
+    assert invoke(["config", "set", "api_key", "-"], input=SECRET).exit_code == 0
     for args in (["config", "show"], ["config", "show", "--json"]):
         result = invoke(args)
         assert result.exit_code == 0, result.stderr
@@ -289,7 +289,7 @@ def test_config_show_masks_a_key_from_the_environment(invoke) -> None:
 
 
 def test_config_show_reveal(invoke) -> None:
-    invoke(["config", "set", "api_key", SECRET])
+    invoke(["config", "set", "api_key", "-"], input=SECRET)
     result = invoke(["config", "show", "--reveal"])
     assert result.exit_code == 0
     assert SECRET in result.stdout
@@ -357,3 +357,123 @@ def test_written_file_round_trips(cfg_dir: Path) -> None:
     loaded = ConfigFile.load(path)
     assert loaded.active_profile == "prod"
     assert loaded.profiles == {"prod": {"api_url": "https://prod.test", "api_key": SECRET, "timeout": 7.5}}
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_config_set_refuses_a_key_on_the_command_line(invoke) -> None:
+    result = invoke(["config", "set", "api_key", SECRET])
+    assert result.exit_code == 2
+    assert SECRET not in result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert "refusing to take the API key from the command line" in message
+    assert """printf '%s\\n' "$KEY" | dunetrace config set api_key -""" in message
+    assert "dunetrace config set api_key --from-env DUNETRACE_API_KEY" in message
+    assert not config_path().exists()
+
+
+def test_config_set_api_key_from_env(invoke) -> None:
+    result = invoke(["config", "set", "api_key", "--from-env", "MY_DT_KEY"], env={"MY_DT_KEY": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert load_settings(env=env_with()).api_key == SECRET
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["config", "set", "api_key", "--from-env", "UNSET_VAR_X"], "UNSET_VAR_X is not set or empty"),
+        (["config", "set", "api_key", "-", "--from-env", "MY_DT_KEY"], "not both"),
+        (["config", "set", "api_key"], "give the new value for api_key"),
+    ],
+)
+def test_config_set_api_key_misuse(invoke, args: list[str], message: str) -> None:
+    result = invoke(args, env={"MY_DT_KEY": SECRET})
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_config_dir_is_created_0700(invoke, tmp_path: Path) -> None:
+    target = tmp_path / "fresh" / "dunetrace"
+    result = invoke(["config", "set", "timeout", "9"], env={"DUNETRACE_CONFIG_DIR": str(target)})
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert stat.S_IMODE((target / "config.toml").stat().st_mode) == 0o600
+
+
+def test_a_config_file_others_can_read_gets_a_warning(invoke, cfg_dir: Path) -> None:
+    from dunetrace_cli import config
+
+    config._WARNED.clear()
+    path = cfg_dir / "config.toml"
+    path.write_text('[profiles.default]\napi_key = "dt_live_abcdefghijkl"\n', encoding="utf-8")
+    path.chmod(0o644)
+    result = invoke(["config", "show"])
+    assert result.exit_code == 0
+    assert (
+        f"dunetrace: warning: {path} is readable or writable by other users (mode 0644) and may hold an API key; "
+        f"run `chmod 600 {path}`."
+    ) in " ".join(result.stderr.split())
+    assert "warning" not in result.stdout
+    path.chmod(0o600)
+    config._WARNED.clear()
+    assert "warning" not in invoke(["config", "show"]).stderr
+
+
+def test_url_userinfo_is_masked_in_config_show(invoke) -> None:
+    url = "https://ops:hunter2-secret@dunetrace.example.com"
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        result = invoke(args, env={"DUNETRACE_API_URL": url})
+        assert result.exit_code == 0, result.stderr
+        assert "hunter2" not in result.stdout + result.stderr
+        assert "https://****@dunetrace.example.com" in result.stdout
+
+
+def test_redact_url() -> None:
+    from dunetrace_cli.config import redact_url
+
+    assert redact_url("http://u:p@host:1/x") == "http://****@host:1/x"
+    assert redact_url("http://token@host") == "http://****@host"
+    assert redact_url("https://u:p@ss@host/a@b") == "https://****@host/a@b"  # an unescaped @ in the password
+    assert redact_url("http://host/path@x") == "http://host/path@x"
+    assert redact_url("local:/tmp/x.db") == "local:/tmp/x.db"
+
+
+# ---------------------------------------------------------------- the file is edited, not rewritten
+
+
+def test_set_keeps_comments_and_layout(invoke, cfg_dir: Path) -> None:
+    path = cfg_dir / "config.toml"
+    original = (
+        "# my settings, hand-written\n"
+        'active_profile = "prod"  # the one I use\n'
+        "\n"
+        "[profiles.prod]\n"
+        "# production backend\n"
+        'api_url = "https://prod.test"\n'
+        "timeout = 20.0\n"
+    )
+    path.write_text(original, encoding="utf-8")
+    path.chmod(0o600)
+    assert invoke(["config", "set", "timeout", "30"]).exit_code == 0
+    assert invoke(["config", "set", "api_url", "http://localhost:8002", "--profile", "dev"]).exit_code == 0
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(original.replace("timeout = 20.0", "timeout = 30.0"))
+    assert '[profiles.dev]\napi_url = "http://localhost:8002"' in text
+    assert invoke(["config", "use", "dev"]).exit_code == 0
+    assert 'active_profile = "dev"  # the one I use' in path.read_text(encoding="utf-8")
+
+
+def test_a_non_bmp_character_round_trips(invoke, cfg_dir: Path) -> None:
+    profile = "default"
+    cfg = ConfigFile.load(config_path())
+    cfg.profiles[profile] = {"api_url": "local:/tmp/st\U0001F600re.db"}
+    cfg.save()
+    text = (cfg_dir / "config.toml").read_text(encoding="utf-8")
+    assert "\U0001F600" in text and "\\ud83d" not in text
+    assert ConfigFile.load(config_path()).profiles[profile]["api_url"] == "local:/tmp/st\U0001F600re.db"
+    result = invoke(["config", "show", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["settings"]["api_url"]["value"] == "local:/tmp/st\U0001F600re.db"

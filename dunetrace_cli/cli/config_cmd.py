@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -16,6 +16,7 @@ from dunetrace_cli.config import (
     config_path,
     load_settings,
     mask_key,
+    redact_url,
     validate_profile_name,
     validate_value,
 )
@@ -43,11 +44,11 @@ def show(
         settings = load_settings(api_url=opts.api_url, timeout=opts.timeout, profile=opts.profile)
         cfg = ConfigFile.load(config_path())
         key = settings.api_key if reveal else mask_key(settings.api_key)
-        data = {
+        data: dict[str, Any] = {
             "profile": settings.profile,
             "config_path": str(settings.config_path),
             "settings": {
-                "api_url": {"value": settings.api_url, "source": settings.sources["api_url"]},
+                "api_url": {"value": settings.display_url, "source": settings.sources["api_url"]},
                 "api_key": {"value": key, "source": settings.sources["api_key"], "masked": not reveal},
                 "timeout": {"value": settings.timeout, "source": settings.sources["timeout"]},
             },
@@ -71,28 +72,72 @@ def show(
     guarded(ctx, body, as_json=json_)
 
 
+FROM_ENV_EXAMPLE = "dunetrace config set api_key --from-env DUNETRACE_API_KEY"
+STDIN_EXAMPLE = """printf '%s\\n' "$KEY" | dunetrace config set api_key -"""
+
+
+def _read_value(key: str, value: str | None, from_env: str | None) -> str:
+    """The raw value to store: from argv, stdin (``-``) or a named environment variable.
+
+    An API key is never taken from argv: it would stay in shell history and show in ``ps``.
+    """
+    import os
+    import sys
+
+    if from_env is not None and value is not None:
+        raise UsageError(f"give either a value or --from-env {from_env}, not both.")
+    if from_env is not None:
+        name = from_env.strip()
+        if not name:
+            raise UsageError("--from-env needs a variable name, e.g. --from-env DUNETRACE_API_KEY.")
+        raw = os.environ.get(name, "")
+        if not raw.strip():
+            raise UsageError(f"the environment variable {name} is not set or empty; export it first.")
+        return raw.strip()
+    if value is None:
+        hint = " (`-` reads stdin, or --from-env VAR)" if key == "api_key" else " (or --from-env VAR)"
+        raise UsageError(f"give the new value for {key}{hint}.")
+    if value == "-":
+        if sys.stdin.isatty():
+            import getpass
+
+            return getpass.getpass(f"{key}: ").strip()
+        return sys.stdin.readline().strip()
+    if key == "api_key":
+        raise UsageError(
+            "refusing to take the API key from the command line (shell history and `ps` would keep it): "
+            f"pipe it in with `{STDIN_EXAMPLE}` or name a variable with `{FROM_ENV_EXAMPLE}`."
+        )
+    return value
+
+
 @app.command("set")
 def set_(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", show_default=False)],
-    value: Annotated[str, typer.Argument(help="The new value. For api_key, pass - to read it from stdin.", show_default=False)],
+    value: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="The new value; - reads it from stdin. api_key is taken only from stdin or --from-env.",
+            show_default=False,
+        ),
+    ] = None,
+    from_env: Optional[str] = typer.Option(
+        None, "--from-env", metavar="VAR", help="Read the value from this environment variable (for api_key)."
+    ),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Profile to change (default: the active one)."),
 ) -> None:
-    """Set a value in a profile of config.toml (written with mode 0600)."""
+    """Set a value in a profile of config.toml (written with mode 0600, comments kept)."""
 
     def body() -> None:
         path = config_path()
         cfg = ConfigFile.load(path)
         name = validate_profile_name(profile or options(ctx).profile or cfg.active_profile or DEFAULT_PROFILE)
-        raw = value
-        if key == "api_key" and value == "-":
-            import sys
-
-            raw = sys.stdin.readline().strip()
+        raw = _read_value(key, value, from_env) if key in KEYS else (value or "")
         typed = validate_value(key, raw)
         cfg.profiles.setdefault(name, {})[key] = typed
         cfg.save()
-        shown = mask_key(str(typed)) if key == "api_key" else typed
+        shown = mask_key(str(typed)) if key == "api_key" else redact_url(str(typed)) if key == "api_url" else typed
         from rich.text import Text
 
         from dunetrace_cli.render.console import make_console

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dunetrace_cli.cli._run import guarded, options
+from dunetrace_cli.config import redact_url  # the one masking rule (a user name can be a token too)
 
 if TYPE_CHECKING:
     from dunetrace_cli.cli.doctor_checks import Finding
@@ -31,20 +32,6 @@ ROUTES = (
 
 def register(app: typer.Typer) -> None:
     app.command("doctor", rich_help_panel="Set up")(doctor)
-
-
-def redact_url(url: str) -> str:
-    """A URL with its password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-    except ValueError:
-        return "(unparseable URL)"
 
 
 def doctor(
