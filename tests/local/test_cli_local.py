@@ -1,10 +1,9 @@
-"""`dunetrace local ingest|status|reset|export` and `dunetrace demo`, in process."""
+"""`dunetrace local ingest|status|reset|export`, in process (`dunetrace demo`: test_demo.py)."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 
 import httpx
@@ -154,27 +153,3 @@ def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Pat
         with pytest.raises(exc):
             export_events(s, "http://x.test", client=rejecting(status), sleep=lambda _s: None)
     s.close()
-
-
-def test_demo_runs_fast_and_prints_the_looping_agent(invoke, tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
-    r = invoke(["demo", "--db", db])
-    assert r.exit_code == 0, r.stderr
-    out = r.stdout
-    assert "research-agent" in out and "TOOL_LOOP" in out
-    assert out.index("Demo store") < out.index("Next, point the CLI at the demo store")
-    assert f"export DUNETRACE_API_URL=local:{db}\n" in out
-    s = open_store(db)
-    types = {r[0] for r in s.conn().execute("SELECT DISTINCT failure_type FROM signals WHERE shadow=0")}
-    s.close()
-    assert {"TOOL_LOOP", "RETRY_STORM", "CONTEXT_BLOAT", "RAG_EMPTY_RETRIEVAL", "FIRST_STEP_FAILURE"} <= types
-    # a second demo recreates its own store; a non-demo store is never overwritten
-    assert invoke(["demo", "--db", db]).exit_code == 0
-    other = tmp_path / "real.db"
-    shutil.copy(db, other)
-    s = open_store(other)
-    with s.write() as conn:
-        conn.execute("DELETE FROM meta WHERE key='demo_store'")
-    s.close()
-    r = invoke(["demo", "--db", other])
-    assert r.exit_code == 2 and "not a demo store" in r.stderr
