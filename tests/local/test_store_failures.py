@@ -301,3 +301,23 @@ def test_an_existing_world_readable_store_is_tightened(tmp_path: Path, monkeypat
     other.chmod(0o755)
     open_store(other / "s.db").close()
     assert _mode(other) == 0o755 and _mode(other / "s.db") == 0o600  # not our dir: left as it is
+
+
+# ── the MCP face: the same sentence, as a tool error ─────────────────────────────────────────
+@pytest.mark.anyio
+async def test_mcp_tools_get_the_store_sentence_as_a_tool_error(populated: Path, tmp_path: Path) -> None:
+    from mcp import Client
+
+    from dunetrace_cli.mcp.server import build_server
+    from tests.conftest import settings_for
+
+    missing = tmp_path / "nowhere" / "x.db"
+    async with Client(build_server(settings_for(f"local:{missing}"))) as c:
+        r = await c.call_tool("list_agents", {})
+    assert r.is_error and "no local store at" in r.content[0].text and str(missing) in r.content[0].text
+    assert not missing.parent.exists()
+    _corrupt_pages(populated)
+    async with Client(build_server(settings_for(f"local:{populated}"))) as c:
+        r = await c.call_tool("search_signals", {})
+    assert r.is_error and f"the local store at {populated} is damaged" in r.content[0].text
+    assert "HTTP 503" not in r.content[0].text and "internal" not in r.content[0].text
