@@ -321,3 +321,35 @@ async def test_mcp_tools_get_the_store_sentence_as_a_tool_error(populated: Path,
         r = await c.call_tool("search_signals", {})
     assert r.is_error and f"the local store at {populated} is damaged" in r.content[0].text
     assert "HTTP 503" not in r.content[0].text and "internal" not in r.content[0].text
+
+
+def test_local_serve_on_a_full_tmpfs_answers_503_and_logs_the_cause_once(tmp_path: Path) -> None:
+    """End to end: the real `dunetrace local serve` process, its store on a small tmpfs that fills up."""
+    import time as _time
+
+    import httpx
+
+    from tests.local.test_reliability import Server
+    from tests.local.test_store_ingest import looping_run
+
+    with tmpfs(tmp_path / "small", "400k") as mnt:
+        server = Server(tmp_path, mnt / "s.db")
+        try:
+            statuses = []
+            with httpx.Client(timeout=10) as client:
+                for i in range(40):
+                    events = []
+                    for j in range(10):
+                        events.extend(looping_run(f"full-{i}-{j}", t0=_time.time(), agent_id="agent-full"))
+                    r = client.post(server.ingest + "/v1/ingest", json={"api_key": "", "agent_id": "agent-full", "events": events})
+                    statuses.append(r.status_code)
+                    if statuses[-3:] == [503, 503, 503]:
+                        break
+                assert statuses[0] == 202 and statuses[-3:] == [503, 503, 503], statuses
+                assert client.get(server.api + "/v1/agents").status_code in (200, 503)
+        finally:
+            server.stop()
+        log = server.output()
+    assert log.count("storage error while storing a batch of events: the disk holding the local store") == 1, log
+    assert "free some space and retry, or pass --db with a path on another disk." in log
+    assert "Traceback" not in log
