@@ -27,11 +27,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from dunetrace_cli.domain.voice import COMPLETION_STATUSES, COST_BUCKETS
 from dunetrace_cli.local import readqueries_issues as qi
 from dunetrace_cli.local.routes_issues import not_implemented, path_int
-
-COMPLETION_STATUSES = ("natural", "dropped", "escalated")
-COST_BUCKETS = ("low", "medium", "high")
 
 NOTE_FIXES = "The local store records no applied fixes; fixes are tracked by a Dunetrace backend."
 NOTE_POLICIES = "The local store has no policies; the SDK's policy poll gets an empty list."

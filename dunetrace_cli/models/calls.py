@@ -6,10 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, computed_field
 
+from dunetrace_cli.domain.voice import COMPLETION_STATUSES, COST_BUCKETS  # noqa: F401 - re-exported
 from dunetrace_cli.models.common import ApiModel, DictOrEmpty, Epoch, Int0, ListOrEmpty, ResultModel, Str0, iso
-
-COMPLETION_STATUSES = ("natural", "dropped", "escalated")
-COST_BUCKETS = ("low", "medium", "high")  # < $0.10 | $0.10-$1 | > $1
 
 
 class CallSummary(ApiModel):

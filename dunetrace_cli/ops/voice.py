@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dunetrace_cli import params as P
-from dunetrace_cli.models.calls import COMPLETION_STATUSES, COST_BUCKETS
+from dunetrace_cli.domain.voice import COMPLETION_STATUSES, COST_BUCKETS
 from dunetrace_cli.params import Param
 from dunetrace_cli.registry import Operation, register
 
