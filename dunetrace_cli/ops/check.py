@@ -39,8 +39,7 @@ register(Operation(
               default=False, flag="--fixes-verified"),
     ),
     summary="Is it safe to deploy? Judge one agent against deploy-gate rules: pass, fail, or cannot decide.",
-    description="The deploy gate: checks one agent against the rules you set (minimum health score, no "
-    "systemic failures, no signal above a severity, a maximum failure rate, no regression from the newest "
-    "deploy or version, fixes verified) and answers pass or fail with each rule's observed value and "
-    "threshold. A rule without enough data fails; a rule the server cannot answer is an error, never a pass.",
+    description="Deploy gate for one agent: pass or fail against your rules (min health score, no systemic "
+    "failures, max severity in a window, max failure rate, no regression since the newest deploy, fixes "
+    "verified), each with observed value and threshold. Missing data fails; an error is never a pass.",
 ))
