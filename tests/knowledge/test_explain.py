@@ -553,3 +553,25 @@ def test_never_raises_when_real_evidence_is_damaged(sample, data):
     for key in data.draw(st.lists(st.sampled_from(sorted(evidence) or ["x"]), max_size=4)):
         damaged[key] = data.draw(junk)
     check_well_formed(explain(ft, damaged))
+
+
+def test_every_fix_snippet_is_valid_python_and_used() -> None:
+    """The fix code lives in knowledge/fixes/*.py as data: each compiles, and each is referenced."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    folder = files("dunetrace_cli.knowledge").joinpath("fixes")
+    names = sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".py"))
+    assert len(names) >= 25
+    sources = "".join(p.read_text() for p in Path(str(files("dunetrace_cli.knowledge").joinpath("explain"))).glob("*.py"))
+    for name in names:
+        code = folder.joinpath(f"{name}.py").read_text(encoding="utf-8")
+        compile(code, f"{name}.py", "exec")
+        assert f'fix_code("{name}"' in sources, name
+
+
+def test_why_prose_is_data_for_every_template_that_has_it() -> None:
+    from dunetrace_cli.knowledge.explain._text import WHY
+
+    assert set(WHY) <= set(DETECTORS) and len(WHY) >= 25
+    assert explain("TOOL_LOOP", {}).why_it_matters == WHY["TOOL_LOOP"]

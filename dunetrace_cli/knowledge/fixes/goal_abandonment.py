@@ -1,0 +1,3 @@
+from openai import OpenAI
+
+client = OpenAI(timeout=30.0, max_retries=2)

@@ -1,0 +1,1 @@
+run.external_signal("rate_limit", source="openai", http_status=429)

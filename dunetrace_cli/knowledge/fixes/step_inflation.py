@@ -1,0 +1,1 @@
+result = agent.invoke(inputs, config={"recursion_limit": 25})
