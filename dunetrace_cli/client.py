@@ -121,11 +121,7 @@ class ApiClient:
             base_url=self.base_url,
             transport=transport,
             timeout=httpx.Timeout(settings.timeout),
-            headers={
-                "Authorization": f"Bearer {settings.api_key}",
-                "User-Agent": f"dunetrace-cli/{__version__} (+httpx)",
-                "Accept": "application/json",
-            },
+            headers=_headers(settings.api_key),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             verify=_tls_for(self.base_url),
@@ -376,6 +372,13 @@ class ApiClient:
                 raise TooLarge
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _headers(api_key: str) -> dict[str, str]:
+    headers = {"User-Agent": f"dunetrace-cli/{__version__} (+httpx)", "Accept": "application/json"}
+    if api_key:  # no key (an export to a dev-mode ingest): no empty bearer
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
 
 
 def _redirect_target(response: httpx.Response) -> str | None:

@@ -35,6 +35,7 @@ class Service:
     url_setting: str
     key_hint: str
     port: int
+    unreachable_hint: str = ""
 
 
 CUSTOMER_API = Service(
@@ -42,6 +43,17 @@ CUSTOMER_API = Service(
     url_setting="DUNETRACE_API_URL",
     key_hint="Set DUNETRACE_API_KEY or store one with `dunetrace config set api_key -` (reads stdin)",
     port=8002,
+    unreachable_hint=(
+        "Is the backend running (docker compose up -d)? Point DUNETRACE_API_URL elsewhere or run "
+        "`dunetrace config set api_url ...`."
+    ),
+)
+INGEST_API = Service(
+    name="Dunetrace ingest API",
+    url_setting="--to",
+    key_hint="Put the ingest key in the variable named by --api-key-env",
+    port=8001,
+    unreachable_hint="Check --to and that the Dunetrace ingest service is running.",
 )
 
 
@@ -294,10 +306,7 @@ def _transport_error_for_read(reply: Reply, ctx: RequestContext) -> DunetraceErr
             f"{ctx.service.url_setting}; otherwise check its certificate."
         )
     if reply.kind == "connect":
-        return ApiUnavailable(
-            f"{name} unreachable at {base}. Is the backend running (docker compose up -d)? Point "
-            f"{ctx.service.url_setting} elsewhere or run `dunetrace config set api_url ...`."
-        )
+        return ApiUnavailable(f"{name} unreachable at {base}. {ctx.service.unreachable_hint}")
     if reply.kind == "bad_url":
         return ConfigError(f"{base} is not a URL the CLI can request. Fix {ctx.service.url_setting}.")
     return ApiUnavailable(

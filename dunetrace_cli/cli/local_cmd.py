@@ -326,43 +326,54 @@ def export(
         str, typer.Option("--api-key-env", help="Environment variable holding the ingest API key.")
     ] = "DUNETRACE_API_KEY",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=500, help="Events per request.")] = 500,
+    since: Annotated[
+        Optional[str],
+        typer.Option("--since", help="Only events at or after this: 24h, 7d, 2w or an ISO date (the events' own time).", show_default=False),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget what this target already acknowledged and send everything again.")
+    ] = False,
     db: DbOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Replay every stored event, in order, to a real ingest endpoint (POST /v1/ingest)."""
+    """Replay stored events, in order, to a real ingest endpoint (POST /v1/ingest); re-runs resume, no duplicates."""
 
     def body() -> None:
+        from dunetrace_cli import clock
         from dunetrace_cli.errors import NotFound
-        from dunetrace_cli.local.export import export_events
+        from dunetrace_cli.local.export import export_events, forget_checkpoint, progress_printer
         from dunetrace_cli.local.store import open_store
+        from dunetrace_cli.params import parse_since
 
         path = db_path(db)
         if not path.exists():
             raise NotFound(f"No local store at {path}; pass --db with the store to export.")
         if not api_key_env.strip():
             raise UsageError("--api-key-env needs a variable name, e.g. DUNETRACE_API_KEY.")
+        cutoff = parse_since(since, clock.now())
         key = os.environ.get(api_key_env, "")
         err = _err()
+        tty = sys.stderr.isatty()
         store = open_store(path, create=False)
         try:
-
-            def progress(done: int, total: int) -> None:
-                if sys.stderr.isatty():
-                    err.print(f"\rsent {done}/{total} events", end="", soft_wrap=True)
-
-            summary = export_events(store, to, api_key=key, batch_size=batch_size, progress=progress)
+            if restart:
+                forget_checkpoint(store, to)
+            progress = progress_printer(lambda text: err.print(text, end="", soft_wrap=True, markup=False), tty=tty)
+            summary = export_events(store, to, api_key=key, batch_size=batch_size, since=cutoff, progress=progress)
         finally:
             store.close()
-        if sys.stderr.isatty() and summary.events_sent:
+        if tty and summary.events_sent:
             err.print("", soft_wrap=True)
         out = _out()
         if json_:
             out.print(json.dumps(summary.as_dict(), indent=2), soft_wrap=True)
             return
+        skipped = f"; {summary.already_exported} already there, not sent again" if summary.already_exported else ""
         out.print(
-            f"Exported {summary.events_sent} events in {summary.batches_sent} batch(es) to {summary.to}"
+            f"Exported {summary.events_sent} events in {summary.batches_sent} batch(es) to {summary.to}{skipped}"
             + (f" ({summary.retries} retried)." if summary.retries else "."),
             soft_wrap=True,
+            markup=False,
         )
 
     guarded(ctx, body, as_json=json_)

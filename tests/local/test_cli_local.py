@@ -120,8 +120,9 @@ def test_export_round_trip(store, sdk_events: Path, tmp_path: Path) -> None:
         write_events(target, validate_batch(body))
         return httpx.Response(202, json={"accepted": len(body["events"])})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        summary = export_events(store, "http://up.test:8001/", api_key="k", client=client, sleep=lambda s: None)
+    summary = export_events(
+        store, "http://up.test:8001/", api_key="k", transport=httpx.MockTransport(handler), sleep=lambda s: None
+    )
     assert (summary.events_sent, summary.batches_sent, summary.retries) == (648, 2, 1)
     assert seen == [500, 148]
     a = [tuple(r) for r in store.conn().execute("SELECT event_id, payload FROM events ORDER BY seq")]
@@ -136,7 +137,7 @@ def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Pat
     db = tmp_path / "s.db"
     invoke(["local", "ingest", sdk_events / "scenario-a-looping.jsonl", "--db", db])
     r = invoke(["local", "export", "--db", db, "--to", f"http://127.0.0.1:{free_port()}"])
-    assert r.exit_code == 5 and "Cannot connect" in r.stderr
+    assert r.exit_code == 5 and "Dunetrace ingest API unreachable at" in r.stderr and "--to" in r.stderr
     r = invoke(["local", "export", "--db", db, "--to", "ftp://x"])
     assert r.exit_code == 2
 
@@ -144,12 +145,12 @@ def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Pat
         def handler(request: httpx.Request) -> httpx.Response:
             return httpx.Response(status, json={"detail": "Invalid or inactive API key"})
 
-        return httpx.Client(transport=httpx.MockTransport(handler))
+        return httpx.MockTransport(handler)
 
     from dunetrace_cli.errors import AuthError, NotFound, UsageError
 
     s = open_store(db)
     for status, exc in ((401, AuthError), (404, NotFound), (422, UsageError)):
         with pytest.raises(exc):
-            export_events(s, "http://x.test", client=rejecting(status), sleep=lambda _s: None)
+            export_events(s, "http://x.test", transport=rejecting(status), sleep=lambda _s: None)
     s.close()
