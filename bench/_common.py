@@ -41,3 +41,60 @@ def baseline_tree(rev: str) -> Path:
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
+
+
+class FakeProcess:
+    """A loopback fake Customer API in its own process (it does not share the GIL with a load generator).
+
+    ``url`` is its address, ``data`` the dataset it serves, ``request_count()`` / ``clear()`` read and
+    reset its request log. Use as a context manager.
+    """
+
+    def __init__(self, generation: str = "latest", **kwargs: object) -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("fork")
+        self._conn, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_fake_main, args=(child, generation, kwargs), daemon=True)
+        self.generation, self.kwargs = generation, kwargs
+        self.url = ""
+        self.data: dict = {}
+
+    def __enter__(self) -> FakeProcess:
+        from tests.fakeapi import FakeApi
+
+        self.data = FakeApi(self.generation, **self.kwargs).data  # type: ignore[arg-type]
+        self._proc.start()
+        self.url = self._conn.recv()
+        return self
+
+    def request_count(self) -> int:
+        self._conn.send("count")
+        return int(self._conn.recv())
+
+    def clear(self) -> None:
+        self._conn.send("clear")
+        self._conn.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+
+
+def _fake_main(conn, generation: str, kwargs: dict) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakeapi import FakeApi, serve
+
+    fake = FakeApi(generation, **kwargs)  # type: ignore[arg-type]
+    with serve(fake) as url:
+        conn.send(url)
+        while True:
+            command = conn.recv()
+            if command == "count":
+                conn.send(len(fake.requests))
+            elif command == "clear":
+                fake.requests.clear()
+                conn.send(0)
+            else:
+                return

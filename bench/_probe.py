@@ -80,7 +80,7 @@ def _emitter() -> Any:
         from dunetrace_cli.render.output import emit as new_emit  # the registry's one output boundary
 
         def write(result: Any, now: float) -> None:
-            new_emit(result, None, "json", None, now, sys.stdout)
+            new_emit(result, None, fmt="json", now=now, out=sys.stdout)
 
         return write
     except ImportError:

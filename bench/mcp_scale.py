@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, baseline_tree, print_table
+from _common import ROOT, FakeProcess, baseline_tree, print_table
 
 URL_LINE = re.compile(r"streamable HTTP: (http://\S+)")
 LC = "langchain-example-agent"
@@ -221,19 +221,17 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision to measure side by side (e.g. 2b46962)")
     args = parser.parse_args()
 
-    from tests.fakeapi import FakeApi, serve
-
-    fake = FakeApi("latest", latency=args.latency, extra_agents=args.agents)
-    mix = calls_for(fake.data)
     rows = []
-    with serve(fake) as api_url:
+    with FakeProcess("latest", latency=args.latency, extra_agents=args.agents) as fake:
+        mix = calls_for(fake.data)
+        api_url = fake.url
         trees = [("this checkout", ROOT)]
         if args.baseline:
             trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
         for label, root in trees:
-            fake.requests.clear()
+            fake.clear()
             result = run_load(root, api_url, mix, args.clients, args.calls)
-            rows.append(load_row(label, result, len(fake.requests)))
+            rows.append(load_row(label, result, fake.request_count()))
             for err in result["errors"][:3]:
                 print(f"  {label} error: {err}", file=sys.stderr)
         print_table(f"MCP over HTTP: {args.clients} clients x {args.calls} calls, {len(fake.data['agents'])} agents, "
