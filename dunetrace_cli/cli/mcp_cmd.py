@@ -53,6 +53,9 @@ class ServeOptions:
     token_env: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
     debug: bool = False
+    stateless: bool = False
+    workers: int = 1
+    settings_overrides: dict[str, Any] = field(default_factory=dict)  # --api-url/--timeout/--profile, for workers
 
     @property
     def stdio(self) -> bool:
@@ -121,34 +124,59 @@ def mcp_sdk_sentence(exc: ImportError) -> str:
     )
 
 
+def check_scale_out(opts: ServeOptions) -> None:
+    """--stateless and --workers: streamable HTTP only; several workers only without sessions."""
+    if opts.stateless and not opts.http:
+        raise UsageError("--stateless applies to streamable HTTP: add --http.")
+    if opts.workers < 1:
+        raise UsageError(f"invalid --workers {opts.workers}: use 1 or more.")
+    if opts.workers > 1 and (not opts.http or opts.sse or not opts.stateless):
+        raise UsageError(
+            "--workers needs --http --stateless (and no --sse): a session lives in the process that opened it, "
+            "while each connection may reach any worker."
+        )
+
+
 def serve_with(settings: Settings, opts: ServeOptions) -> None:
     """Build the server for ``settings`` and serve it over the transports in ``opts`` (blocks)."""
     token = resolve_token(opts)
     if not opts.stdio and not 0 <= opts.port <= 65535:
         raise UsageError(f"invalid --port {opts.port}: use 1-65535 (or 0 for a free port).")
+    check_scale_out(opts)
 
-    mcp_server = load_server_module()
-    mcp_server.configure_logging(debug=opts.debug)
-    server = mcp_server.build_server(settings, auth_token=token)
-    if opts.stdio:
-        if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
-            print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)
-        mcp_server.run_stdio(server)
-        return
+    load_server_module()
+    from dunetrace_cli.mcp import transports  # noqa: PLC0415 - the SDK, after the version check
+
+    transports.configure_logging(debug=opts.debug)
 
     def announce(line: str) -> None:
         print(f"dunetrace mcp: {line}", file=sys.stderr, flush=True)
 
-    mcp_server.run_http(
-        server,
-        sse=opts.sse,
-        http=opts.http,
-        host=opts.host,
-        port=opts.port,
-        allowed_hosts=opts.allow_hosts,
-        announce=announce,
-        banner=f"serving {settings.display_url} (profile {settings.profile})"
-        + ("; bearer token required" if token else "; no token (loopback only)"),
+    banner = (
+        f"serving {settings.display_url} (profile {settings.profile})"
+        + ("; bearer token required" if token else "; no token (loopback only)")
+        + ("; stateless" if opts.stateless else "")
+        + (f"; {opts.workers} workers" if opts.workers > 1 else "")
+    )
+    if opts.workers > 1:
+        token_env = (opts.token_env or "").strip() or (EnvVars.MCP_TOKEN if token else None)
+        spec = transports.WorkerSpec(
+            **opts.settings_overrides, token_env=token_env if token else None, host=opts.host,
+            allowed_hosts=opts.allow_hosts, debug=opts.debug,
+        )
+        transports.run_workers(spec, port=opts.port, workers=opts.workers, announce=announce, banner=banner)
+        return
+    from dunetrace_cli.mcp.server import build_server  # noqa: PLC0415
+
+    server = build_server(settings, auth_token=token)
+    if opts.stdio:
+        if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
+            print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)
+        transports.run_stdio(server)
+        return
+    transports.run_http(
+        server, sse=opts.sse, http=opts.http, host=opts.host, port=opts.port, allowed_hosts=opts.allow_hosts,
+        stateless=opts.stateless, announce=announce, banner=banner,
     )
 
 
@@ -181,6 +209,14 @@ def serve(
             "Repeatable.",
         ),
     ] = None,
+    stateless: Annotated[
+        bool,
+        typer.Option("--stateless", help="Stateless streamable HTTP (no sessions): any process behind a load "
+                     "balancer answers any request. With --http."),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", metavar="N", help="Serve with N uvicorn worker processes (needs --stateless).")
+    ] = 1,
 ) -> None:
     """Serve MCP over stdio (default, for editors), or over HTTP with --sse / --http.
 
@@ -189,6 +225,7 @@ def serve(
     """
     from dunetrace_cli.cli._run import debug_enabled, fail, options, settings_for  # noqa: PLC0415
 
+    global_opts = options(ctx)
     opts = ServeOptions(
         sse=sse,
         http=http,
@@ -196,7 +233,12 @@ def serve(
         port=port,
         token_env=token_env,
         allow_hosts=list(allow_host or []),
-        debug=debug_enabled(options(ctx)),
+        debug=debug_enabled(global_opts),
+        stateless=stateless,
+        workers=workers,
+        settings_overrides={
+            "api_url": global_opts.api_url, "timeout": global_opts.timeout, "profile": global_opts.profile,
+        },
     )
     try:
         serve_with(settings_for(ctx), opts)
@@ -232,6 +274,8 @@ def _legacy_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-host", action="append", default=[], metavar="NAME", help="extra Host header value to accept"
     )
+    parser.add_argument("--stateless", action="store_true", help="stateless streamable HTTP (with --http)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="N uvicorn workers (needs --stateless)")
     parser.add_argument("--version", action="version", version=f"dunetrace-mcp (dunetrace-cli) {__version__}")
     return parser
 
@@ -247,6 +291,8 @@ def legacy_main(argv: list[str] | None = None) -> None:
         token_env=args.token_env,
         allow_hosts=list(args.allow_host),
         debug=_debug_env(),
+        stateless=args.stateless,
+        workers=args.workers,
     )
     try:
         serve_with(load_settings(), opts)

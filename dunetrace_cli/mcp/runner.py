@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 import httpx
-
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 

@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 
-
 def strip_titles(schema: Any) -> Any:
     """Drop pydantic's auto ``title`` keys (they repeat the property names) to keep the catalog small.
 

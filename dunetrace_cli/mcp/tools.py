@@ -10,12 +10,12 @@ descriptions, bounds and choices. It binds the arguments with the same parsers a
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Optional
-
-from pydantic import BeforeValidator, Field
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BeforeValidator, Field
 
 from dunetrace_cli import registry
 from dunetrace_cli.params import Param

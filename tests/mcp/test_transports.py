@@ -11,8 +11,8 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -112,6 +112,15 @@ def test_stdio_prints_nothing_but_protocol(served) -> None:
 @contextlib.contextmanager
 def http_server(args: list[str], env: dict[str, str], *, expect: int) -> Iterator[dict[str, str]]:
     """Start a server subprocess on a free port; yield {"streamable HTTP": url, "SSE": url}."""
+    with http_server_process(args, env, expect=expect) as (urls, _proc):
+        yield urls
+
+
+@contextlib.contextmanager
+def http_server_process(
+    args: list[str], env: dict[str, str], *, expect: int
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
+    """``http_server``, also yielding the process."""
     proc = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, **env}, text=True,
@@ -139,7 +148,7 @@ def http_server(args: list[str], env: dict[str, str], *, expect: int) -> Iterato
             match = URL_LINE.search(line)
             if match:
                 urls[match.group(1)] = match.group(2)
-        yield urls
+        yield urls, proc
     finally:
         proc.terminate()
         try:
@@ -242,3 +251,73 @@ def test_help_does_not_import_the_sdk() -> None:
     code = "import sys; from dunetrace_cli.cli.app import app; print(any(m == 'mcp' or m.startswith('mcp.') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --------------------------------------------------------------------------- scale-out
+
+
+async def test_stateless_http_answers_without_sessions(served) -> None:
+    from mcp import Client
+
+    url, fake = served("latest")
+    cmd = [*_script("dunetrace"), "mcp", "serve", "--http", "--stateless", "--port", "0"]
+    with http_server(cmd, _env(url), expect=1) as urls:
+        async with Client(urls["streamable HTTP"]) as client:
+            await _exercise(client)
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        r = httpx.post(urls["streamable HTTP"], json=init, headers=headers, timeout=10)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        assert "mcp-session-id" not in r.headers  # nothing to pin a client to one process
+        assert r.json()["result"]["serverInfo"]["name"] == "dunetrace"
+
+
+def _workers(pid: int) -> list[int]:
+    """The uvicorn worker processes of ``pid`` (multiprocessing's resource tracker is a child too)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(p) for p in path.read_text().split()] if path.exists() else []
+    out = []
+    for child in children:
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(child)
+    return out
+
+
+async def test_two_workers_share_the_port(served) -> None:
+    import anyio
+    from mcp import Client
+
+    url, fake = served("latest")
+    cmd = [*_script("dunetrace"), "mcp", "serve", "--http", "--stateless", "--workers", "2", "--port", "0"]
+    with http_server_process(cmd, _env(url), expect=1) as (urls, proc):
+        workers: list[int] = []
+        with anyio.fail_after(60):
+            while len(workers) < 2:
+                workers = _workers(proc.pid)
+                await anyio.sleep(0.2)
+
+        async def one() -> None:
+            async with Client(urls["streamable HTTP"]) as client:
+                await _exercise(client)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(6):
+                tg.start_soon(one)
+        assert _workers(proc.pid) == workers  # both still up after the calls
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--stateless"], "--stateless applies to streamable HTTP: add --http."),
+        (["--http", "--workers", "2"], "--workers needs --http --stateless (and no --sse)"),
+        (["--http", "--sse", "--stateless", "--workers", "2"], "--workers needs --http --stateless (and no --sse)"),
+        (["--http", "--stateless", "--workers", "0"], "invalid --workers 0: use 1 or more."),
+    ],
+)
+def test_scale_out_flags_are_checked(invoke, args: list[str], needle: str) -> None:
+    result = invoke(["mcp", "serve", *args, "--port", "0"])
+    assert result.exit_code == 2
+    assert needle in " ".join(result.stderr.split())
