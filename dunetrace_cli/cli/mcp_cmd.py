@@ -101,11 +101,13 @@ def load_server_module() -> Any:
     The usual cause is an environment shared with upstream ``dunetrace-mcp``, which pins ``mcp<2``:
     the 1.x SDK has no ``mcp.server.mcpserver``. That is a set-up problem, exit 3 (auth/config).
     """
+    import importlib  # noqa: PLC0415
+
     try:
-        from dunetrace_cli.mcp import server as mcp_server  # noqa: PLC0415 - lazy import of the SDK
+        importlib.import_module("dunetrace_cli.mcp.transports")
+        return importlib.import_module("dunetrace_cli.mcp.server")  # the SDK, imported lazily
     except ImportError as exc:
         raise ConfigError(mcp_sdk_sentence(exc)) from exc
-    return mcp_server
 
 
 def mcp_sdk_sentence(exc: ImportError) -> str:
@@ -144,8 +146,8 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         raise UsageError(f"invalid --port {opts.port}: use 1-65535 (or 0 for a free port).")
     check_scale_out(opts)
 
-    load_server_module()
-    from dunetrace_cli.mcp import transports  # noqa: PLC0415 - the SDK, after the version check
+    mcp_server = load_server_module()
+    from dunetrace_cli.mcp import transports  # noqa: PLC0415 - loaded by load_server_module
 
     transports.configure_logging(debug=opts.debug)
 
@@ -166,9 +168,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         )
         transports.run_workers(spec, port=opts.port, workers=opts.workers, announce=announce, banner=banner)
         return
-    from dunetrace_cli.mcp.server import build_server  # noqa: PLC0415
-
-    server = build_server(settings, auth_token=token)
+    server = mcp_server.build_server(settings, auth_token=token)
     if opts.stdio:
         if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
             print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)

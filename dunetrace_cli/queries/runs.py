@@ -74,8 +74,8 @@ def detail_counts(body: Any) -> Any:
         fixed["signal_count"] = len(signals)
     if "has_signals" not in body:
         fixed["has_signals"] = bool(signals)
-    steps = [e.get("step_index") for e in body.get("events") or [] if isinstance(e, dict)]
-    steps = [s for s in steps if isinstance(s, int) and not isinstance(s, bool)]
+    indexes = [e.get("step_index") for e in body.get("events") or [] if isinstance(e, dict)]
+    steps = [s for s in indexes if isinstance(s, int) and not isinstance(s, bool)]
     if "total_tokens" not in body and steps:
         fixed["step_count"] = max(steps) + 1
     return fixed

@@ -14,8 +14,13 @@ from dunetrace_cli.cli import mcp_cmd
 @pytest.fixture
 def sdk_1x(monkeypatch: pytest.MonkeyPatch) -> None:
     """What an environment with mcp 1.26 looks like to us: no ``mcp.server.mcpserver``."""
-    for name in [m for m in sys.modules if m == "dunetrace_cli.mcp.server" or m.startswith("mcp.server.mcpserver")]:
+    import dunetrace_cli.mcp as package
+
+    ours = [m for m in sys.modules if m.startswith("dunetrace_cli.mcp.") and m != "dunetrace_cli.mcp.hosts"]
+    for name in ours + [m for m in sys.modules if m.startswith("mcp.server.mcpserver")]:
         monkeypatch.delitem(sys.modules, name)
+    for name in ours:
+        monkeypatch.delattr(package, name.rsplit(".", 1)[1], raising=False)
     monkeypatch.setitem(sys.modules, "mcp.server.mcpserver", None)  # the import fails, as with mcp 1.x
     real_version = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "1.26.0" if name == "mcp" else real_version(name))
