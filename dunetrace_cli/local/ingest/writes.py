@@ -1,0 +1,211 @@
+"""Writing validated events: one transaction per batch, de-duplication by event id, run bookkeeping.
+
+Each ``runs`` row is an aggregate updated event by event (counts, first/last times, tokens, identity
+from ``run.started``, the terminal event); a run whose terminal event arrived (or that was analysed and
+got more events) is marked ``needs_detection``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dunetrace_cli.local.ingest.event import SIDE_TABLE_TYPES, TERMINAL_TYPES, Event
+from dunetrace_cli.local.store import Store
+
+_INT64 = 2**63 - 1
+
+
+def _int_field(payload: dict[str, Any], key: str) -> int:
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return max(-_INT64, min(_INT64, int(value)))
+
+
+_RUN_COLUMNS = (
+    "run_id agent_id agent_version started_at completed_at first_received_at last_received_at event_count "
+    "max_step parent_run_id processed_at trigger prompt_tokens completion_tokens reasoning_tokens model "
+    "input_text conversation_id trace_id terminal_event_type has_started sdk_exit_reason dropped_events "
+    "processed_event_count input_hash first_tool_step signal_count needs_detection processing_error "
+    "llm_called_prompt_tokens llm_responded_prompt_tokens has_llm_events "
+    "event_clock last_event_at last_write_at needs_reeval baseline_key"
+).split()
+_RUN_MUTABLE = [c for c in _RUN_COLUMNS if c not in ("run_id",)]
+
+
+def _clamp(n: int) -> int:
+    return max(-_INT64, min(_INT64, n))
+
+
+class _RunAcc:
+    """Per-run aggregate kept on the ``runs`` row, updated event by event."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.r = row
+
+    @classmethod
+    def fresh(cls, ev: Event) -> _RunAcc:
+        row = dict.fromkeys(_RUN_COLUMNS)
+        row.update(
+            run_id=ev.run_id,
+            agent_id=ev.agent_id,
+            agent_version=ev.agent_version,
+            event_count=0,
+            max_step=0,
+            has_started=0,
+            dropped_events=0,
+            signal_count=0,
+            needs_detection=0,
+            llm_called_prompt_tokens=0,
+            llm_responded_prompt_tokens=0,
+            has_llm_events=0,
+            event_clock=0,
+            needs_reeval=0,
+        )
+        return cls(row)
+
+    def add(self, ev: Event, received_at: float) -> None:
+        r = self.r
+        p = ev.payload
+        r["event_count"] += 1
+        r["max_step"] = max(r["max_step"], ev.step_index)
+        r["last_event_at"] = ev.timestamp if r["last_event_at"] is None else max(r["last_event_at"], ev.timestamp)
+        r["first_received_at"] = received_at if r["first_received_at"] is None else min(r["first_received_at"], received_at)
+        r["last_received_at"] = received_at if r["last_received_at"] is None else max(r["last_received_at"], received_at)
+        if r["conversation_id"] is None and ev.conversation_id:
+            r["conversation_id"] = ev.conversation_id
+        if r["trace_id"] is None and ev.trace_id:
+            r["trace_id"] = ev.trace_id
+        et = ev.event_type
+        if et == "run.started":
+            if not r["has_started"]:
+                r["started_at"] = ev.timestamp
+                r["agent_id"] = ev.agent_id
+                r["agent_version"] = ev.agent_version
+                text = p.get("input_text")
+                if isinstance(text, str):
+                    r["input_text"] = text
+                    r["input_hash"] = hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - not security
+            r["has_started"] = 1
+            if ev.parent_run_id:
+                r["parent_run_id"] = ev.parent_run_id
+        elif r["parent_run_id"] is None and ev.parent_run_id and et not in TERMINAL_TYPES:
+            r["parent_run_id"] = ev.parent_run_id
+        if et in TERMINAL_TYPES:
+            if r["terminal_event_type"] is None:
+                r["terminal_event_type"] = et
+                r["completed_at"] = ev.timestamp
+                reason = p.get("exit_reason")
+                if et == "run.errored":
+                    r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "error"
+                else:
+                    r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "completed"
+                r["dropped_events"] = max(r["dropped_events"] or 0, max(0, _int_field(p, "dropped_events")))
+            if r["parent_run_id"] is None and ev.parent_run_id:
+                r["parent_run_id"] = ev.parent_run_id
+        elif et == "llm.called":
+            r["has_llm_events"] = 1
+            r["llm_called_prompt_tokens"] = _clamp(r["llm_called_prompt_tokens"] + _int_field(p, "prompt_tokens"))
+            model = p.get("model")
+            if r["model"] is None and isinstance(model, str) and model:
+                r["model"] = model
+        elif et == "llm.responded":
+            r["has_llm_events"] = 1
+            r["llm_responded_prompt_tokens"] = _clamp(
+                r["llm_responded_prompt_tokens"] + _int_field(p, "prompt_tokens")
+            )
+            r["completion_tokens"] = _clamp((r["completion_tokens"] or 0) + _int_field(p, "completion_tokens"))
+            r["reasoning_tokens"] = _clamp((r["reasoning_tokens"] or 0) + _int_field(p, "reasoning_tokens"))
+        elif et == "tool.called":
+            r["first_tool_step"] = (
+                ev.step_index if r["first_tool_step"] is None else min(r["first_tool_step"], ev.step_index)
+            )
+        if r["has_llm_events"]:
+            exact = r["llm_responded_prompt_tokens"]
+            r["prompt_tokens"] = exact if exact != 0 else r["llm_called_prompt_tokens"]
+            r["completion_tokens"] = r["completion_tokens"] or 0
+            r["reasoning_tokens"] = r["reasoning_tokens"] or 0
+        if r["terminal_event_type"] is not None or r["processed_at"] is not None:
+            r["needs_detection"] = 1
+
+
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events(event_id, run_id, agent_id, agent_version, event_type, step_index, timestamp, "
+    "parent_run_id, trace_id, conversation_id, payload, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_POLICY_EVAL = (
+    "INSERT OR IGNORE INTO policy_evaluations(event_id, run_id, agent_id, agent_version, step_index, timestamp, "
+    "payload, received_at) VALUES (?,?,?,?,?,?,?,?)"
+)
+
+
+@dataclass
+class WriteOutcome:
+    new: int = 0
+    duplicate: int = 0
+    runs: set[str] = field(default_factory=set)
+    ready_runs: set[str] = field(default_factory=set)  # runs that now need detection
+
+
+def write_events(
+    store: Store, events: Iterable[Event], *, received_at: float | None = None, event_clock: bool = False
+) -> WriteOutcome:
+    """Store a batch in ONE transaction (durable on return): new events inserted, duplicates skipped, runs updated.
+
+    ``received_at`` is the server's arrival time (default: now). With ``event_clock`` (file input) each
+    event's received time is its own timestamp instead, so the run keeps the time it ran at.
+    """
+    stamp = time.time() if received_at is None else received_at
+    out = WriteOutcome()
+    with store.write() as conn:
+        new_by_run: dict[str, list[Event]] = {}
+        for ev in events:
+            if ev.event_type in SIDE_TABLE_TYPES:
+                cur = conn.execute(
+                    _INSERT_POLICY_EVAL,
+                    (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.step_index, ev.timestamp,
+                     ev.payload_text, ev.timestamp if event_clock else stamp),
+                )
+            else:
+                cur = conn.execute(
+                    _INSERT_EVENT,
+                    (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index,
+                     ev.timestamp, ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
+                     ev.timestamp if event_clock else stamp),
+                )
+            if cur.rowcount == 1:
+                out.new += 1
+                if ev.event_type not in SIDE_TABLE_TYPES:
+                    new_by_run.setdefault(ev.run_id, []).append(ev)
+            else:
+                out.duplicate += 1
+        for run_id, evs in new_by_run.items():
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            acc = _RunAcc({k: row[k] for k in _RUN_COLUMNS}) if row is not None else _RunAcc.fresh(evs[0])
+            if row is None:
+                acc.r["event_clock"] = 1 if event_clock else 0
+            for ev in evs:
+                acc.add(ev, ev.timestamp if event_clock else stamp)
+            acc.r["last_write_at"] = stamp
+            values = [acc.r[c] for c in _RUN_COLUMNS]
+            if row is None:
+                conn.execute(
+                    f"INSERT INTO runs({','.join(_RUN_COLUMNS)}) VALUES ({','.join('?' * len(_RUN_COLUMNS))})",
+                    values,
+                )
+            else:
+                conn.execute(
+                    f"UPDATE runs SET {','.join(c + '=?' for c in _RUN_MUTABLE)} WHERE run_id=?",
+                    [acc.r[c] for c in _RUN_MUTABLE] + [run_id],
+                )
+            out.runs.add(run_id)
+            if acc.r["needs_detection"]:
+                out.ready_runs.add(run_id)
+    return out
