@@ -1,46 +1,48 @@
-"""Local store ingest: throughput from JSONL and over HTTP, and peak memory on a 1,000,000-event file.
+"""Local store, in one run: ingest next to its floor, HTTP next to JSONL, reads at 1M, signals per route.
 
 Events are clones of the real SDK fixture (bench/_gen_events.py: 53 runs / 648 events per clone, fresh
-run/event ids, 60 agents, timestamps spread over 7 days), detected as the store does it (baselines,
-post-processing, explanations on read).
+run/event ids, 60 agents, spread over 7 days ending 10 minutes ago, so every unfinished run is past the
+stall timeout by its own clock).
 
-* JSONL: the `dunetrace local ingest` driver (``ingest_sources``) in a child process; the write phase
-  (parse, validate, store in 2,000-event transactions) and the detection sweep are timed apart.
-* HTTP: ``dunetrace local serve`` in a subprocess on 127.0.0.1; ``POST /v1/ingest`` the way the SDK's
-  HttpBatchingEmitter does (urllib, a new connection per POST, the SDK's body and byte format), with the
-  drain thread's 100-event batches, the 500-event maximum, and 4 SDK processes at once. "accepted" is
-  the rate until the last 202; "+ detection" until every completed run is detected by the server's
-  worker (the two unfinished runs per clone wait for the 90 s stall timeout and are not counted).
-* Peak memory: `dunetrace local ingest FILE --finalize-stalled` as a user runs it, on 100k and 1M events:
-  the process's RSS high-water mark (VmHWM). "peak RSS" of the other rows: the driver child, or the server.
+* **floor**: a plain parse-and-insert of the same lines into the same ``events`` table with the same
+  indexes (``json.loads``, compact ``json.dumps`` of the payload, ``executemany`` in 2,000-row
+  transactions), no validation, no run rows, no detection.
+* **JSONL**: ``dunetrace local ingest FILE --json`` as a user runs it (validation, run bookkeeping,
+  detection while streaming, the stall sweep), in a child process; peak RSS = its VmHWM.
+* **HTTP**: ``dunetrace local serve --stall-seconds 2`` in a subprocess; the real SDK's
+  ``HttpBatchingEmitter`` ships 100-event batches (its drain size) from 1 or 4 client processes (each
+  owning whole clones); the rate runs until every run is analysed (stalled runs included).
+* **signals**: live signals stored through each route, which must be equal.
+* **reads at 1M**: in-process ASGI exactly as ``DUNETRACE_API_URL=local:PATH`` sends them, median of
+  20 warm calls, on the 1M-event store the JSONL row built.
 
-Run from the repo root: ``python bench/local_ingest.py`` (a few minutes; ``--quick`` for a small run).
+Run from the repo root: ``python bench/local_ingest.py`` (about 10 minutes on 2 cores; ``--quick``: 20k
+and 100k events, HTTP at 20k).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, print_table
-from _gen_events import clone_events, write_jsonl
+from _common import ROOT, median_ms, print_table
+from _gen_events import write_jsonl
 
 PY = sys.executable
+PER_CLONE = 648
 
 
-# ── child: the `local ingest` driver, timed by phase ──────────────────────────────────────────
 def vm_hwm_kb(pid: int | str = "self") -> int:
-    """The RSS high-water mark of a live process (VmHWM; per address space, so reset by exec, unlike
-    ru_maxrss, which on Linux carries the forking parent's size over into the child)."""
+    """The RSS high-water mark of a live process (VmHWM)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
@@ -51,49 +53,16 @@ def vm_hwm_kb(pid: int | str = "self") -> int:
     return 0
 
 
-def child_jsonl(source: str, db: str) -> None:
-    from dunetrace_cli.local.load import ingest_sources
-    from dunetrace_cli.local.store import open_store
-
-    marks: dict[str, float] = {}
-
-    def progress(name: str, total: int | None):
-        def hook(_name: str, done: int, total_: int | None) -> None:
-            if total_ is not None and done >= total_:
-                marks.setdefault("written", time.perf_counter())  # final call: the file's last flush is done
-
-        return hook
-
-    store = open_store(db)
-    start = time.perf_counter()
-    summary = ingest_sources(store, [source], report=lambda p: None, progress=progress, finalize_stalled=True)
-    end = time.perf_counter()
-    store.close()
-    written = marks.get("written", end)
-    print(
-        json.dumps(
-            {
-                "events": summary.events_new,
-                "runs": summary.runs_completed + summary.runs_stalled,
-                "signals": summary.signals_found,
-                "total_s": end - start,
-                "write_s": written - start,
-                "detect_s": end - written,
-                "peak_rss_kb": vm_hwm_kb(),
-            }
-        )
-    )
-
-
-def run_measured(cmd: list[str], timeout: float) -> tuple[str, int]:
-    """Run a child; return (stdout, its peak RSS in KiB, sampled from VmHWM every 20 ms until it exits)."""
+def run_measured(cmd: list[str], timeout: float) -> tuple[str, int, float]:
+    """Run a child; return (stdout, its peak RSS in KiB, wall seconds)."""
     peak = 0
     with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + timeout
         try:
             while proc.poll() is None:
-                peak = max(peak, vm_hwm_kb(proc.pid))  # a high-water mark: a late sample still sees the peak
+                peak = max(peak, vm_hwm_kb(proc.pid))
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{cmd[:4]} took longer than {timeout:.0f} s")
                 time.sleep(0.02)
@@ -101,11 +70,71 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[str, int]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        wall = time.perf_counter() - start
         out.seek(0)
         text = out.read().decode()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} exited {proc.returncode}: {text[-500:]}")
-    return text, peak
+    return text, peak, wall
+
+
+# ── children ──────────────────────────────────────────────────────────────────────────────────
+def child_floor(source: str, db: str) -> None:
+    """Plain parse + insert of the same rows into the same table and indexes."""
+    from dunetrace_cli.local.store import open_store
+
+    store = open_store(db)
+    conn = store.conn()
+    sql = (
+        "INSERT OR IGNORE INTO events(event_id, run_id, agent_id, agent_version, event_type, step_index, "
+        "timestamp, parent_run_id, trace_id, conversation_id, payload, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    start = time.perf_counter()
+    rows = []
+    n = 0
+
+    def commit() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+        rows.clear()
+
+    with open(source, "rb") as fh:
+        for line in fh:
+            e = json.loads(line)
+            rows.append((e["event_id"], e["run_id"], e["agent_id"], e["agent_version"], e["event_type"],
+                         e["step_index"], e["timestamp"], e["parent_run_id"], e["trace_id"], e["conversation_id"],
+                         json.dumps(e["payload"], separators=(",", ":"), ensure_ascii=False), e["timestamp"]))  # fmt: skip
+            n += 1
+            if len(rows) >= 2000:
+                commit()
+    if rows:
+        commit()
+    store.close()
+    print(json.dumps({"events": n, "seconds": time.perf_counter() - start, "peak_rss_kb": vm_hwm_kb()}))
+
+
+def child_client(url: str, source: str) -> None:
+    """One SDK process: the real HttpBatchingEmitter shipping this share in 100-event batches."""
+    from dunetrace.emitters import HttpBatchingEmitter
+    from dunetrace.models import AgentEvent, EventType
+
+    emitter = HttpBatchingEmitter(url, max_retries=5)
+    batch: list[AgentEvent] = []
+    failed = 0
+    with open(source, encoding="utf-8") as fh:
+        for line in fh:
+            e = json.loads(line)
+            batch.append(AgentEvent(**dict(e, event_type=EventType(e["event_type"]))))
+            if len(batch) == 100:
+                failed += emitter.ship(batch).name != "DELIVERED"
+                batch = []
+    if batch:
+        failed += emitter.ship(batch).name != "DELIVERED"
+    while emitter.pending_events():
+        emitter.retry_pending()
+        time.sleep(0.2)
+    print(json.dumps({"failed": failed}))
 
 
 # ── HTTP: a `local serve` subprocess ──────────────────────────────────────────────────────────
@@ -115,183 +144,169 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    def __init__(self, db: Path) -> None:
-        self.ingest_port, self.api_port = free_port(), free_port()
-        self.proc = subprocess.Popen(
-            [PY, "-m", "dunetrace_cli", "local", "serve", "--db", str(db),
-             "--ingest-port", str(self.ingest_port), "--api-port", str(self.api_port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.ingest_port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("dunetrace local serve did not start")
-            time.sleep(0.05)
-
-    def peak_rss_kb(self) -> int:
-        return vm_hwm_kb(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def sdk_bodies(events: list[dict], batch: int) -> list[bytes]:
-    """The HttpBatchingEmitter's body: default separators, ASCII escaping, api_key always present."""
-    out = []
-    for i in range(0, len(events), batch):
-        chunk = events[i : i + batch]
-        body = {"api_key": "", "agent_id": chunk[0]["agent_id"], "events": chunk}
-        out.append(json.dumps(body, default=str).encode())
-    return out
-
-
-def post(url: str, body: bytes) -> None:
-    req = urllib.request.Request(
-        f"{url}/v1/ingest", data=body, method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "dunetrace-sdk-py/0.5.7"},
-    )  # fmt: skip
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        if resp.status != 202:
-            raise RuntimeError(f"ingest answered {resp.status}")
-
-
-def pending_completed(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+def counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
     try:
-        return conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE terminal_event_type IS NOT NULL AND needs_detection=1"
-        ).fetchone()[0]
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "events": one("SELECT COUNT(*) FROM events"),
+            "runs": one("SELECT COUNT(*) FROM runs WHERE processed_at IS NOT NULL"),
+            "left": one("SELECT COUNT(*) FROM runs WHERE processed_at IS NULL OR needs_detection=1 OR needs_reeval=1"),
+            "signals": one("SELECT COUNT(*) FROM signals WHERE shadow=0"),
+        }
     finally:
         conn.close()
 
 
-def http_case(events: list[dict], batch: int, clients: int, workdir: Path) -> list[object]:
-    db = workdir / f"http-{batch}-{clients}.db"
-    # each SDK process owns some agents (so all of a run's events), and posts its batches in order
-    owner = {a: i % clients for i, a in enumerate(sorted({e["agent_id"] for e in events}))}
-    shares = [sdk_bodies([e for e in events if owner[e["agent_id"]] == c], batch) for c in range(clients)]
-    bodies = [b for share in shares for b in share]
-    server = Server(db)
+def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
+    db = work / f"http-{n}-{clients}.db"
+    shares = [work / f"share-{clients}-{c}.jsonl" for c in range(clients)]
+    handles = [open(p, "w", encoding="utf-8") for p in shares]  # noqa: SIM115
+    with open(src, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            handles[(i // PER_CLONE) % clients].write(line)  # whole clones per client
+    for h in handles:
+        h.close()
+    port, api = free_port(), free_port()
+    server = subprocess.Popen(
+        [PY, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port", str(port),
+         "--api-port", str(api), "--stall-seconds", "2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
-        errors: list[BaseException] = []
-
-        def client(share: list[bytes]) -> None:
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                for body in share:
-                    post(server.url, body)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("local serve did not start") from None
+                time.sleep(0.05)
         start = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(s,)) for s in shares]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        procs = [subprocess.Popen([PY, __file__, "--child-client", url, str(p)], cwd=ROOT, stdout=subprocess.PIPE)
+                 for p in shares]  # fmt: skip
+        for p in procs:
+            out, _ = p.communicate(3600)
+            if p.returncode != 0 or json.loads(out)["failed"]:
+                raise RuntimeError(f"an SDK client failed: {out[-300:]!r}")
         accepted = time.perf_counter() - start
-        if errors:
-            raise errors[0]
-        deadline = time.monotonic() + 600
-        while pending_completed(db) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        detected = time.perf_counter() - start
-        rss = server.peak_rss_kb()
+        while True:
+            c = counts(db)
+            if c["left"] == 0 and c["events"] == n:
+                break
+            time.sleep(0.2)
+        done = time.perf_counter() - start
+        rss = vm_hwm_kb(server.pid)
     finally:
-        server.stop()
-    n = len(events)
-    return [
-        f"HTTP, {batch}/POST, {clients} client{'s' if clients > 1 else ''}", f"{n:,}", len(bodies),
-        f"{n / accepted:,.0f}", f"{n / detected:,.0f}", f"{detected:.1f}", f"{rss / 1024:.0f}",
-    ]  # fmt: skip
+        server.terminate()
+        server.wait(30)
+    return {"accepted_s": accepted, "done_s": done, "rss_kb": rss, **counts(db)}
+
+
+# ── reads ─────────────────────────────────────────────────────────────────────────────────────
+async def reads(db: Path, calls: int = 20) -> list[list[object]]:
+    import httpx
+
+    from dunetrace_cli.local.api import create_api_app
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    agent, run_id = conn.execute(
+        "SELECT agent_id, run_id FROM runs WHERE processed_at IS NOT NULL GROUP BY agent_id ORDER BY COUNT(*) DESC"
+    ).fetchone()
+    conn.close()
+    queries = {
+        "agents": ("/v1/agents", {}),
+        f"insights ({agent})": (f"/v1/agents/{agent}/insights", {}),
+        "health-score": (f"/v1/agents/{agent}/health-score", {}),
+        "token-stats": (f"/v1/agents/{agent}/token-stats", {}),
+        "run by 12-char prefix": ("/v1/runs", {"run_id_prefix": run_id[:12]}),
+        "run detail": (f"/v1/runs/{run_id}", {}),
+    }
+    rows: list[list[object]] = []
+    transport = httpx.ASGITransport(app=create_api_app(db))
+    async with httpx.AsyncClient(transport=transport, base_url="http://dunetrace.local") as client:
+        for name, (path, params) in queries.items():
+            samples = []
+            for _ in range(calls + 1):
+                start = time.perf_counter()
+                resp = await client.get(path, params=params)
+                samples.append(time.perf_counter() - start)
+                if resp.status_code != 200:
+                    raise RuntimeError(f"{path} answered {resp.status_code}: {resp.text[:200]}")
+            rows.append([name, median_ms(samples[1:]), round(samples[0] * 1000, 1)])
+    return rows
 
 
 # ── main ──────────────────────────────────────────────────────────────────────────────────────
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="20k events for throughput, 100k for memory")
-    ap.add_argument("--child-jsonl", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="20k and 100k events, HTTP at 20k")
+    ap.add_argument("--child-floor", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child_jsonl:
-        child_jsonl(*args.child_jsonl)
+    if args.child_floor:
+        child_floor(*args.child_floor)
+        return
+    if args.child_client:
+        child_client(*args.child_client)
         return
 
-    throughput_n = 20_000 if args.quick else 100_000
-    memory_sizes = [100_000] if args.quick else [100_000, 1_000_000]
-    with tempfile.TemporaryDirectory(prefix="dt-bench-ingest-") as tmp:
+    sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
+    http_n = 20_000 if args.quick else 100_000
+    ingest_rows: list[list[object]] = []
+    route_rows: list[list[object]] = []
+    with tempfile.TemporaryDirectory(prefix="dt-bench-local-") as tmp:
         work = Path(tmp)
-        rows: list[list[object]] = []
-
-        # JSONL through the driver
-        src = write_jsonl(work / "throughput.jsonl", throughput_n)
-        out, _ = run_measured([PY, __file__, "--child-jsonl", str(src), str(work / "jsonl.db")], timeout=900)
-        r = json.loads(out)
-        rss = r["peak_rss_kb"]
-        rows.append([
-            "JSONL, `local ingest` driver", f"{r['events']:,}", "-", f"{r['events'] / r['write_s']:,.0f}",
-            f"{r['events'] / r['total_s']:,.0f}", f"{r['total_s']:.1f}", f"{rss / 1024:.0f}",
-        ])  # fmt: skip
-        jsonl_detail = r
-
-        # HTTP, SDK-shaped
-        events = list(clone_events(throughput_n))
-        for batch, clients in ((100, 1), (500, 1), (100, 4)):
-            rows.append(http_case(events, batch, clients, work))
-        del events
-
-        print_table(
-            f"Ingest throughput, {throughput_n:,} SDK events ({jsonl_detail['runs']:,} runs, "
-            f"{jsonl_detail['signals']:,} signals), 2 cores",
-            ["path", "events", "POSTs", "accepted ev/s", "+ detection ev/s", "total s", "peak RSS MiB"],
-            rows,
-        )
-        print(
-            f"  JSONL phases: write {jsonl_detail['write_s']:.1f} s, detection {jsonl_detail['detect_s']:.1f} s "
-            f"({jsonl_detail['runs'] / max(jsonl_detail['detect_s'], 1e-9):,.0f} runs/s)"
-        )
-
-        # peak memory of the real command
-        mem_rows: list[list[object]] = []
-        for n in memory_sizes:
-            started = time.perf_counter()
-            src = write_jsonl(work / f"mem-{n}.jsonl", n)
-            gen_s = time.perf_counter() - started
-            db = work / f"mem-{n}.db"
-            started = time.perf_counter()
-            out, rss = run_measured(
-                [PY, "-m", "dunetrace_cli", "local", "ingest", str(src), "--db", str(db), "--finalize-stalled", "--json"],
-                timeout=1800,
+        read_rows: list[list[object]] = []
+        for n in sizes:
+            src = write_jsonl(work / f"{n}.jsonl", n, now=time.time() - 600)
+            out, frss, _ = run_measured([PY, __file__, "--child-floor", str(src), str(work / f"floor-{n}.db")], 3600)
+            floor = json.loads(out)
+            db = work / f"jsonl-{n}.db"
+            out, rss, wall = run_measured(
+                [PY, "-m", "dunetrace_cli", "local", "ingest", str(src), "--db", str(db), "--json"], 7200
             )
-            wall = time.perf_counter() - started
             s = json.loads(out)
-            size = sum(p.stat().st_size for p in work.glob(f"mem-{n}.db*"))
-            mem_rows.append([
-                f"{n:,}", f"{src.stat().st_size / 2**20:,.0f}", f"{s['runs_completed'] + s['runs_stalled']:,}",
-                f"{s['signals_found']:,}", f"{wall:.0f}", f"{n / wall:,.0f}", f"{rss / 1024:.0f}",
-                f"{size / 2**20:,.0f}", f"{gen_s:.0f}",
+            floor_rate, rate = floor["events"] / floor["seconds"], n / s["seconds"]
+            c = counts(db)
+            ingest_rows.append([
+                f"{n:,}", f"{floor_rate:,.0f}", f"{rate:,.0f}", f"{rate / floor_rate:.2f}", f"{s['seconds']:.1f}",
+                f"{c['runs']:,}", f"{c['signals']:,}", s["runs_reevaluated"], f"{frss / 1024:.0f}", f"{rss / 1024:.0f}",
             ])  # fmt: skip
-            src.unlink()
-            for p in work.glob(f"mem-{n}.db*"):
+            if n == http_n:
+                route_rows.append(["JSONL (`local ingest`)", f"{n:,}", f"{rate:,.0f}", "-", f"{s['seconds']:.1f}",
+                                   f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}"])  # fmt: skip
+                jsonl_rate = rate
+                for clients in (1, 4):
+                    h = http_case(src, n, clients, work)
+                    route_rows.append([
+                        f"HTTP, HttpBatchingEmitter x{clients}", f"{n:,}", f"{n / h['done_s']:,.0f}",
+                        f"{n / h['done_s'] / jsonl_rate:.2f}", f"{h['done_s']:.1f}", f"{h['runs']:,}",
+                        f"{h['signals']:,}", f"{h['rss_kb'] / 1024:.0f}",
+                    ])  # fmt: skip
+            if n == sizes[-1]:
+                read_rows = asyncio.run(reads(db))
+            for p in work.glob(f"*{n}*"):
                 p.unlink()
-        print_table(
-            "`dunetrace local ingest FILE --finalize-stalled`: peak memory (RSS high-water of the process)",
-            ["events", "file MiB", "runs", "signals", "wall s", "ev/s", "peak RSS MiB", "db MiB", "generate s"],
-            mem_rows,
-        )
+    print_table(
+        "Ingest with detection (`dunetrace local ingest FILE`) next to its floor (plain parse + insert, same table "
+        "and indexes), same run",
+        ["events", "floor ev/s", "ingest ev/s", "x floor", "ingest s", "runs", "live signals", "re-evaluated",
+         "floor RSS MiB", "ingest RSS MiB"],
+        ingest_rows,
+    )  # fmt: skip
+    print_table(
+        "The three routes, same events (HTTP until every run is analysed, stalled ones included)",
+        ["route", "events", "ev/s", "x JSONL", "s", "runs", "live signals", "peak RSS MiB"],
+        route_rows,
+    )
+    print_table(
+        f"Reads at {sizes[-1]:,} events, in-process (DUNETRACE_API_URL=local:PATH), median ms of 20 warm calls",
+        ["query", "median ms", "1st call ms"],
+        read_rows,
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Routes (all GET):
     /v1/config                            {"github_configured": false}
     /v1/agents                            offset, limit
     /v1/agents/{agent_id}/runs            offset, limit, has_signals
-    /v1/runs                              offset, limit, agent_id, has_signals, per_agent_limit
+    /v1/runs                              offset, limit, agent_id, has_signals, per_agent_limit,
+                                          run_id_prefix (local addition: runs whose id starts with it)
     /v1/runs/{run_id}                     include_shadow            (404 unless the run was processed)
     /v1/agents/{agent_id}/signals         offset, limit, severity, failure_type, include_shadow, explain
     /v1/signals                           ... the same plus agent_id, per_agent_limit
@@ -47,7 +48,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,7 +61,9 @@ from starlette.routing import Route
 
 from dunetrace_cli.errors import DunetraceError
 from dunetrace_cli.local import readqueries as rq
-from dunetrace_cli.local import readqueries_analytics as ra
+from dunetrace_cli.local import readqueries_health as rh
+from dunetrace_cli.local import readqueries_insights as ri
+from dunetrace_cli.local import readqueries_tokens as rt
 from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
 from dunetrace_cli.local.store_errors import StoreError
 from dunetrace_cli.local.store_http import store_error_response
@@ -177,7 +180,7 @@ class RequestValidationFailed(Exception):
 # query parameters, validated by pydantic exactly as FastAPI does (same error types and messages)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _int_adapter(ge: int | None, le: int | None) -> TypeAdapter[int]:
     return TypeAdapter(Annotated[int, Field(ge=ge, le=le)])
 
@@ -428,7 +431,12 @@ def create_api_app(
         return ApiJSONResponse({"agents": rows, "page": rq.page_dict(total, offset, limit)})
 
     def _runs(
-        agent_id: str | None, offset: int, limit: int, has_signals: bool | None, per_agent_limit: int | None
+        agent_id: str | None,
+        offset: int,
+        limit: int,
+        has_signals: bool | None,
+        per_agent_limit: int | None,
+        run_id_prefix: str | None = None,
     ) -> ApiJSONResponse:
         rows, total = read(
             lambda conn: rq.list_runs(
@@ -438,6 +446,7 @@ def create_api_app(
                 limit=limit,
                 has_signals=has_signals,
                 per_agent_limit=per_agent_limit,
+                run_id_prefix=run_id_prefix,
             )
         )
         return ApiJSONResponse({"runs": rows, "page": rq.page_dict(total, offset, limit)})
@@ -454,8 +463,9 @@ def create_api_app(
         agent_id = q.str("agent_id")
         has_signals = q.bool("has_signals", None)
         per_agent_limit = q.int("per_agent_limit", None, ge=1)
+        run_id_prefix = q.str("run_id_prefix")  # local addition: run lookup by id prefix
         q.done()
-        return _runs(agent_id, offset, limit, has_signals, per_agent_limit)
+        return _runs(agent_id, offset, limit, has_signals, per_agent_limit, run_id_prefix or None)
 
     def run(request: Request) -> ApiJSONResponse:
         run_id = request.path_params["run_id"]
@@ -517,15 +527,15 @@ def create_api_app(
 
     def insights(request: Request) -> ApiJSONResponse:
         agent_id = request.path_params["agent_id"]
-        return ApiJSONResponse(read(lambda conn: ra.insights(conn, agent_id, now=clock())))
+        return ApiJSONResponse(read(lambda conn: ri.insights(conn, agent_id, now=clock())))
 
     def health_score(request: Request) -> ApiJSONResponse:
         agent_id = request.path_params["agent_id"]
-        return ApiJSONResponse(read(lambda conn: ra.health_score(conn, agent_id, now=clock())))
+        return ApiJSONResponse(read(lambda conn: rh.health_score(conn, agent_id, now=clock())))
 
     def token_stats(request: Request) -> ApiJSONResponse:
         agent_id = request.path_params["agent_id"]
-        return ApiJSONResponse(read(lambda conn: ra.token_stats(conn, agent_id, now=clock())))
+        return ApiJSONResponse(read(lambda conn: rt.token_stats(conn, agent_id, now=clock())))
 
     def get(path: str, endpoint: Callable[[Request], Any]) -> Route:
         route = Route(path, endpoint, methods=["GET"])

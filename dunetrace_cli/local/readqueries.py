@@ -1,7 +1,7 @@
 """Read-side SQL of the local Customer API (``api.py`` stays a thin HTTP layer over these functions).
 
 This module holds the shared helpers and the list/detail endpoints; the per-agent analytics (health
-score, token stats, insights) are in :mod:`dunetrace_cli.local.readqueries_analytics` and the price
+score, token stats, insights) are in :mod:`dunetrace_cli.local.readqueries_health`, ``_tokens`` and ``_insights``; the price
 table in :mod:`dunetrace_cli.domain.pricing`.
 
 Every function takes an open ``sqlite3.Connection`` (rows as ``sqlite3.Row``) and, where a time
@@ -76,7 +76,7 @@ def percentile_cont(values: Iterable[float], q: float) -> float | None:
 
 
 def utc_day(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).date().isoformat()
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).date().isoformat()
 
 
 def placeholders(n: int) -> str:
@@ -140,20 +140,9 @@ def page_dict(total: int, offset: int, limit: int) -> dict[str, Any]:
 
 
 def list_agents(conn: sqlite3.Connection, *, now: float, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Agents (discovered from events) by ``last_seen`` descending, with their signal figures."""
-    rows = conn.execute(
-        """
-        WITH RECURSIVE a(id) AS (
-            SELECT (SELECT MIN(agent_id) FROM events)
-            UNION ALL
-            SELECT (SELECT MIN(agent_id) FROM events WHERE agent_id > a.id) FROM a WHERE a.id IS NOT NULL
-        )
-        SELECT a.id AS agent_id,
-               (SELECT MAX(received_at) FROM events WHERE agent_id = a.id) AS last_seen,
-               (SELECT COUNT(*) FROM runs WHERE agent_id = a.id) AS run_count
-        FROM a WHERE a.id IS NOT NULL
-        """
-    ).fetchall()
+    """Agents by ``last_seen`` descending, with their signal figures, from the ingest-time aggregates
+    (``agent_stats``, ``agent_signal_types``, ``agent_signal_days``: see ``aggregates.py``)."""
+    rows = conn.execute("SELECT agent_id, last_seen, run_count FROM agent_stats WHERE run_count > 0").fetchall()
     agents = sorted(
         rows,
         # last_seen descending (NULLs first, as Postgres sorts them), ties by agent_id
@@ -170,12 +159,7 @@ def list_agents(conn: sqlite3.Connection, *, now: float, offset: int, limit: int
         a: {"signal_count": 0, "critical_count": 0, "high_count": 0, "failure_types": {}} for a in ids
     }
     for row in conn.execute(
-        f"""
-        SELECT agent_id, failure_type, severity, COUNT(*) AS n
-        FROM signals
-        WHERE agent_id IN ({marks}) AND shadow = 0
-        GROUP BY agent_id, failure_type, severity
-        """,
+        f"SELECT agent_id, failure_type, severity, n FROM agent_signal_types WHERE agent_id IN ({marks}) AND n > 0",
         ids,
     ):
         entry = counts[row["agent_id"]]
@@ -189,19 +173,21 @@ def list_agents(conn: sqlite3.Connection, *, now: float, offset: int, limit: int
         types[row["failure_type"]] = types.get(row["failure_type"], 0) + n
 
     # Sparkline: 7 daily live-signal counts (UTC days, oldest first) for agents with signals in 7 days.
-    day_counts: dict[str, dict[str, int]] = {}
+    today = int(now // DAY)
+    day_counts: dict[str, dict[int, int]] = {}
     for row in conn.execute(
-        f"""
-        SELECT agent_id, date(detected_at, 'unixepoch') AS day, COUNT(*) AS n
-        FROM signals
-        WHERE agent_id IN ({marks}) AND shadow = 0 AND detected_at >= ?
-        GROUP BY agent_id, day
-        """,
-        [*ids, now - 7 * DAY],
+        f"SELECT agent_id, day, n FROM agent_signal_days WHERE agent_id IN ({marks}) AND day >= ? AND n > 0",
+        [*ids, today - 6],
     ):
-        day_counts.setdefault(row["agent_id"], {})[row["day"]] = int(row["n"])
-    today = _dt.datetime.fromtimestamp(now, tz=_dt.timezone.utc).date()
-    last_7 = [(today - _dt.timedelta(days=back)).isoformat() for back in range(6, -1, -1)]
+        day_counts.setdefault(row["agent_id"], {})[int(row["day"])] = int(row["n"])
+    quiet = [a for a in ids if a not in day_counts]
+    if quiet:  # a signal in the 7-day window but before the first of the 7 days still shows the zeros
+        for row in conn.execute(
+            f"SELECT DISTINCT agent_id FROM signals WHERE agent_id IN ({placeholders(len(quiet))}) AND shadow = 0 "
+            "AND detected_at >= ? AND detected_at < ?",
+            [*quiet, now - 7 * DAY, (today - 6) * DAY],
+        ):
+            day_counts[row[0]] = {}
 
     out = []
     for r in page:
@@ -215,7 +201,7 @@ def list_agents(conn: sqlite3.Connection, *, now: float, offset: int, limit: int
                 "signal_count": entry["signal_count"],
                 "critical_count": entry["critical_count"],
                 "high_count": entry["high_count"],
-                "sparkline": [days.get(day, 0) for day in last_7] if days is not None else [],
+                "sparkline": [days.get(day, 0) for day in range(today - 6, today + 1)] if days is not None else [],
                 "failure_types": entry["failure_types"],
             }
         )
@@ -229,9 +215,26 @@ def list_agents(conn: sqlite3.Connection, *, now: float, offset: int, limit: int
 _LIVE_SIGNAL_EXISTS = "EXISTS (SELECT 1 FROM signals s WHERE s.run_id = runs.run_id AND s.shadow = 0)"
 
 
-def _run_filters(agent_id: str | None, has_signals: bool | None) -> tuple[str, list[Any]]:
+def prefix_range(prefix: str) -> tuple[str, str] | None:
+    """``[low, high)`` of the strings starting with ``prefix`` in SQLite's BINARY order (UTF-8 bytes)."""
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return None
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _run_filters(
+    agent_id: str | None, has_signals: bool | None, run_id_prefix: str | None = None
+) -> tuple[str, list[Any]]:
     where = ["processed_at IS NOT NULL"]
     params: list[Any] = []
+    if run_id_prefix:
+        bounds = prefix_range(run_id_prefix)
+        if bounds is None:
+            where.append("substr(run_id, 1, ?) = ?")
+            params += [len(run_id_prefix), run_id_prefix]
+        else:  # a range of the primary key: one index seek
+            where.append("run_id >= ? AND run_id < ?")
+            params += list(bounds)
     if agent_id is not None:
         where.append("agent_id = ?")
         params.append(agent_id)
@@ -250,8 +253,20 @@ def list_runs(
     limit: int,
     has_signals: bool | None = None,
     per_agent_limit: int | None = None,
+    run_id_prefix: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Processed runs by ``processed_at`` descending (optionally each agent's newest ``per_agent_limit``)."""
+    """Processed runs by ``processed_at`` descending (optionally each agent's newest ``per_agent_limit``).
+
+    ``run_id_prefix`` keeps the runs whose id starts with it (a primary-key range: the lookup of a
+    run by a unique prefix, or the candidates of an ambiguous one).
+    """
+    if run_id_prefix:
+        where, params = _run_filters(agent_id, has_signals, run_id_prefix)
+        matches = conn.execute(
+            f"SELECT run_id, agent_id, agent_version, trigger, processed_at FROM runs WHERE {where}", params
+        ).fetchall()
+        ordered = sorted(matches, key=lambda r: (r["processed_at"], r["run_id"]), reverse=True)
+        return _run_summaries(conn, ordered[offset : offset + limit]), len(ordered)
     if per_agent_limit is None:
         where, params = _run_filters(agent_id, has_signals)
         total = int(conn.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", params).fetchone()[0])

@@ -64,6 +64,8 @@ policy_evaluations               policy.evaluated events (same columns as events
     needs_reeval                 1 when an earlier run (in run time) reached the baselines after this
                                  run was analysed: re-evaluated so detection does not depend on arrival order
     baseline_key                 the baselines the last analysis used (JSON), to skip no-op re-evaluations
+v3: the read aggregates, see dunetrace_cli/local/aggregates.py (agent_stats, agent_signal_types,
+agent_signal_days kept by triggers; agent_llm_days and run_llm kept by ingest, rebuilt by the migration)
 run_metrics (v2)                 run_time = the run's end by its own events (terminal event timestamp, else
                                  its last event): baselines are taken over runs that ended earlier
 
@@ -75,7 +77,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -278,10 +280,125 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+_V3 = """
+CREATE TABLE IF NOT EXISTS agent_stats (
+    agent_id   TEXT PRIMARY KEY,
+    last_seen  REAL,
+    run_count  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS agent_signal_types (
+    agent_id     TEXT NOT NULL,
+    failure_type TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, failure_type, severity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agent_signal_days (
+    agent_id TEXT NOT NULL,
+    day      INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agent_llm_days (
+    agent_id    TEXT NOT NULL,
+    day         INTEGER NOT NULL,
+    prompt_sum  REAL NOT NULL DEFAULT 0,
+    prompt_n    INTEGER NOT NULL DEFAULT 0,
+    latency_sum REAL NOT NULL DEFAULT 0,
+    latency_n   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_llm (
+    run_id            TEXT PRIMARY KEY,
+    agent_id          TEXT NOT NULL,
+    agent_version     TEXT NOT NULL DEFAULT '',
+    model             TEXT,
+    prompt_responded  INTEGER NOT NULL DEFAULT 0,
+    prompt_called     INTEGER NOT NULL DEFAULT 0,
+    completion        INTEGER NOT NULL DEFAULT 0,
+    reasoning         INTEGER NOT NULL DEFAULT 0,
+    first_received_at REAL
+);
+CREATE INDEX IF NOT EXISTS ix_run_llm_agent ON run_llm(agent_id, first_received_at);
+CREATE TRIGGER IF NOT EXISTS tr_runs_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO agent_stats(agent_id, last_seen, run_count) VALUES (NEW.agent_id, NEW.last_received_at, 1)
+    ON CONFLICT(agent_id) DO UPDATE SET run_count = run_count + 1,
+        last_seen = MAX(COALESCE(last_seen, excluded.last_seen), COALESCE(excluded.last_seen, last_seen));
+END;
+CREATE TRIGGER IF NOT EXISTS tr_runs_seen AFTER UPDATE OF last_received_at ON runs
+WHEN NEW.last_received_at IS NOT NULL AND NEW.agent_id = OLD.agent_id BEGIN
+    UPDATE agent_stats SET last_seen = MAX(COALESCE(last_seen, NEW.last_received_at), NEW.last_received_at)
+    WHERE agent_id = NEW.agent_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tr_runs_agent AFTER UPDATE OF agent_id ON runs WHEN NEW.agent_id != OLD.agent_id BEGIN
+    UPDATE agent_stats SET run_count = run_count - 1 WHERE agent_id = OLD.agent_id;
+    INSERT INTO agent_stats(agent_id, last_seen, run_count) VALUES (NEW.agent_id, NEW.last_received_at, 1)
+    ON CONFLICT(agent_id) DO UPDATE SET run_count = run_count + 1,
+        last_seen = MAX(COALESCE(last_seen, excluded.last_seen), COALESCE(excluded.last_seen, last_seen));
+END;
+CREATE TRIGGER IF NOT EXISTS tr_signals_insert AFTER INSERT ON signals WHEN NEW.shadow = 0 BEGIN
+    INSERT INTO agent_signal_types(agent_id, failure_type, severity, n) VALUES (NEW.agent_id, NEW.failure_type, NEW.severity, 1)
+    ON CONFLICT(agent_id, failure_type, severity) DO UPDATE SET n = n + 1;
+    INSERT INTO agent_signal_days(agent_id, day, n) VALUES (NEW.agent_id, CAST(NEW.detected_at / 86400 AS INTEGER), 1)
+    ON CONFLICT(agent_id, day) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tr_signals_delete AFTER DELETE ON signals WHEN OLD.shadow = 0 BEGIN
+    UPDATE agent_signal_types SET n = n - 1
+    WHERE agent_id = OLD.agent_id AND failure_type = OLD.failure_type AND severity = OLD.severity;
+    UPDATE agent_signal_days SET n = n - 1 WHERE agent_id = OLD.agent_id AND day = CAST(OLD.detected_at / 86400 AS INTEGER);
+END;
+CREATE TRIGGER IF NOT EXISTS tr_signals_update_old AFTER UPDATE OF shadow, severity, detected_at, agent_id, failure_type ON signals
+WHEN OLD.shadow = 0 BEGIN
+    UPDATE agent_signal_types SET n = n - 1
+    WHERE agent_id = OLD.agent_id AND failure_type = OLD.failure_type AND severity = OLD.severity;
+    UPDATE agent_signal_days SET n = n - 1 WHERE agent_id = OLD.agent_id AND day = CAST(OLD.detected_at / 86400 AS INTEGER);
+END;
+CREATE TRIGGER IF NOT EXISTS tr_signals_update_new AFTER UPDATE OF shadow, severity, detected_at, agent_id, failure_type ON signals
+WHEN NEW.shadow = 0 BEGIN
+    INSERT INTO agent_signal_types(agent_id, failure_type, severity, n) VALUES (NEW.agent_id, NEW.failure_type, NEW.severity, 1)
+    ON CONFLICT(agent_id, failure_type, severity) DO UPDATE SET n = n + 1;
+    INSERT INTO agent_signal_days(agent_id, day, n) VALUES (NEW.agent_id, CAST(NEW.detected_at / 86400 AS INTEGER), 1)
+    ON CONFLICT(agent_id, day) DO UPDATE SET n = n + 1;
+END
+"""
+
+
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    from dunetrace_cli.local.aggregates import rebuild
+
+    for stmt in _triggers_and_tables(_V3):
+        conn.execute(stmt)
+    rebuild(conn)
+
+
+def _triggers_and_tables(script: str) -> list[str]:
+    """Split a DDL script whose triggers hold ';' inside BEGIN ... END: statements end at a ';' that is
+    not inside a trigger body."""
+    out, buf, depth = [], [], 0
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        buf.append(line)
+        if stripped.startswith("CREATE TRIGGER"):
+            depth = 1
+        if depth and (stripped == "END;" or stripped == "END"):
+            depth = 0
+            out.append("\n".join(buf).rstrip(";"))
+            buf = []
+        elif not depth and stripped.endswith(";"):
+            out.append("\n".join(buf).rstrip(";"))
+            buf = []
+    if buf:
+        out.append("\n".join(buf).rstrip(";"))
+    return [s for s in out if s.strip()]
+
+
 #: MIGRATIONS[n] brings a database at version n-1 to version n. Append only.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
+    3: _migrate_to_3,
 }
 
 

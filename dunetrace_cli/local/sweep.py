@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dunetrace_cli.local import baselines as bl
-from dunetrace_cli.local.detect import RunDetection, detect_in, load_events_many
+from dunetrace_cli.local.detect import RunDetection, detect_in, load_events_many, run_time
 from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
 from dunetrace_cli.local.stall import stalled_where
 from dunetrace_cli.local.store import Store
@@ -81,7 +81,7 @@ def due_runs(
     conn: Any, *, stall: bool, cutoff: float | None, wall_cutoff: float | None, limit: int
 ) -> list[tuple[str, str]]:
     """(run_id, kind) of the next ``limit`` due runs in run-time order."""
-    queries = [("ready", "needs_detection=1", []), ("reeval", "needs_reeval=1", [])]
+    queries: list[tuple[str, str, list[Any]]] = [("ready", "needs_detection=1", []), ("reeval", "needs_reeval=1", [])]
     if stall:
         where, params = stalled_where(cutoff, wall_cutoff)
         queries.append(("stalled", where, params))
@@ -98,6 +98,40 @@ def due_runs(
     return [(run_id, kind) for run_id, (_, kind) in ranked]
 
 
+def detect_runs(
+    store: Store,
+    picks: list[tuple[str, str]],
+    *,
+    summary: SweepSummary,
+    cache: bl.BaselineCache,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
+    events: dict[str, list[dict[str, Any]]] | None = None,
+) -> bool:
+    """Detect ``picks`` ((run_id, kind), kind "ready" / "stalled" / "reeval") in run-time order in ONE write
+    transaction; ``events`` may hold runs' complete event lists already in memory. True if any was done."""
+    progressed = False
+    with store.write() as conn:
+        ids = [run_id for run_id, _ in picks]
+        rows: dict[str, Any] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            for r in conn.execute(f"SELECT * FROM runs WHERE run_id IN ({','.join('?' * len(part))})", part):  # noqa: S608
+                rows[r["run_id"]] = r
+        ordered = sorted((p for p in picks if p[0] in rows), key=lambda p: run_time(rows[p[0]]))
+        known = events or {}
+        missing = [rid for rid, kind in ordered if kind != "reeval" and rid not in known]
+        loaded = load_events_many(conn, missing) if missing else {}
+        for run_id, kind in ordered:
+            det = detect_in(
+                conn, run_id, now=None, stalled=kind == "stalled", recheck=kind, stall_seconds=stall_seconds,
+                run=rows[run_id], events=known.get(run_id, loaded.get(run_id)), cache=cache,
+            )  # fmt: skip
+            if det is not None:
+                summary.add(det)
+                progressed = True
+    return progressed
+
+
 def sweep(
     store: Store,
     *,
@@ -107,6 +141,8 @@ def sweep(
     max_runs: int | None = None,
     reference: float | None = None,
     settled: bool = False,
+    cache: bl.BaselineCache | None = None,
+    summary: SweepSummary | None = None,
 ) -> SweepSummary:
     """Detect every due run, oldest run time first.
 
@@ -115,10 +151,10 @@ def sweep(
     a run silent for ``stall_seconds`` before it is stalled too). ``settled``: the caller knows its input
     is complete (``local ingest``), so runs written just now may be stalled by their events' clock alone.
     """
-    summary = SweepSummary()
+    summary = SweepSummary() if summary is None else summary
     stall = finalize_stalled or stall_seconds is not None
     stall_s = float(stall_seconds) if stall_seconds is not None else DEFAULT_STALL_SECONDS
-    cache = bl.BaselineCache()
+    cache = bl.BaselineCache() if cache is None else cache
     done = 0
     while True:
         cutoff = wall_cutoff = None
@@ -131,19 +167,7 @@ def sweep(
             break
         progressed = False
         for chunk in _chunks(due, TXN_RUNS):
-            with store.write() as conn:
-                ids = [run_id for run_id, _ in chunk]
-                marks = ",".join("?" * len(ids))
-                rows = {r["run_id"]: r for r in conn.execute(f"SELECT * FROM runs WHERE run_id IN ({marks})", ids)}  # noqa: S608
-                events = load_events_many(conn, [rid for rid, kind in chunk if kind != "reeval"])
-                for run_id, kind in chunk:
-                    det = detect_in(
-                        conn, run_id, now=None, stalled=kind == "stalled", recheck=kind, stall_seconds=stall_s,
-                        run=rows.get(run_id), events=events.get(run_id), cache=cache,
-                    )  # fmt: skip
-                    if det is not None:
-                        summary.add(det)
-                        progressed = True
+            progressed = detect_runs(store, chunk, summary=summary, cache=cache, stall_seconds=stall_s) or progressed
             done += len(chunk)
             if max_runs is not None and done >= max_runs:
                 return summary

@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from dunetrace_cli.local import aggregates
 from dunetrace_cli.local.api import create_api_app
 from dunetrace_cli.local.store import open_store
 
@@ -177,6 +178,7 @@ def build_store(db_path: Path, dataset: dict[str, Any]) -> None:
                         s["co_signal_count"],
                     ),
                 )
+            aggregates.rebuild(conn)  # events written by plain SQL: the ingest-time aggregates from them
     finally:
         store.close()
 
@@ -643,6 +645,7 @@ def small_client(tmp_path: Path) -> TestClient:
             "INSERT INTO deploy_events (agent_id, version, meta, deployed_at) VALUES ('a1', 'v2', ?, ?)",
             ('{"sha": "abc"}', now - 600),
         )
+        aggregates.rebuild(conn)
     store.close()
     return TestClient(create_api_app(path, clock=lambda: now))
 
@@ -728,7 +731,9 @@ def test_queries_use_indexes(db_path: Path) -> None:
     one index range plus the page's rows, and per-run lookups inside aggregates go through run_id.
     (The 1M-event benchmark depends on it; only org-wide totals, which count every row, may scan.)"""
     from dunetrace_cli.local import readqueries as rq
-    from dunetrace_cli.local import readqueries_analytics as ra
+    from dunetrace_cli.local import readqueries_health as rh
+    from dunetrace_cli.local import readqueries_insights as ri
+    from dunetrace_cli.local import readqueries_tokens as rt
 
     now = _capture_clock()
     conn = sqlite3.connect(db_path)
@@ -744,9 +749,9 @@ def test_queries_use_indexes(db_path: Path) -> None:
             rq.list_signals(conn, agent_id=agent, offset=0, limit=50, severity=severity, failure_type=failure_type)
             rq.list_signals(conn, agent_id=agent, offset=0, limit=50, severity=severity, per_agent_limit=2)
     rq.run_detail(conn, "f32094eb-c4aa-4cff-abd9-932921edb15c", include_shadow=True)
-    ra.health_score(conn, "retry-agent", now=now)
-    ra.token_stats(conn, "retry-agent", now=now)
-    ra.insights(conn, "retry-agent", now=now)
+    rh.health_score(conn, "retry-agent", now=now)
+    rt.token_stats(conn, "retry-agent", now=now)
+    ri.insights(conn, "retry-agent", now=now)
     conn.set_trace_callback(None)
     assert len(traced) > 40
     for sql in set(traced):

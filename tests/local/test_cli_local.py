@@ -154,3 +154,41 @@ def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Pat
         with pytest.raises(exc):
             export_events(s, "http://x.test", transport=rejecting(status), sleep=lambda _s: None)
     s.close()
+
+
+def test_control_characters_in_agent_ids_and_tool_names_are_rejected_with_the_line(
+    invoke, sdk_events: Path, tmp_path: Path
+) -> None:
+    lines = (sdk_events / "scenario-a-looping.jsonl").read_text().splitlines()
+    hostile = []
+    for bad in ("nul\u0000agent\u001b[2J", "evil\u202eagent", "c1\u009bagent"):
+        hostile.append(json.dumps(dict(json.loads(lines[0]), agent_id=bad, event_id=f"x-{len(hostile)}")))
+    tool = next(json.loads(x) for x in lines if '"tool.called"' in x)
+    tool["payload"]["tool_name"] = "web\u001b]0;pwned\u0007search"
+    tool["event_id"] = "x-tool"
+    src = tmp_path / "hostile.jsonl"
+    src.write_text("\n".join([*lines, *hostile, json.dumps(tool)]) + "\n")
+    r = invoke(["local", "ingest", src, "--db", tmp_path / "s.db", "--json"])
+    assert r.exit_code == 0
+    s = _json(r)
+    assert (s["events_new"], s["events_rejected"]) == (len(lines), 4)
+    n = len(lines)
+    assert f"{src}:{n + 1}: agent_id: agent_id contains the control character U+0000" in r.stderr
+    assert f"{src}:{n + 2}: agent_id: agent_id contains the control character U+202E" in r.stderr
+    assert f"{src}:{n + 3}: agent_id: agent_id contains the control character U+009B" in r.stderr
+    assert f"{src}:{n + 4}: payload.tool_name: tool_name contains the control character U+001B" in r.stderr
+    # the same rule over HTTP: a 422
+    with pytest.raises(Exception) as info:
+        validate_batch({"agent_id": "a", "events": [json.loads(hostile[1])]})
+    assert info.value.errors[0]["type"] == "string_pattern_mismatch"  # type: ignore[attr-defined]
+
+
+def test_a_pretty_printed_json_file_is_one_sentence_and_exit_2(invoke, sdk_events: Path, tmp_path: Path) -> None:
+    events = [json.loads(x) for x in (sdk_events / "scenario-b-clean.jsonl").read_text().splitlines()]
+    pretty = tmp_path / "events.json"
+    pretty.write_text(json.dumps(events, indent=2))
+    r = invoke(["local", "ingest", pretty, "--db", tmp_path / "s.db"])
+    assert r.exit_code == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert "looks like one pretty-printed JSON document" in last and "expects JSON Lines" in last
+    assert "Traceback" not in r.stderr

@@ -59,7 +59,7 @@ def _ingest(db: Path, src: Path, **kw: Any) -> Any:
 
 
 def _day(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).date().isoformat()
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).date().isoformat()
 
 
 def test_file_input_keeps_its_own_clock(tmp_path: Path, sdk_events: Path) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from dunetrace_cli.local.ingest import LineProblem
-from dunetrace_cli.local.load import ingest_sources
+from dunetrace_cli.local.load import NothingReadable, ingest_sources
 from dunetrace_cli.local.server import create_ingest_app
 from dunetrace_cli.local.store import open_store
 
@@ -136,6 +136,9 @@ def test_jsonl_reader_fuzz(tmp_path_factory, lines: list[bytes]) -> None:
     problems: list[LineProblem] = []
     try:
         summary = ingest_sources(store, [str(src)], report=problems.append, finalize_stalled=True)
+    except NothingReadable as exc:  # every line rejected: a usage error (exit 2) that says what was read
+        summary = exc.summary
+        assert summary.events_rejected == summary.lines > 0 and "JSON Lines" in exc.message
     finally:
         store.close()
     pattern = re.compile(re.escape(str(src)) + r":\d+: .+")

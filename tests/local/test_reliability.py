@@ -17,7 +17,6 @@ import sys
 import textwrap
 import threading
 import time
-
 from pathlib import Path
 
 import httpx
@@ -125,7 +124,14 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
     threads = [threading.Thread(target=poster, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    # kill mid-ingest: once this many events were acknowledged, while the posters keep going
+    deadline = time.monotonic() + 60
+    while True:
+        with lock:
+            n_acked = len(acked)
+        if n_acked >= 600 or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     server.kill()
     stop.set()
     for t in threads:

@@ -118,7 +118,7 @@ def open_source(spec: str) -> OpenedSource:
     stream: IO[bytes]
     if head == b"\x1f\x8b":  # by content, not by name
         stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
-        stream = io.BufferedReader(stream, buffer_size=1 << 16)  # type: ignore[arg-type]
+        stream = io.BufferedReader(stream, buffer_size=1 << 16)  # type: ignore[arg-type,type-var]
     else:
         stream = buffered
 

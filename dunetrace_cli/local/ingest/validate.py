@@ -8,6 +8,7 @@ control characters (C0/C1, ESC, bidi overrides) are refused: they would reach te
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
@@ -142,6 +143,24 @@ def _as_float(value: Any) -> float | None:
     return None
 
 
+#: C0 and C1 controls (ESC included), DEL, and the bidi controls that reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_name(value: str, loc: tuple[Any, ...], errors: list[dict[str, Any]]) -> None:
+    """Agent ids and tool names are shown in every table: refuse control characters in them."""
+    bad = _CONTROL.search(value) if value else None
+    if bad is not None:
+        errors.append(
+            _err(
+                "string_pattern_mismatch", loc,
+                f"{loc[-1]} contains the control character U+{ord(bad.group()):04X}; "
+                "ids and tool names must be printable text",
+                value,
+            )
+        )  # fmt: skip
+
+
 def normalize_event(raw: Any, loc: tuple[Any, ...] = (), *, now: float | None = None) -> Event:
     """Validate one event dict as the ingest service does; raise ValidationFailed with every problem."""
     if not isinstance(raw, dict):
@@ -159,6 +178,7 @@ def normalize_event(raw: Any, loc: tuple[Any, ...] = (), *, now: float | None = 
         )
     run_id = _req_str(raw, "run_id", loc, errors)
     agent_id = _req_str(raw, "agent_id", loc, errors)
+    _check_name(agent_id, (*loc, "agent_id"), errors)
     agent_version = raw.get("agent_version")
     if agent_version is None:
         agent_version = ""
@@ -204,6 +224,9 @@ def normalize_event(raw: Any, loc: tuple[Any, ...] = (), *, now: float | None = 
     elif not isinstance(payload, dict):
         errors.append(_err("dict_type", (*loc, "payload"), "Input should be a valid dictionary", payload))
         payload = {}
+    tool_name = payload.get("tool_name")
+    if isinstance(tool_name, str):
+        _check_name(tool_name, (*loc, "payload", "tool_name"), errors)
     parent_run_id = _opt_str(raw, "parent_run_id", loc, errors)
     trace_id = _opt_str(raw, "trace_id", loc, errors)
     conversation_id = _opt_str(raw, "conversation_id", loc, errors)

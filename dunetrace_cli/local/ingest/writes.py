@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dunetrace_cli.local.aggregates import LLM_TYPES, LlmBatch
 from dunetrace_cli.local.ingest.event import SIDE_TABLE_TYPES, TERMINAL_TYPES, Event
 from dunetrace_cli.local.store import Store
 
@@ -152,6 +153,9 @@ class WriteOutcome:
     duplicate: int = 0
     runs: set[str] = field(default_factory=set)
     ready_runs: set[str] = field(default_factory=set)  # runs that now need detection
+    event_counts: dict[str, int] = field(default_factory=dict)  # run -> its stored events after the batch
+    new_events: dict[str, list[Event]] = field(default_factory=dict)  # run -> the events this batch added
+    run_times: dict[str, float] = field(default_factory=dict)  # run -> its end so far by its events
 
 
 def write_events(
@@ -164,48 +168,88 @@ def write_events(
     """
     stamp = time.time() if received_at is None else received_at
     out = WriteOutcome()
+    batch: list[Event] = []
+    seen: set[str] = set()
+    for ev in events:  # a batch may repeat an event (a retried chunk): the first copy counts
+        if ev.event_id in seen:
+            out.duplicate += 1
+        else:
+            seen.add(ev.event_id)
+            batch.append(ev)
+    main = [ev for ev in batch if ev.event_type not in SIDE_TABLE_TYPES]
+    side = [ev for ev in batch if ev.event_type in SIDE_TABLE_TYPES]
     with store.write() as conn:
+        stored = _existing(conn, "events", [ev.event_id for ev in main])
+        stored |= _existing(conn, "policy_evaluations", [ev.event_id for ev in side])
+        fresh = [ev for ev in main if ev.event_id not in stored]
+        conn.executemany(
+            _INSERT_EVENT,
+            [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index, ev.timestamp,
+              ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
+              ev.timestamp if event_clock else stamp) for ev in fresh],
+        )  # fmt: skip
+        conn.executemany(
+            _INSERT_POLICY_EVAL,
+            [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.step_index, ev.timestamp, ev.payload_text,
+              ev.timestamp if event_clock else stamp) for ev in side if ev.event_id not in stored],
+        )  # fmt: skip
+        out.new = len(batch) - len(stored)
+        out.duplicate += len(stored)
         new_by_run: dict[str, list[Event]] = {}
-        for ev in events:
-            if ev.event_type in SIDE_TABLE_TYPES:
-                cur = conn.execute(
-                    _INSERT_POLICY_EVAL,
-                    (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.step_index, ev.timestamp,
-                     ev.payload_text, ev.timestamp if event_clock else stamp),
-                )
-            else:
-                cur = conn.execute(
-                    _INSERT_EVENT,
-                    (ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index,
-                     ev.timestamp, ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
-                     ev.timestamp if event_clock else stamp),
-                )
-            if cur.rowcount == 1:
-                out.new += 1
-                if ev.event_type not in SIDE_TABLE_TYPES:
-                    new_by_run.setdefault(ev.run_id, []).append(ev)
-            else:
-                out.duplicate += 1
+        llm = LlmBatch()
+        for ev in fresh:
+            new_by_run.setdefault(ev.run_id, []).append(ev)
+            if ev.event_type in LLM_TYPES:
+                llm.add(ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.payload,
+                        ev.timestamp if event_clock else stamp)  # fmt: skip
+        llm.write(conn)
+        rows = _rows(conn, list(new_by_run))
+        inserts, updates = [], []
         for run_id, evs in new_by_run.items():
-            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = rows.get(run_id)
             acc = _RunAcc({k: row[k] for k in _RUN_COLUMNS}) if row is not None else _RunAcc.fresh(evs[0])
             if row is None:
                 acc.r["event_clock"] = 1 if event_clock else 0
             for ev in evs:
                 acc.add(ev, ev.timestamp if event_clock else stamp)
             acc.r["last_write_at"] = stamp
-            values = [acc.r[c] for c in _RUN_COLUMNS]
             if row is None:
-                conn.execute(
-                    f"INSERT INTO runs({','.join(_RUN_COLUMNS)}) VALUES ({','.join('?' * len(_RUN_COLUMNS))})",
-                    values,
-                )
+                inserts.append([acc.r[c] for c in _RUN_COLUMNS])
             else:
-                conn.execute(
-                    f"UPDATE runs SET {','.join(c + '=?' for c in _RUN_MUTABLE)} WHERE run_id=?",
-                    [acc.r[c] for c in _RUN_MUTABLE] + [run_id],
-                )
+                updates.append([acc.r[c] for c in _RUN_MUTABLE] + [run_id])
             out.runs.add(run_id)
+            out.event_counts[run_id] = acc.r["event_count"]
+            out.run_times[run_id] = acc.r["completed_at"] if acc.r["completed_at"] is not None else acc.r["last_event_at"]
             if acc.r["needs_detection"]:
                 out.ready_runs.add(run_id)
+        conn.executemany(_INSERT_RUN, inserts)
+        conn.executemany(_UPDATE_RUN, updates)
+    out.new_events = new_by_run
+    return out
+
+
+_INSERT_RUN = f"INSERT INTO runs({','.join(_RUN_COLUMNS)}) VALUES ({','.join('?' * len(_RUN_COLUMNS))})"
+_UPDATE_RUN = f"UPDATE runs SET {','.join(c + '=?' for c in _RUN_MUTABLE)} WHERE run_id=?"
+
+
+def _existing(conn: Any, table: str, ids: list[str]) -> set[str]:
+    """The ids among ``ids`` already stored in ``table`` (one indexed probe per 500)."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT event_id FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk  # noqa: S608
+            )
+        )
+    return found
+
+
+def _rows(conn: Any, run_ids: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i in range(0, len(run_ids), 500):
+        chunk = run_ids[i : i + 500]
+        for row in conn.execute(f"SELECT * FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk):  # noqa: S608
+            out[row["run_id"]] = row
     return out

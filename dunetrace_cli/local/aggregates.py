@@ -1,0 +1,181 @@
+"""Aggregates the read routes need, kept at ingest so reads do not scan events (schema v3).
+
+* ``agent_stats`` (``last_seen``, ``run_count``) and the live-signal counts per agent, type and severity
+  (``agent_signal_types``) and per agent and UTC day (``agent_signal_days``): kept by triggers on
+  ``runs`` and ``signals`` (see schema.py), so every writer keeps them right;
+* per agent and UTC day of arrival, the LLM figures of the health score (``agent_llm_days``: prompt
+  tokens of llm.called/llm.responded, latency of llm.responded, sums and counts);
+* per run, the token figures of token stats and insights (``run_llm``: exact llm.responded prompt
+  tokens, the llm.called estimate, completion, reasoning, the largest model name, first LLM arrival).
+
+The LLM aggregates are added in Python by ``write_events`` (one upsert per key and batch);
+``rebuild(conn)`` recomputes all of them from the stored rows in SQL (the migration's backfill, and
+stores built by plain SQL). The two must agree: ``tests/local/test_reads.py`` holds them to it.
+Values follow SQLite's ``CAST(json_extract(payload, '$.key') AS REAL/INTEGER)``, as the reads did.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+DAY = 86400.0
+LLM_TYPES = ("llm.called", "llm.responded")
+_REAL_PREFIX = re.compile(r"\s*([+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))")
+_INT_PREFIX = re.compile(r"\s*([+-]?\d+)")
+_INT64 = 2**63 - 1
+
+
+def day_of(ts: float) -> int:
+    return int(math.floor(ts / DAY))
+
+
+def sql_real(value: Any) -> float | None:
+    """``CAST(json_extract(payload, '$.key') AS REAL)`` for a parsed JSON value (None = SQL NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        m = _REAL_PREFIX.match(value)
+        return float(m.group(1)) if m else 0.0
+    return 0.0  # an object or array: its JSON text, which starts with no number
+
+
+def sql_int(value: Any) -> int:
+    """``COALESCE(CAST(json_extract(payload, '$.key') AS INTEGER), 0)``."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return max(-_INT64 - 1, min(_INT64, value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return 0
+        return max(-_INT64 - 1, min(_INT64, int(value)))
+    if isinstance(value, str):
+        m = _INT_PREFIX.match(value)
+        return max(-_INT64 - 1, min(_INT64, int(m.group(1)))) if m else 0
+    return 0
+
+
+def sql_text(value: Any) -> str | None:
+    """``CAST(json_extract(payload, '$.model') AS TEXT)`` (None for null/absent)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class LlmBatch:
+    """The LLM aggregates of one write batch, folded per key before they are upserted."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, int], list[float]] = {}  # (agent, day) -> [prompt_sum, n, latency_sum, n]
+        self.runs: dict[str, list[Any]] = {}  # run -> [agent, version, model, p_resp, p_called, compl, reas, first]
+
+    def add(self, run_id: str, agent_id: str, version: str, event_type: str, payload: dict[str, Any],
+            received_at: float) -> None:  # fmt: skip
+        prompt = payload.get("prompt_tokens")
+        responded = event_type == "llm.responded"
+        d = self.days.setdefault((agent_id, day_of(received_at)), [0.0, 0, 0.0, 0])
+        p = sql_real(prompt)
+        if p is not None:
+            d[0] += p
+            d[1] += 1
+        if responded:
+            lat = sql_real(payload.get("latency_ms"))
+            if lat is not None:
+                d[2] += lat
+                d[3] += 1
+        r = self.runs.get(run_id)
+        if r is None:
+            r = self.runs[run_id] = [agent_id, version, None, 0, 0, 0, 0, received_at]
+        elif version > r[1]:
+            r[1] = version
+        if responded:
+            r[3] += sql_int(prompt)
+            r[5] += sql_int(payload.get("completion_tokens"))
+            r[6] += sql_int(payload.get("reasoning_tokens"))
+        else:
+            r[4] += sql_int(prompt)
+            model = sql_text(payload.get("model"))
+            if model is not None and (r[2] is None or model > r[2]):
+                r[2] = model
+        if received_at < r[7]:
+            r[7] = received_at
+
+    def write(self, conn: Any) -> None:
+        if self.days:
+            conn.executemany(
+                "INSERT INTO agent_llm_days(agent_id, day, prompt_sum, prompt_n, latency_sum, latency_n) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(agent_id, day) DO UPDATE SET "
+                "prompt_sum=prompt_sum+excluded.prompt_sum, prompt_n=prompt_n+excluded.prompt_n, "
+                "latency_sum=latency_sum+excluded.latency_sum, latency_n=latency_n+excluded.latency_n",
+                [(a, day, *v) for (a, day), v in self.days.items()],
+            )
+        if self.runs:
+            conn.executemany(
+                "INSERT INTO run_llm(run_id, agent_id, agent_version, model, prompt_responded, prompt_called, "
+                "completion, reasoning, first_received_at) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(run_id) DO UPDATE SET "
+                "agent_version=MAX(agent_version, excluded.agent_version), "
+                "model=CASE WHEN model IS NULL OR excluded.model > model THEN COALESCE(excluded.model, model) "
+                "ELSE model END, "
+                "prompt_responded=prompt_responded+excluded.prompt_responded, "
+                "prompt_called=prompt_called+excluded.prompt_called, completion=completion+excluded.completion, "
+                "reasoning=reasoning+excluded.reasoning, "
+                "first_received_at=MIN(first_received_at, excluded.first_received_at)",
+                [(run_id, *v) for run_id, v in self.runs.items()],
+            )
+
+
+_PROMPT_REAL = "CAST(json_extract(payload, '$.prompt_tokens') AS REAL)"
+_INT = "COALESCE(CAST(json_extract(payload, '$.{key}') AS INTEGER), 0)"
+
+REBUILD = [
+    "DELETE FROM agent_stats",
+    "INSERT INTO agent_stats(agent_id, last_seen, run_count) "
+    "SELECT agent_id, MAX(last_received_at), COUNT(*) FROM runs GROUP BY agent_id",
+    "DELETE FROM agent_signal_types",
+    "INSERT INTO agent_signal_types(agent_id, failure_type, severity, n) "
+    "SELECT agent_id, failure_type, severity, COUNT(*) FROM signals WHERE shadow = 0 GROUP BY 1, 2, 3",
+    "DELETE FROM agent_signal_days",
+    "INSERT INTO agent_signal_days(agent_id, day, n) "
+    "SELECT agent_id, CAST(detected_at / 86400 AS INTEGER), COUNT(*) FROM signals WHERE shadow = 0 GROUP BY 1, 2",
+    "DELETE FROM agent_llm_days",
+    f"""INSERT INTO agent_llm_days(agent_id, day, prompt_sum, prompt_n, latency_sum, latency_n)
+    SELECT agent_id, CAST(received_at / 86400 AS INTEGER),
+           TOTAL({_PROMPT_REAL}), COUNT({_PROMPT_REAL}),
+           TOTAL(CASE WHEN event_type = 'llm.responded' THEN CAST(json_extract(payload, '$.latency_ms') AS REAL) END),
+           COUNT(CASE WHEN event_type = 'llm.responded' THEN CAST(json_extract(payload, '$.latency_ms') AS REAL) END)
+    FROM events WHERE event_type IN ('llm.called', 'llm.responded') GROUP BY 1, 2""",
+    "DELETE FROM run_llm",
+    f"""INSERT INTO run_llm(run_id, agent_id, agent_version, model, prompt_responded, prompt_called, completion,
+                         reasoning, first_received_at)
+    SELECT run_id, MIN(agent_id), MAX(agent_version),
+           MAX(CASE WHEN event_type = 'llm.called' THEN CAST(json_extract(payload, '$.model') AS TEXT) END),
+           SUM(CASE WHEN event_type = 'llm.responded' THEN {_INT.format(key='prompt_tokens')} ELSE 0 END),
+           SUM(CASE WHEN event_type = 'llm.called' THEN {_INT.format(key='prompt_tokens')} ELSE 0 END),
+           SUM(CASE WHEN event_type = 'llm.responded' THEN {_INT.format(key='completion_tokens')} ELSE 0 END),
+           SUM(CASE WHEN event_type = 'llm.responded' THEN {_INT.format(key='reasoning_tokens')} ELSE 0 END),
+           MIN(received_at)
+    FROM events WHERE event_type IN ('llm.called', 'llm.responded') GROUP BY run_id""",
+]
+
+
+def rebuild(conn: Any) -> None:
+    """Recompute every aggregate from the stored rows (inside the caller's transaction)."""
+    for stmt in REBUILD:
+        conn.execute(stmt)
