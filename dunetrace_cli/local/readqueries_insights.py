@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from dunetrace_cli.domain.pricing import estimate_cost
-from dunetrace_cli.domain.systemic import SYSTEMIC_WINDOW_S, is_systemic
+from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_S
 from dunetrace_cli.local.aggregates import DAY
 from dunetrace_cli.local.readqueries import as_float, avg_rounded, loads_object, percentile_cont, ratio, utc_day
 from dunetrace_cli.local.readqueries_tokens import run_failure_types, run_token_rows
@@ -236,7 +236,7 @@ def _systemic_patterns(conn: sqlite3.Connection, agent_id: str, now: float) -> l
                 "rate": rate,
                 "first_seen": as_float(row["first_seen"]),
                 "last_seen": as_float(row["last_seen"]),
-                "is_systemic": is_systemic(affected, total),
+                "is_systemic": rate >= SYSTEMIC_RATE,  # the rounded rate, as the server compares it
             }
         )
     out.sort(key=lambda x: (-x["affected_runs"], x["failure_type"]))
