@@ -17,7 +17,7 @@ from typing import Any
 from dunetrace_cli.domain import health
 from dunetrace_cli.domain.loops import LOOP_TYPES
 from dunetrace_cli.local.aggregates import DAY
-from dunetrace_cli.local.readqueries import as_float, percentile_cont, placeholders
+from dunetrace_cli.local.readqueries import percentile_cont, placeholders
 
 BASELINE_MIN_RUNS_HEALTH = 20  # runs in the 30-90 day window before a P75 baseline is used
 
