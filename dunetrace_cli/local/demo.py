@@ -345,7 +345,8 @@ def health_trend(conn: Any, agent_id: str, *, now: float) -> list[tuple[str, int
     """
     import sqlite3
 
-    from dunetrace_cli.local.readqueries_analytics import health_score
+    from dunetrace_cli.local.aggregates import rebuild
+    from dunetrace_cli.local.readqueries_health import health_score
 
     today = _dt.datetime.fromtimestamp(now, tz=_dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     days = [today - _dt.timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
@@ -359,6 +360,7 @@ def health_trend(conn: Any, agent_id: str, *, now: float) -> list[tuple[str, int
             copy.execute("DELETE FROM signals WHERE run_id IN (SELECT run_id FROM runs WHERE processed_at > ?)", (at,))
             copy.execute("DELETE FROM runs WHERE processed_at > ?", (at,))
             copy.execute("DELETE FROM events WHERE received_at > ?", (at,))
+            rebuild(copy)  # the ingest-time aggregates of what is left
             score = health_score(copy, agent_id, now=at).get("score")
             points.append((day.date().isoformat(), score if isinstance(score, int) else None))
     finally:

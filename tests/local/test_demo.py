@@ -94,7 +94,7 @@ def test_health_trend_falls_as_the_loop_spreads(tmp_path: Path) -> None:
     today = datetime.fromtimestamp(NOW, tz=UTC).date()
     assert result.health_trend[-1][0] == today.isoformat()
     with open_store(tmp_path / "d.db") as store:
-        from dunetrace_cli.local.readqueries_analytics import health_score
+        from dunetrace_cli.local.readqueries_health import health_score
 
         assert health_score(store.conn(), LOOPING_AGENT, now=NOW)["score"] == scores[-1]
 

@@ -332,7 +332,7 @@ def test_local_serve_on_a_full_tmpfs_answers_503_and_logs_the_cause_once(tmp_pat
     from tests.local.test_reliability import Server
     from tests.local.test_store_ingest import looping_run
 
-    with tmpfs(tmp_path / "small", "400k") as mnt:
+    with tmpfs(tmp_path / "small", "1m") as mnt:  # schema v3 (read aggregates) starts at ~220 KB
         server = Server(tmp_path, mnt / "s.db")
         try:
             statuses = []
