@@ -8,7 +8,6 @@ unless ``--debug`` or DUNETRACE_DEBUG=1 asks for it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import traceback
@@ -160,6 +159,8 @@ def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], valu
             async def call() -> "BaseModel":
                 async with ApiClient(settings, clock=clock.now) as client:
                     return await query(client, **kwargs)
+
+            import asyncio  # only commands that call the API pay for it (`guide` does not)
 
             result = asyncio.run(call())
         emit(result, op, fmt=fmt, fields=fields, now=now)

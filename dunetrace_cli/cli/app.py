@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -132,4 +133,7 @@ def _report(message: str, code: int, args: list[str]) -> int:
 
 
 def main() -> None:
+    # The CLI loads no third-party pydantic plugins: finding them scans every installed package's entry
+    # points (tens of ms at each start) the first time typer or a model builds a validator.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(run(None))
