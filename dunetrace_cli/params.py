@@ -199,6 +199,16 @@ SIGNAL_ID = Param("signal_id", int, "Signal id (#N in other outputs), e.g. 518."
                   mcp_help="Signal id (#N in other tools' output).")
 
 
+FOLLOW = Param(
+    "follow", bool, "Keep polling and print only new rows as they arrive (one JSON object per line with --json; "
+    "Ctrl-C stops).", default=False, flag="--follow", faces="cli",
+)
+INTERVAL = Param(
+    "interval", float, "Seconds between polls with --follow.", default=5.0, flag="--interval", faces="cli",
+    ge=0.5, le=3600,
+)
+
+
 def limit(default: int, maximum: int, *, what: str = "rows", mcp_max: int | None = None,
           mcp_default: int | None = None) -> Param:
     """The ``--limit/-n`` option (MCP ``limit``), 1..maximum; MCP may cap lower, with a note."""

@@ -149,6 +149,12 @@ def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], valu
         now = clock.now()
         kwargs = bind_arguments(op, raw, "cli", now)
         query = resolve(op.query)
+        if kwargs.pop("follow", False):  # --follow: cli/follow.py polls the same query for new rows
+            from dunetrace_cli.cli.follow import run_follow
+
+            run_follow(settings_for(ctx), query, kwargs, op=op.name, as_json=as_json, interval=kwargs.pop("interval"))
+            return
+        kwargs.pop("interval", None)
         if op.offline:
             result = query(**kwargs)
         else:

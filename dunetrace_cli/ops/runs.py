@@ -29,6 +29,7 @@ register(Operation(
         P.limit(20, 10000, what="runs", mcp_max=100),
         Param("failing", bool, "Only runs with at least one signal.", default=False, flag="--failing", faces="cli"),
         Param("clean", bool, "Only runs without signals.", default=False, flag="--clean", faces="cli"),
+        P.FOLLOW, P.INTERVAL,
     ),
     summary="An agent's newest runs (as processed by the detector).",
     description="The agent's newest processed runs: start time, duration, steps, tokens, signal count.",

@@ -12,7 +12,7 @@ register(Operation(
     table=T, markdown=f"{MD}:render_signal_search", markdown_kw={"tool": "search_signals"}, list_result=True,
     params=(
         P.AGENT_OPTIONAL_ARG, P.SEVERITY, P.FAILURE_TYPE, P.SINCE, P.SINCE_HOURS,
-        P.limit(20, 10000, what="signals", mcp_max=200, mcp_default=30),
+        P.limit(20, 10000, what="signals", mcp_max=200, mcp_default=30), P.FOLLOW, P.INTERVAL,
     ),
     mcp_order=("severity", "failure_type", "since_hours", "agent_id", "limit"),
     summary="Failure signals, newest first; across every agent unless AGENT is given.",

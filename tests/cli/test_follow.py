@@ -130,3 +130,39 @@ def test_backoff_is_capped() -> None:
     asyncio.run(follow(fetch, lambda r: r, lambda r: None, first=1, interval=5, note=notes.append, sleep=sleep, polls=6))
     assert sleeps == [10, 20, 40, 60, 60, 60]
     assert all(n.startswith("down. Retrying in") for n in notes)
+
+
+def test_cli_flags_and_ctrl_c_exit_130(served) -> None:
+    """`dunetrace signals --follow` in a real process: the first rows, then SIGINT ends it with 130, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    url, _ = served("latest")
+    env = {**os.environ, "DUNETRACE_API_URL": url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dunetrace_cli", "signals", "retry-agent", "--follow", "--interval", "0.5", "-n", "2",
+         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    try:
+        first = [json.loads(proc.stdout.readline()) for _ in range(2)]  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [r["agent_id"] for r in first] == ["retry-agent", "retry-agent"]
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+
+
+def test_follow_and_interval_are_cli_only(invoke) -> None:
+    from dunetrace_cli import registry
+
+    for name in ("signals", "runs"):
+        op = registry.get(name)
+        assert {p.name for p in op.cli_params()} >= {"follow", "interval"}
+        assert not {p.name for p in op.mcp_params()} & {"follow", "interval"}
+    result = invoke(["signals", "--follow", "--interval", "0.1"])
+    assert result.exit_code == 2 and "--interval" in result.stderr and "0.5" in result.stderr
