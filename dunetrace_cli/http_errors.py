@@ -232,6 +232,8 @@ def _status_error(status: int, detail: str, reply: Reply, ctx: RequestContext) -
         return ApiUnavailable(
             f"The Dunetrace API at {base} is rate limiting requests (HTTP 429, 3 tries){wait}. Wait a moment and retry."
         )
+    if status == 501:  # a route the server has but cannot honour (e.g. a write against the local store)
+        return UsageError(f"The Dunetrace API at {base} cannot do that (HTTP 501){': ' + detail if detail else '.'}")
     if status >= 500:
         return ApiUnavailable(
             f"The Dunetrace API at {base} failed with HTTP {status}"

@@ -48,6 +48,10 @@ def not_implemented(sentence: str) -> Callable[[Request], Awaitable[JSONResponse
     """A write the store cannot honour: 501 with one sentence saying why and where it can be done."""
 
     async def endpoint(request: Request) -> JSONResponse:
+        if getattr(request.app.state, "raise_store_errors", False):  # in process: the command's own sentence
+            from dunetrace_cli.local.store_errors import StoreUnsupported
+
+            raise StoreUnsupported(sentence)
         return JSONResponse({"detail": sentence}, status_code=501)
 
     return endpoint

@@ -243,7 +243,7 @@ class DetectionWorker(threading.Thread):
                 self.errors.ok("detect")
             except (DunetraceError, sqlite3.Error, OSError) as exc:  # retried on the next tick
                 self.last_error = self.errors.error(exc, self.store.path, doing="analysing runs", channel="detect").message
-            except Exception as exc:  # keep the server alive; retried on the next tick
+            except Exception as exc:  # noqa: BLE001 - keep the server alive; retried on the next tick
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self._wake.wait(self.poll_s)
             self._wake.clear()
@@ -382,7 +382,7 @@ def serve(
                 with contextlib.suppress(ValueError):
                     signal.signal(sig, on_signal)
         try:
-            await asyncio.gather(*(s.serve(sockets=[sk]) for s, sk in zip(servers, socks)))
+            await asyncio.gather(*(s.serve(sockets=[sk]) for s, sk in zip(servers, socks, strict=True)))
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)

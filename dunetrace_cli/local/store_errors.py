@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dunetrace_cli.errors import ApiUnavailable, ConfigError, DunetraceError, NotFound
+from dunetrace_cli.errors import ApiUnavailable, ConfigError, DunetraceError, NotFound, UsageError
 
 # SQLite primary result codes (the low byte of an extended code)
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
@@ -71,6 +71,10 @@ class StoreCorrupt(StoreError, ConfigError):
 
 class StoreUnusable(StoreError, ConfigError):
     kind = "unusable"
+
+
+class StoreUnsupported(UsageError):
+    """Something the local store cannot do (a write only a backend honours); HTTP 501 when served."""
 
 
 def _q(path: Path) -> str:

@@ -234,3 +234,30 @@ def test_in_process_client_reads_the_new_routes(built: dict) -> None:
 
     body = asyncio.run(call())
     assert [i["failure_type"] for i in body["issues"]] == ["TOOL_LOOP"]
+
+
+def test_writes_the_store_cannot_honour_are_one_sentence_in_process_and_over_http(invoke: Any, built: dict) -> None:
+    import asyncio
+
+    import httpx
+
+    from dunetrace_cli.client import ApiClient
+    from dunetrace_cli.config import load_settings
+    from dunetrace_cli.errors import UsageError
+
+    r = invoke(["--api-url", f"local:{built['db']}", "issue", "resolve", "1", "--notes", "done"], input="")
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip() == (
+        "dunetrace: error: The local store cannot resolve issues by hand: an issue here resolves itself after "
+        "5 clean runs in a row; resolve it on a Dunetrace backend."
+    )
+
+    async def served() -> None:  # the served store (local serve): HTTP 501, the same sentence, exit 2
+        transport = httpx.ASGITransport(app=create_api_app(built["db"], stall_seconds=None))
+        async with ApiClient(load_settings(api_url="http://127.0.0.1:8002"), transport=transport) as c:
+            with pytest.raises(UsageError) as caught:
+                await c.send("POST", "/v1/policies", {"name": "x"})
+        assert "cannot do that (HTTP 501): The local store cannot create policies" in caught.value.message
+        assert "logs" not in caught.value.message
+
+    asyncio.run(served())
