@@ -18,6 +18,8 @@ class AgentSummary(ApiModel):
     high_count: Int0 = 0
     sparkline: Annotated[list[int], ListOrEmpty] = Field(default_factory=list)
     failure_types: Annotated[dict[str, int], DictOrEmpty] = Field(default_factory=dict)
+    # ours, with `agents --health` (list_agents(health=True)): the agent's health score 0-100, None without one
+    health_score: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -30,3 +32,4 @@ class AgentList(ResultModel):
 
     agents: list[AgentSummary]
     total: int
+    with_health: bool = Field(default=False, exclude=True)  # health scores were asked for (the table's column)

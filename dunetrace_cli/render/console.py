@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, Optional
 
 from rich.console import Console, ConsoleOptions, RenderableType
@@ -65,3 +67,41 @@ def is_terminal(stream: IO[str] | None = None) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+SPINNER_DELAY = 0.3  # seconds of silence before a spinner appears
+
+
+@contextmanager
+def spinner(message: str, *, delay: float = SPINNER_DELAY, stream: IO[str] | None = None) -> Iterator[None]:
+    """A spinner on stderr while slow work runs: only on a terminal, only after ``delay`` seconds.
+
+    Nothing is written when stderr is not a TTY (pipes, CI, tests) or DUNETRACE_NO_SPINNER is set;
+    the spinner line is erased when the work ends, so stdout's data follows a clean line.
+    """
+    target = sys.stderr if stream is None else stream
+    if not is_terminal(target) or os.environ.get("DUNETRACE_NO_SPINNER"):
+        yield
+        return
+    console = make_console(stderr=stream is None, file=stream)
+    status = console.status(clean(message, newlines=False), spinner="dots")
+    lock = threading.Lock()
+    state = {"done": False, "started": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                status.start()
+                state["started"] = True
+
+    timer = threading.Timer(delay, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["started"]:
+                status.stop()

@@ -34,7 +34,7 @@ COMMANDS = [["agents"], ["signals", "--limit", "40"], ["summary", "nosuch"], ["r
 def _cli_env(url: str, columns: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DUNETRACE_", "NO_COLOR", "FORCE_COLOR"))}
     env.update({"DUNETRACE_API_URL": url, "DUNETRACE_NOW": str(FIXED_NOW), "COLUMNS": str(columns),
-                "LINES": "50", "TERM": "xterm-256color", "DUNETRACE_CONFIG_DIR": env.get("DUNETRACE_CONFIG_DIR", "")})
+                "LINES": "50", "TERM": "xterm-256color", "DUNETRACE_NO_SPINNER": "1", "DUNETRACE_CONFIG_DIR": env.get("DUNETRACE_CONFIG_DIR", "")})
     return env
 
 

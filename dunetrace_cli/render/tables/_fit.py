@@ -93,6 +93,7 @@ class FitTable:
         shown = list(range(len(self.columns)))
         compact: set[int] = set()
         widths = {i: self._natural(i, False) for i in shown}
+        shrunk: list[int] = []
 
         def total() -> int:
             return sum(widths[i] for i in shown) + GAP * max(0, len(shown) - 1)
@@ -118,6 +119,15 @@ class FitTable:
                     cut = min(share, max(0, widths[i] - floor))
                     widths[i] -= cut
                     excess -= cut
+                    if cut:
+                        shrunk.append(i)
+        # a later drop may have freed more than the earlier cuts took: give it back, in plan order
+        for i in shrunk:
+            slack = width - total()
+            if slack <= 0:
+                break
+            if i in shown:
+                widths[i] = min(self._natural(i, i in compact), widths[i] + slack)
         return shown, widths, compact
 
     def _header(self, i: int, compact: bool) -> str:

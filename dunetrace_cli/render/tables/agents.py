@@ -19,7 +19,7 @@ def top_failure(agent: AgentSummary) -> tuple[str, int] | None:
 def render(result: AgentList, now: float) -> RenderableType:
     if not result.agents:
         return Text("No agents yet. Instrument one with the SDK: dunetrace guide python")
-    with_health = any(getattr(a, "health_score", None) is not None for a in result.agents)
+    with_health = result.with_health
     columns = [
         Col("agent", "AGENT", min_width=16),
         Col("runs", "RUNS", "right"),
@@ -42,8 +42,7 @@ def render(result: AgentList, now: float) -> RenderableType:
             t(f"{agent.critical_count}/{agent.high_count}", "red" if agent.critical_count + agent.high_count else "dim"),
         ]
         if with_health:
-            score = getattr(agent, "health_score", None)
-            cells.append(score_text(score) if score is not None else Text("n/a", style="dim"))
+            cells.append(score_text(agent.health_score))
         cells += [
             t(sparkline(agent.sparkline) if agent.sparkline else "·······", "dim"),
             t(f"{top[0]} ×{top[1]}" if top else "—"),
