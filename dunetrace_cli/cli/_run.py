@@ -116,7 +116,7 @@ def _apply_globals(ctx: typer.Context, values: dict[str, Any]) -> GlobalOptions:
     return opts
 
 
-def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str, list[str] | None]:
+def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str | None, list[str] | None]:
     """``--json`` / ``--format`` / ``--fields`` -> (format, fields), checked before any request."""
     from dunetrace_cli.errors import UsageError
     from dunetrace_cli.render.output import formats_for
@@ -126,9 +126,8 @@ def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str, list[st
         if fmt not in (None, "json"):
             raise UsageError(f"--json and --format {fmt} disagree: give one of them.")
         fmt = "json"
-    fmt = fmt or "table"
     allowed = formats_for(op)
-    if fmt not in allowed:
+    if fmt is not None and fmt not in allowed:  # None: render/output.py decides (terminal or pipe)
         raise UsageError(f"invalid --format '{fmt}'. Valid for this command: {', '.join(allowed)}.")
     raw_fields = values.get("fields_")
     fields = [f.strip() for f in raw_fields.split(",") if f.strip()] if raw_fields else None
@@ -168,7 +167,10 @@ def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], valu
 
             import asyncio  # only commands that call the API pay for it (`guide` does not)
 
-            result = asyncio.run(call())
+            from dunetrace_cli.render.console import spinner
+
+            with spinner(f"dunetrace {op.cli}: asking {settings.display_url}"):
+                result = asyncio.run(call())
         emit(result, op, fmt=fmt, fields=fields, now=now)
 
     guarded(ctx, body, as_json=as_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -76,20 +76,18 @@ def help_command(
     command: Annotated[Optional[list[str]], typer.Argument(metavar="[COMMAND]...", help="e.g. signals, or local ingest.")] = None,
 ) -> None:
     """Show help for dunetrace or one of its commands (same as COMMAND --help)."""
-    import click
-
     root = ctx.find_root()
-    group: click.Command = root.command
+    group: Any = root.command  # typer's own click: not an instance of the installed click.Group
     path = ["dunetrace"]
     for name in command or []:
-        sub = group.get_command(root, name) if isinstance(group, click.Group) else None
+        sub = group.get_command(root, name) if hasattr(group, "get_command") else None
         if sub is None:
             from dunetrace_cli.cli._run import fail
 
             fail(f"no command '{' '.join(path[1:] + [name])}'. Run `dunetrace --help` for the list.", 2)
             return
         group, path = sub, [*path, name]
-    with click.Context(group, info_name=" ".join(path), parent=None) as sub_ctx:
+    with group.context_class(group, info_name=" ".join(path), parent=None) as sub_ctx:
         typer.echo(group.get_help(sub_ctx))
 
 

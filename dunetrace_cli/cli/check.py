@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dunetrace_cli.cli.complete import source as complete_source
+
 from dunetrace_cli.cli._run import guarded, report_error, settings_for
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ def register(app: typer.Typer) -> None:
 def check(
     ctx: typer.Context,
     agents: Annotated[
-        list[str] | None, typer.Argument(help="Agent ids to gate (default: the rules file's agents).", show_default=False)
+        list[str] | None, typer.Argument(help="Agent ids to gate (default: the rules file's agents).", show_default=False,
+                                         metavar="AGENT", autocompletion=complete_source("agents"))
     ] = None,
     min_score: Annotated[
         int | None, typer.Option("--min-score", min=0, max=100, help="Fail below this health score (0-100).")

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from dunetrace_cli.cli.complete import source as complete_source
+
 from dunetrace_cli.cli._options import JsonOpt
 from dunetrace_cli.cli._run import guarded, options
 from dunetrace_cli.config import (
@@ -114,12 +116,13 @@ def _read_value(key: str, value: str | None, from_env: str | None) -> str:
 @app.command("set")
 def set_(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", show_default=False)],
+    key: Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", show_default=False, metavar="KEY",
+                                       autocompletion=complete_source("config_keys"))],
     value: Annotated[
         Optional[str],
         typer.Argument(
             help="The new value; - reads it from stdin. api_key is taken only from stdin or --from-env.",
-            show_default=False,
+            show_default=False, metavar="VALUE",
         ),
     ] = None,
     from_env: Optional[str] = typer.Option(
@@ -150,7 +153,8 @@ def set_(
 @app.command("use")
 def use(
     ctx: typer.Context,
-    profile: Annotated[str, typer.Argument(help="Profile to make active.", show_default=False)],
+    profile: Annotated[str, typer.Argument(help="Profile to make active.", show_default=False, metavar="PROFILE",
+                                           autocompletion=complete_source("profiles"))],
 ) -> None:
     """Make a profile the active one."""
 

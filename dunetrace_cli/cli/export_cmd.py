@@ -21,6 +21,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dunetrace_cli.cli.complete import source as complete_source
+
 from dunetrace_cli.cli._run import guarded, settings_for
 
 MANIFEST = "export.json"
@@ -36,7 +38,8 @@ def register(app: typer.Typer) -> None:
 
 def export(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="Agent id, as listed by `dunetrace agents`.", show_default=False)],
+    agent: Annotated[str, typer.Argument(help="Agent id, as listed by `dunetrace agents`.", show_default=False,
+                                         metavar="AGENT", autocompletion=complete_source("agents"))],
     to: Annotated[Path, typer.Option("--to", help="Directory to write (created 0700; resumable).", show_default=False)],
     since: Annotated[str, typer.Option("--since", help="Only newer than this: 24h, 7d, 2w or an ISO date.")] = "7d",
     fmt: Annotated[str, typer.Option("--format", help="ndjson or csv (run details are always NDJSON).")] = "ndjson",

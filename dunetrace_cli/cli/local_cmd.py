@@ -99,7 +99,7 @@ def ingest(
         list[str],
         typer.Argument(
             help="JSONL written by the SDK's FileBatchingEmitter/ConsoleBatchingEmitter ('-' = stdin; .gz accepted).",
-            show_default=False,
+            show_default=False, metavar="FILE",
         ),
     ],
     db: DbOpt = None,

@@ -11,6 +11,10 @@ register(Operation(
     name="agents", cli="agents", mcp="list_agents", title="List agents",
     query="dunetrace_cli.queries.agents:list_agents", model="dunetrace_cli.models.agents:AgentList",
     table=T, markdown=f"{MD}:render_agent_list", list_result=True,
+    params=(
+        Param("health", bool, "Add each agent's health score 0-100 (one request per agent, 4 agents at a time).",
+              default=False, flag="--health", faces="cli"),
+    ),
     summary="List every agent with run and signal counts, newest activity first.",
     description="Every monitored agent (all of them, not just the first page): runs, signal counts "
     "(CRITICAL/HIGH), top failure types, last seen. Use it to find agent ids.",

@@ -110,7 +110,10 @@ def select(result: Any, fields: list[str] | None) -> list[str]:
     if spec is None:
         raise UsageError("--fields works with list commands only (agents, runs, signals, patterns).")
     if not fields:
-        return list(spec.columns)
+        columns = list(spec.columns)
+        if getattr(result, "with_health", False):  # agents --health: the score after the counts
+            columns.insert(columns.index("high_count") + 1, "health_score")
+        return columns
     known = field_names(result)
     unknown = [f for f in fields if f not in known]
     if unknown:

@@ -94,8 +94,9 @@ def test_tokens_json_cost_unknown_on_march(cli) -> None:
 
 def test_no_agents_yet(served, invoke, datasets) -> None:
     url, _ = served("latest", dataset={**datasets["latest"], "agents": []})
-    out = ok(invoke(["agents"], env={"DUNETRACE_API_URL": url}))
+    out = ok(invoke(["agents", "--format", "table"], env={"DUNETRACE_API_URL": url}))
     assert out.strip() == "No agents yet. Instrument one with the SDK: dunetrace guide python"
+    assert ok(invoke(["agents"], env={"DUNETRACE_API_URL": url})) == ""  # piped: no rows
     data = json.loads(ok(invoke(["agents", "--json"], env={"DUNETRACE_API_URL": url})))
     assert data == {"agents": [], "total": 0}
 

@@ -148,7 +148,7 @@ def replace_list_agents(monkeypatch: pytest.MonkeyPatch, fn) -> None:
 
 
 def test_internal_errors_have_no_traceback_unless_debug(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(client):
+    async def broken(client, **kwargs):
         raise RuntimeError("boom")
 
     replace_list_agents(monkeypatch, broken)
@@ -161,7 +161,7 @@ def test_internal_errors_have_no_traceback_unless_debug(cli, monkeypatch: pytest
 
 
 def test_interrupted(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def interrupted(client):
+    async def interrupted(client, **kwargs):
         raise KeyboardInterrupt
 
     replace_list_agents(monkeypatch, interrupted)

@@ -75,7 +75,8 @@ def test_run_table_never_prints_unknown_outcomes(cli) -> None:
 
 
 def test_empty_run_lists(cli) -> None:
-    assert ok(cli("runs", "clean-agent", "--failing")).strip() == "No failing runs for clean-agent."
+    assert ok(cli("runs", "clean-agent", "--failing", "--format", "table")).strip() == "No failing runs for clean-agent."
+    assert ok(cli("runs", "clean-agent", "--failing")) == ""  # piped: no rows, nothing to grep
     data = json.loads(ok(cli("runs", "clean-agent", "--failing", "--json")))
     assert data["runs"] == [] and data["total"] == 0
 

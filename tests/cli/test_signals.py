@@ -100,7 +100,8 @@ def test_signal_table_shows_every_fix_with_its_code(cli) -> None:
 
 
 def test_empty_signal_search(cli) -> None:
-    assert ok(cli("signals", "clean-agent")).strip() == "No signals match (agent clean-agent)."
+    assert ok(cli("signals", "clean-agent", "--format", "table")).strip() == "No signals match (agent clean-agent)."
+    assert ok(cli("signals", "clean-agent")) == ""  # piped: no rows
     data = json.loads(ok(cli("signals", "clean-agent", "--json")))
     assert data["signals"] == [] and data["total_matched"] == 0
 

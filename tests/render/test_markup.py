@@ -11,8 +11,8 @@ from rich.console import Console
 
 from dunetrace_cli.models import AgentList, AgentSummary, Signal, SignalSearch, SignalView
 from dunetrace_cli.models.common import NextStep
-from dunetrace_cli.models.summary import AgentDiagnosis, SignalDigest
 from dunetrace_cli.models.health import HealthScore
+from dunetrace_cli.models.summary import AgentDiagnosis, SignalDigest
 from dunetrace_cli.render.tables import render
 from tests.conftest import FIXED_NOW
 
