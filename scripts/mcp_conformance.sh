@@ -131,7 +131,8 @@ PY
 }
 
 step "MCP Inspector CLI ($INSPECTOR_PKG)"
-inspect "tools/list --strict" 0 'len(doc["result"]["tools"]) == 12 and all(t["annotations"]["readOnlyHint"] for t in doc["result"]["tools"])' \
+READ_TOOLS="$("$PYTHON" -c 'from dunetrace_cli import registry; print(sum(1 for op in registry.load().values() if op.mcp and not op.writes))')"
+inspect "tools/list --strict" 0 "len(doc['result']['tools']) == $READ_TOOLS and all(t['annotations']['readOnlyHint'] for t in doc['result']['tools'])" \
   -- "$MCP_URL" --method tools/list --strict
 inspect "tools/call list_agents (http)" 0 'doc["result"]["structuredContent"]["total"] == 6 and doc["result"]["content"][0]["text"].startswith("# Agents (6)")' \
   -- "$MCP_URL" --method tools/call --tool-name list_agents
