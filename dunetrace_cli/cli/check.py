@@ -202,7 +202,7 @@ def emit_check(result: CheckResult, fmt: str, now: float) -> None:
     elif fmt == "markdown":
         from dunetrace_cli.render.check_markdown import render_check_markdown
 
-        sys.stdout.write(render_check_markdown(result, now=now))
+        sys.stdout.write(render_check_markdown(result, now=now, face="cli"))
     else:
         from dunetrace_cli.render.check_table import render_check
         from dunetrace_cli.render.console import make_console

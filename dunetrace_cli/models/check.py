@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, computed_field
 
-from dunetrace_cli.models.common import ResultModel, iso
+from dunetrace_cli.models.common import NextStep, ResultModel, iso
 
 
 class CheckRules(ResultModel):
@@ -69,6 +69,7 @@ class CheckResult(ResultModel):
     rules: CheckRules
     checked_at: float
     notes: list[str] = Field(default_factory=list)
+    next_steps: list[NextStep] = Field(default_factory=list)  # where to look for each failed rule
 
     @computed_field  # type: ignore[prop-decorator]
     @property

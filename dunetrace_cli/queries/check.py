@@ -9,6 +9,7 @@ on this server (fix status on a March server) is an ``error`` verdict: the gate 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain import gate
 from dunetrace_cli.errors import NotFound, UsageError
 from dunetrace_cli.models.check import AgentCheck, CheckResult, CheckRules, RuleResult
+from dunetrace_cli.models.common import NextStep
 from dunetrace_cli.models.insights import AgentInsights
 from dunetrace_cli.models.runs import RunSummary
 from dunetrace_cli.queries._common import page_all, require_agent, seg
@@ -74,7 +76,45 @@ async def check_agents(client: ApiClient, *, agent_ids: list[str], rules: CheckR
     checks = await asyncio.gather(*(_check_one(client, agent_id, rules) for agent_id in unique))
     judgements = [r for c in checks for r in c.rules]
     verdict, code = gate.outcome(_as_judgement(r) for r in judgements)
-    return CheckResult(verdict=verdict, exit_code=code, agents=list(checks), rules=rules, checked_at=client.now())
+    return CheckResult(
+        verdict=verdict, exit_code=code, agents=list(checks), rules=rules, checked_at=client.now(),
+        next_steps=next_steps(checks),
+    )
+
+
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(gate.SEVERITY_ORDER)}
+
+
+def next_steps(checks: list[AgentCheck]) -> list[NextStep]:
+    """For each rule that did not pass, the operation that shows why (one per operation and agent)."""
+    steps: list[NextStep] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(op: str, args: dict[str, Any], reason: str) -> None:
+        key = (op, json.dumps(args, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            steps.append(NextStep(op=op, args=args, reason=reason))
+
+    for check in checks:
+        agent = {"agent_id": check.agent_id}
+        for rule in check.rules:
+            if rule.verdict == "pass":
+                continue
+            if rule.rule == "min_score":
+                add("summary", agent, "what pulls the health score down")
+            elif rule.rule in ("no_systemic", "no_regression") and rule.verdict == "fail":
+                add("patterns", agent, "the systemic failure types, their trend and the versions")
+            elif rule.rule == "max_severity" and rule.offenders:
+                worst = max(rule.offenders, key=lambda o: _SEVERITY_RANK.get(str(o.get("severity")), -1))
+                add("signal", {"signal_id": worst["id"]}, "the fix for the worst signal in the window")
+            elif rule.rule == "max_failure_rate" and rule.verdict == "fail":
+                add("runs", {**agent, "failing": True}, "the failing runs")
+            elif rule.rule == "fixes_verified" and rule.offenders:
+                first = rule.offenders[0]
+                if first.get("signal_id") is not None:
+                    add("signal", {"signal_id": first["signal_id"]}, "the signal whose fix did not hold")
+    return steps
 
 
 async def check_agent(

@@ -15,7 +15,8 @@ HEAD = {
 }
 
 
-def render_check_markdown(result: CheckResult, *, now: float | None = None, **_: object) -> str:
+def render_check_markdown(result: CheckResult, *, now: float | None = None, face: str = "mcp", **_: object) -> str:
+    """``face="mcp"`` phrases next steps as tool calls (the MCP text), ``"cli"`` as commands (a PR comment)."""
     agents = ", ".join(code(clean(a.agent_id, newlines=False), 80) for a in result.agents)
     lines = [f"### {HEAD[result.verdict]}: {agents}", ""]
     many = len(result.agents) > 1
@@ -38,6 +39,13 @@ def render_check_markdown(result: CheckResult, *, now: float | None = None, **_:
     ]
     if notes:
         lines += [""] + notes
+    if result.next_steps:
+        from dunetrace_cli.registry import cli_line, mcp_call
+
+        lines.append("")
+        for step in result.next_steps:
+            how = f"`{clean(cli_line(step), newlines=False)}`" if face == "cli" else f"call {clean(mcp_call(step), newlines=False)}"
+            lines.append(f"Next: {how} — {step.reason}")
     window = f"window {result.rules.window}" + (f" (since {result.rules.since_iso})" if result.rules.since_iso else "")
     lines += ["", f"<sub>dunetrace check · {window} · exit {result.exit_code}</sub>"]
     return "\n".join(lines) + "\n"

@@ -62,4 +62,8 @@ def render_check(result: CheckResult, now: float) -> RenderableType:
                 parts.append(Text(f"  {label}: {clean(rule.detail, newlines=False)}", style="dim"))
         parts.append(Text(""))
     parts.append(Text(summary_line(result), style=VERDICT_STYLE.get(result.verdict, "")))
+    if result.next_steps:
+        from dunetrace_cli.registry import cli_line
+
+        parts += [Text(f"next: {clean(cli_line(s), newlines=False)}  ({s.reason})", style="dim") for s in result.next_steps]
     return Group(*parts)

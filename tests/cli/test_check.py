@@ -61,6 +61,7 @@ def test_min_score_fails_below_threshold_and_table_says_why(cli) -> None:
     row = next(line for line in lines if line.startswith("health score"))
     assert row.split()[2:] == ["22", "≥", "60", "FAIL"]
     assert "gate failed for rag-agent." in result.stdout
+    assert lines[-1] == "next: dunetrace summary rag-agent  (what pulls the health score down)"
 
 
 def test_min_score_computed_client_side_on_march(cli, api_client) -> None:
@@ -390,6 +391,7 @@ def test_markdown_for_a_pr_comment(cli) -> None:
     assert lines[0] == "### ❌ Deploy gate failed: `rag-agent`"
     assert "| health score | 22 | ≥ 50 | ❌ fail |" in lines
     assert lines[-1].startswith("<sub>dunetrace check · window 24h")
+    assert "Next: `dunetrace summary rag-agent` — what pulls the health score down" in lines
 
 
 def test_unknown_systemic_type_gets_a_did_you_mean(cli) -> None:
@@ -400,3 +402,13 @@ def test_unknown_systemic_type_gets_a_did_you_mean(cli) -> None:
 def test_fixes_verified_with_no_fixes_applied_passes(cli) -> None:
     rule = rules_of(gate(cli("check", "retry-agent", "--fixes-verified", "--json")))["fixes_verified"]
     assert (rule["verdict"], rule["observed"]) == ("pass", "no fixes applied in 24h")
+
+
+def test_gate_on_the_local_store(invoke, tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    assert invoke(["local", "ingest", "--db", str(db), str(SDK_EVENTS / "events-mixed.jsonl")]).exit_code == 0
+    body = gate(invoke(["check", "doc-qa", "web-researcher", "--max-severity", "MEDIUM", "--min-score", "1", "--json"],
+                       env={"DUNETRACE_API_URL": f"local:{db}"}))
+    verdicts = {a["agent_id"]: {r["rule"]: r["verdict"] for r in a["rules"]} for a in body["agents"]}
+    assert verdicts["web-researcher"]["max_severity"] == "fail" and body["exit_code"] == 1
+    assert rules_of(body, "web-researcher")["min_score"]["source"] == "server"  # the store serves health-score

@@ -166,3 +166,35 @@ def test_follow_and_interval_are_cli_only(invoke) -> None:
         assert not {p.name for p in op.mcp_params()} & {"follow", "interval"}
     result = invoke(["signals", "--follow", "--interval", "0.1"])
     assert result.exit_code == 2 and "--interval" in result.stderr and "0.5" in result.stderr
+
+
+def test_follow_the_local_store_as_runs_are_ingested(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    from dunetrace_cli.local.load import ingest_sources
+    from dunetrace_cli.local.store import open_store
+
+    events = Path(__file__).resolve().parent.parent / "data" / "sdk-events"
+    db = tmp_path / "store.db"
+
+    def ingest(name: str) -> None:
+        store = open_store(db)
+        try:
+            ingest_sources(store, [str(events / name)], report=lambda p: None, finalize_stalled=True)
+        finally:
+            store.close()
+
+    ingest("scenario-b-clean.jsonl")
+    arrived: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        if not arrived:
+            ingest("scenario-c-retry-storm.jsonl")
+            arrived.append("c")
+
+    run_follow(settings_for(f"local:{db}"), search_signals, {"limit": 20}, op="signals", as_json=True, interval=1,
+               polls=2, sleep=sleep)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and {r["run_id"] for r in rows} == {
+        json.loads(line)["run_id"] for line in (events / "scenario-c-retry-storm.jsonl").read_text().splitlines()
+    }  # the clean run raised nothing; every row printed came from the run ingested between polls

@@ -24,6 +24,12 @@ async def test_check_agent_fails_with_reasons(mcp_client) -> None:
     text = text_of(r)
     assert text.startswith(f"### ❌ Deploy gate failed: `{LC}`")
     assert "| health score | 65 | ≥ 70 | ❌ fail |" in text
+    assert [(s["op"], s["args"]) for s in data["next_steps"]] == [
+        ("summary", {"agent_id": LC}), ("patterns", {"agent_id": LC}), ("signal", {"signal_id": 87}),
+        ("runs", {"agent_id": LC, "failing": True}),
+    ]
+    assert "Next: call get_signal_detail(signal_id=87) — the fix for the worst signal in the window" in text
+    assert f'Next: call get_agent_runs(agent_id="{LC}")' in text
 
 
 async def test_check_agent_passes_and_uses_since_hours(mcp_client) -> None:
