@@ -32,11 +32,14 @@ from dunetrace_cli.local import store_errors as se
 #: How long a connection waits for another writer before SQLite gives up (ms). Long on purpose:
 #: a lock timeout must never reach a user under normal concurrency.
 BUSY_TIMEOUT_MS = 60_000
+#: Readers (``open_store(create=False)``) wait at most this long: in WAL mode only an exclusive lock (another
+#: program's ``locking_mode=EXCLUSIVE``, a VACUUM) blocks a read, and a read command must not hang on one.
+READ_BUSY_TIMEOUT_MS = 5_000
 
 
-def _configure(conn: sqlite3.Connection, *, synchronous: str = "FULL") -> None:
+def _configure(conn: sqlite3.Connection, *, synchronous: str = "FULL", busy_timeout_ms: int | None = None) -> None:
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
     conn.execute("PRAGMA foreign_keys=ON")
     # FULL: a committed batch survives power loss as well as a killed process (202 means durable).
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -56,7 +59,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
 class Store:
     """Handle on one local database file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
         self.path = path
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -65,6 +68,8 @@ class Store:
         self._write_lock = threading.RLock()
         #: set when the file can only be read: connections open it through this URI
         self._readonly_uri: str | None = None
+        #: None: the module's BUSY_TIMEOUT_MS (writers); readers get READ_BUSY_TIMEOUT_MS
+        self.busy_timeout_ms = busy_timeout_ms
 
     @property
     def readonly(self) -> bool:
@@ -76,12 +81,15 @@ class Store:
         target, uri = (self._readonly_uri, True) if self._readonly_uri else (str(self.path), False)
         try:
             conn = sqlite3.connect(
-                target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False, uri=uri
+                target, timeout=self._busy_ms() / 1000, isolation_level=None, check_same_thread=False, uri=uri
             )
-            _configure(conn)
+            _configure(conn, busy_timeout_ms=self._busy_ms())
         except sqlite3.Error as exc:
             raise se.translate(exc, self.path) from exc
         return conn
+
+    def _busy_ms(self) -> int:
+        return BUSY_TIMEOUT_MS if self.busy_timeout_ms is None else self.busy_timeout_ms
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (created on first use, closed by ``close()``)."""
@@ -175,7 +183,7 @@ def open_store(db_path: str | os.PathLike[str], *, create: bool = True) -> Store
             paths.tighten(companion)
         if path.parent == paths.data_dir():
             paths.tighten(path.parent, paths.PRIVATE_DIR_MODE)
-    store = Store(path)
+    store = Store(path, busy_timeout_ms=None if create else READ_BUSY_TIMEOUT_MS)
     try:
         _prepare(store)
     except se.StoreError as exc:
@@ -207,7 +215,7 @@ def _open_readonly(path: Path, first: se.StoreError) -> Store:
     """A reader's store on a file that cannot be written: ``mode=ro``, else ``immutable`` (no -shm can be made)."""
     quoted = urllib.parse.quote(str(path.resolve()))
     for uri in (f"file:{quoted}?mode=ro", f"file:{quoted}?immutable=1"):
-        store = Store(path)
+        store = Store(path, busy_timeout_ms=READ_BUSY_TIMEOUT_MS)
         store._readonly_uri = uri
         try:
             found = schema.current_version(store.conn())

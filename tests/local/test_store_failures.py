@@ -209,6 +209,27 @@ def test_a_store_locked_by_another_writer(
     assert r.exit_code == 0, r.stderr
 
 
+def test_a_read_does_not_hang_on_an_exclusive_lock(invoke: Any, populated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    monkeypatch.setattr(store_mod, "READ_BUSY_TIMEOUT_MS", 300)
+    holder = sqlite3.connect(populated, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # another program's exclusive lock blocks even WAL readers
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO meta(key, value) VALUES ('held', '1')")
+    try:
+        started = _time.monotonic()
+        r = invoke(["agents"], env={"DUNETRACE_API_URL": f"local:{populated}"})
+        took = _time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    line = _failed(r, 5)
+    assert line.startswith(f"dunetrace: error: the local store at {populated} is locked by another process (")
+    assert took < 10, took  # the reader's bound (monkeypatched to 0.3 s), not the writers' 60 s
+    assert invoke(["agents"], env={"DUNETRACE_API_URL": f"local:{populated}"}).exit_code == 0
+
+
 # ── damaged ──────────────────────────────────────────────────────────────────────────────────
 def _corrupt_pages(db: Path) -> None:
     with open_store(db) as s:  # fold the WAL in so the pages on disk are the store
