@@ -8,8 +8,8 @@
 
 Shapes follow upstream's ``routers/issues.py``, ``routers/failure_patterns.py`` and ``schemas.py``
 (commit in ``tests/data/README.md``); the rows come from :mod:`dunetrace_cli.local.readqueries_issues`.
-The server's ``root_cause``/``suggested_fix`` come from an LLM when one is configured; the store fills
-them from its own explanation of the newest matching signal.
+The server's ``root_cause``/``suggested_fix`` come from an LLM when one is configured; the store has none,
+so they are null, as on a server without an LLM key.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _pattern_types() -> frozenset[str]:
 
 def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable[..., Any], clock: Callable[[], float]) -> list[Route]:
     """The routes, built with api.py's ``get`` (GET-only routes) and ``read`` (one store snapshot)."""
-    from dunetrace_cli.local.api import ApiJSONResponse, _explain_function, _Query
+    from dunetrace_cli.local.api import ApiJSONResponse, _Query
 
     def agent_issues(request: Request) -> ApiJSONResponse:
         q = _Query(request)
@@ -93,29 +93,6 @@ def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable
         )
         return ApiJSONResponse({"issues": rows, "page": page_dict(total, offset, limit)})
 
-    def _explained(conn: Any, issue: dict[str, Any]) -> tuple[str | None, str | None]:
-        row = conn.execute(
-            "SELECT run_id, step_index, severity, evidence FROM signals WHERE agent_id = ? AND failure_type = ? "
-            "ORDER BY detected_at DESC, id DESC LIMIT 1",
-            (issue["agent_id"], issue["failure_type"]),
-        ).fetchone()
-        explain = _explain_function()
-        if row is None or explain is None:
-            return None, None
-        from dunetrace_cli.local.readqueries import loads_object
-
-        try:
-            exp = explain(
-                issue["failure_type"], loads_object(row["evidence"]), run_id=row["run_id"],
-                step_index=int(row["step_index"]), severity=row["severity"],
-            )  # fmt: skip
-        except Exception:  # noqa: BLE001 - as on the server, a failed explanation leaves both null
-            return None, None
-        fixes = list(getattr(exp, "suggested_fixes", None) or [])
-        first = fixes[0] if fixes else None
-        code = (first.get("code") if isinstance(first, dict) else getattr(first, "code", None)) if first else None
-        return (str(exp.what) or None), (str(code) if code else None)
-
     def issue(request: Request) -> ApiJSONResponse:
         issue_id = path_int(request, "issue_id")
 
@@ -124,7 +101,6 @@ def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable
             if found is None:
                 return None
             pattern = qi.failure_pattern(conn, found["agent_id"], found["failure_type"], now=clock())
-            root_cause, suggested_fix = _explained(conn, found)
             body = {k: v for k, v in found.items() if k != "affected_runs"}
             body["affected_runs_count"] = found["affected_runs"]
             keys = ("id", "agent_id", "failure_type", "status", "first_seen", "last_seen", "resolved_at",
@@ -133,7 +109,8 @@ def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable
             detail["affected_runs"] = [
                 {k: r[k] for k in ("run_id", "detected_at", "step_index", "confidence")} for r in pattern["top_runs"]
             ]
-            detail.update(root_cause=root_cause, suggested_fix=suggested_fix, code_references=[])
+            # the server's LLM analysis; null, as on a server without an LLM key (each signal has its explanation)
+            detail.update(root_cause=None, suggested_fix=None, code_references=[])
             return detail
 
         detail = read(build)
