@@ -19,12 +19,11 @@ import json
 import signal
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from starlette.applications import Starlette
@@ -45,6 +44,7 @@ from dunetrace_cli.local.ingest import (
 )
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
+from dunetrace_cli.local.worker import DetectionWorker
 
 _PERSIST_FAILED = "Event persistence failed; retry the batch."
 
@@ -154,8 +154,9 @@ def create_ingest_app(
                 errors.append({"type": "string_type", "loc": ["body", "version"], "msg": "Input should be a valid string"})
             if not isinstance(meta, dict):
                 errors.append({"type": "dict_type", "loc": ["body", "meta"], "msg": "Input should be a valid dictionary"})
-        if errors:
+        if errors or not isinstance(parsed, dict):
             return JSONResponse({"detail": errors}, status_code=422)
+        assert isinstance(agent_id, str) and isinstance(version, str)  # checked above
         try:
             meta_text = json.dumps(meta, ensure_ascii=True, separators=(",", ":"))
             agent_id.encode("utf-8")
@@ -211,44 +212,6 @@ def create_ingest_app(
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
-# ── detection worker ──────────────────────────────────────────────────────────────────────────
-class DetectionWorker(threading.Thread):
-    """Runs detection for completed runs right after ingest, and the stall sweep every ``poll_s``."""
-
-    def __init__(
-        self, store: Store, *, stall_seconds: float, poll_s: float = 1.0, errors: OnceLog | None = None
-    ) -> None:
-        super().__init__(name="dunetrace-detector", daemon=True)
-        self.store = store
-        self.stall_seconds = stall_seconds
-        self.poll_s = poll_s
-        self._wake = threading.Event()
-        self._halt = threading.Event()
-        self.last_error: str | None = None
-        self.errors = errors or OnceLog(lambda _m: None)
-
-    def wake(self, _ready: set[str] | None = None) -> None:
-        if _ready is None or _ready:
-            self._wake.set()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            try:
-                detect.sweep(self.store, stall_seconds=self.stall_seconds)
-                self.last_error = None
-                self.errors.ok("detect")
-            except (DunetraceError, sqlite3.Error, OSError) as exc:  # retried on the next tick
-                self.last_error = self.errors.error(exc, self.store.path, doing="analysing runs", channel="detect").message
-            except Exception as exc:  # noqa: BLE001 - keep the server alive; retried on the next tick
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            self._wake.wait(self.poll_s)
-            self._wake.clear()
-
-
 # ── serve ─────────────────────────────────────────────────────────────────────────────────────
 def is_loopback(host: str) -> bool:
     if host in ("localhost", "ip6-localhost"):
@@ -296,8 +259,8 @@ class _QuietServer:
     """Factory for uvicorn servers that leave signal handling to us (two servers, one Ctrl-C)."""
 
     @staticmethod
-    def make(app: Any, sock: socket.socket, *, lifespan: str) -> Any:
-        import uvicorn  # noqa: PLC0415 - heavy import only when serving
+    def make(app: Any, sock: socket.socket, *, lifespan: Literal["auto", "on", "off"]) -> Any:
+        import uvicorn  # heavy import only when serving
 
         class Server(uvicorn.Server):
             @contextlib.contextmanager
