@@ -120,9 +120,13 @@ print("ok" if ok else f"check failed: {sys.argv[2]}")
 PY
 )"
   if [[ "$verdict" == "ok" ]]; then
-    local detail="exit $code"
+    local detail="exit $code" warnings=0
     if [[ "$name" == *strict* ]]; then
-      detail+=", $(grep -c '^Warning' "$out.err" 2>/dev/null || true) portability warnings"
+      warnings="$(grep -c '^Warning' "$out.err" 2>/dev/null || true)"
+      detail+=", $warnings portability warnings"
+    fi
+    if [[ "${warnings:-0}" != "0" ]]; then  # --strict: a portability warning fails the check too
+      record "inspector $name" FAIL "$detail: $(grep -A1 '^Warning' "$out.err" | head -n4 | tr '\n' ' ')"; return
     fi
     record "inspector $name" PASS "$detail"
   else

@@ -26,7 +26,7 @@ class CallSummary(ApiModel):
     cost_usd: float = 0.0
     cost_breakdown: Annotated[dict[str, float], DictOrEmpty] = Field(default_factory=dict)
     agent_talk_ratio: float | None = None
-    sentiment_trend: Any = None
+    sentiment_trend: float | str | list[float] | dict[str, Any] | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -49,7 +49,7 @@ class RuleResult(ResultModel):
     verdict: Literal["pass", "fail", "no_data", "error"]
     observed: str
     threshold: str
-    value: Any = None
+    value: int | float | str | list[str] | dict[str, Any] | None = None  # the observed figure (typed for schema checks)
     detail: str | None = None
     source: Literal["server", "client"] | None = None
     exit_code: int | None = None

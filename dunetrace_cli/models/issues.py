@@ -65,7 +65,7 @@ class IssueDetail(ApiModel):
     affected_runs: Annotated[list[AffectedRun], ListOrEmpty] = Field(default_factory=list)
     root_cause: str | None = None
     suggested_fix: str | None = None
-    code_references: Annotated[list[Any], ListOrEmpty] = Field(default_factory=list)
+    code_references: Annotated[list[dict[str, Any] | str], ListOrEmpty] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)  # ours: e.g. why root_cause is empty
 
 
