@@ -139,11 +139,12 @@ def demo(
             out.print(render(diagnosis, now))
             if result.health_trend:
                 scores = " → ".join("-" if score is None else str(score) for _, score in result.health_trend)
-                out.print(
+                out.print(  # prose: wrapped at word boundaries
                     f"Health of {LOOPING_AGENT} at the end of each of the last 7 days: {scores}",
-                    soft_wrap=True, markup=False, highlight=False,
+                    markup=False, highlight=False,
                 )  # fmt: skip
             out.print("", soft_wrap=True)
+            # one command per line, never wrapped by us, so each copies and runs as printed
             out.print("Next (each runs against the demo store as printed):", soft_wrap=True)
             for line in next_lines(api, LOOPING_AGENT, steps):
                 out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
@@ -153,7 +154,6 @@ def demo(
             out.print(
                 f"The same answers as MCP tools for your editor: `{command(api, 'mcp serve')}`; your own agent's events: "
                 "`dunetrace local serve` (DUNETRACE_ENDPOINT=http://127.0.0.1:8001).",
-                soft_wrap=True,
                 markup=False,
                 highlight=False,
             )
