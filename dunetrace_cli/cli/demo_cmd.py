@@ -59,7 +59,6 @@ def next_lines(api: str, agent: str, summary_steps: list[Any]) -> list[str]:
     extra = [
         command(api, "agents"),
         command(api, f"patterns {agent}") + "  # the loop's daily counts and trend",
-        command(api, f"issues {agent} --status all") + "  # one issue per failure type, tracked across runs",
         command(api, "signals --severity high"),
         command(api, "summary support-bot") + "  # retry storms and an errored run",
         command(api, "health report-writer"),
