@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import check, commands, doctor, export_cmd
+from dunetrace_cli.cli import check, commands, doctor, examples, export_cmd
 from dunetrace_cli.cli._run import GlobalOptions
 
 app = typer.Typer(
@@ -89,6 +89,9 @@ def help_command(
         group, path = sub, [*path, name]
     with group.context_class(group, info_name=" ".join(path), parent=None) as sub_ctx:
         typer.echo(group.get_help(sub_ctx))
+
+
+examples.attach(app)  # the hand-written commands' --help examples (cli/examples.py)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -18,7 +18,12 @@ register(Operation(
     summary="List every agent with run and signal counts, newest activity first.",
     description="Every monitored agent (all of them, not just the first page): runs, signal counts "
     "(CRITICAL/HIGH), top failure types, last seen. Use it to find agent ids.",
-    examples=("dunetrace agents", "dunetrace agents --json | jq -r '.agents[].agent_id'"),
+    examples=(
+        "dunetrace agents",
+        "dunetrace agents --health",
+        "dunetrace agents | grep -c UNREAD_TOOL_ERROR",
+        "dunetrace agents --format csv --fields agent_id,signal_count,top_failure",
+    ),
 ))
 
 register(Operation(
@@ -28,7 +33,7 @@ register(Operation(
     summary="Start here: health, failure breakdown, newest signals with their first fix.",
     description="Start here. One-shot diagnosis of an agent: health score, failing vs clean runs, "
     "failure breakdown (systemic or not), newest signals with their first fix, next steps.",
-    examples=("dunetrace summary langchain-example-agent", "dunetrace summary rag-agent --json"),
+    examples=("dunetrace summary langchain-example-agent", "dunetrace summary rag-agent --json | jq .breakdown"),
 ))
 
 register(Operation(
@@ -53,7 +58,11 @@ register(Operation(
     summary="Is a failure systemic (>=10% of runs in 7 days) or a one-off? Daily trend and worst day.",
     description="Systemic (>=10% of runs over 7 days) vs occasional failure types, daily trend, "
     "worst day, inputs that keep failing, and per-version signal rates.",
-    examples=("dunetrace patterns langchain-example-agent", "dunetrace patterns rag-agent --days 30"),
+    examples=(
+        "dunetrace patterns retry-agent",
+        "dunetrace patterns rag-agent --days 30",
+        "dunetrace patterns retry-agent --json | jq '.patterns[] | {failure_type, daily_counts, trend_verdict}'",
+    ),
 ))
 
 register(Operation(

@@ -64,7 +64,7 @@ register(Operation(
     summary="One issue: status, affected runs, and the server's root cause and suggested fix "
     "(the server may run an LLM explanation first: 5-15 s).",
     title="Get an issue",
-    examples=("dunetrace issue 13",),
+    examples=("dunetrace issue 13", "dunetrace issue 13 --json"),
     params=(ISSUE_ID,),
 ))
 
@@ -78,7 +78,7 @@ register(Operation(
     markdown=f"{MD}:render_fix_list",
     summary="Fixes applied for an agent's signals, how they were applied, and whether the failure stopped.",
     title="List an agent's fixes",
-    examples=("dunetrace fixes langchain-example-agent",),
+    examples=("dunetrace fixes langchain-example-agent", "dunetrace fixes retry-agent --json"),
     params=(P.AGENT_ARG,),
     list_result=True,
 ))

@@ -33,7 +33,11 @@ register(Operation(
     ),
     summary="An agent's newest runs (as processed by the detector).",
     description="The agent's newest processed runs: start time, duration, steps, tokens, signal count.",
-    examples=("dunetrace runs langchain-example-agent --limit 5", "dunetrace runs rag-agent --failing"),
+    examples=(
+        "dunetrace runs langchain-example-agent --limit 5",
+        "dunetrace runs retry-agent --failing --limit 3",
+        "dunetrace runs langchain-example-agent --limit 40 | grep -c run.completed",
+    ),
 ))
 
 register(Operation(
@@ -43,7 +47,7 @@ register(Operation(
     summary="What happened in one run: tool calls with outcome and latency, LLM calls with tokens, signals.",
     description="One run step by step: signals with fixes, every tool call (ok/failed, latency), "
     "LLM calls with tokens, context growth.",
-    examples=("dunetrace run f32094eb-c4a", "dunetrace run f32094eb-c4aa-4cff-abd9-932921edb15c --json"),
+    examples=("dunetrace run 038327d0-3de", "dunetrace run 038327d0-3de0-40e9-9a68-612de708bd9a --json"),
 ))
 
 register(Operation(
@@ -60,5 +64,5 @@ register(Operation(
     summary="Two runs side by side: duration, steps, tokens, tool calls, signals.",
     description="Two runs side by side (e.g. failing vs clean): duration, steps, tokens, tool calls, "
     "failed tool calls, LLM calls, signals, and what differs.",
-    examples=("dunetrace compare f32094eb-c4a 94ece585-01c",),
+    examples=("dunetrace compare df92fa13-c10 038327d0-3de", "dunetrace compare df92fa13-c10 038327d0-3de --json"),
 ))

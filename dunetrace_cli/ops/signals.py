@@ -39,5 +39,5 @@ register(Operation(
     table=T, markdown=f"{MD}:render_signal_view", params=(P.SIGNAL_ID, P.AGENT_OPT),
     summary="One signal: evidence, impact and every suggested fix with its code.",
     description="One signal in full: what happened, why it matters, evidence, suggested fixes with code.",
-    examples=("dunetrace signal 87", "dunetrace signal 87 --agent langchain-example-agent --json"),
+    examples=("dunetrace signal 88", "dunetrace signal 88 --agent langchain-example-agent --json"),
 ))

@@ -49,7 +49,7 @@ register(Operation(
     summary="One voice call: metrics, cost per stage (STT, LLM, TTS, telephony), voice signals and recordings.",
     title="Get a voice call",
     panel="Voice and guardrails",
-    examples=(),
+    examples=("dunetrace call 1042", "dunetrace call 1042 --json"),
     params=(Param("conversation_id", int, "Call id (from `dunetrace calls`).", metavar="CALL_ID", ge=1),),
 ))
 
@@ -80,7 +80,7 @@ register(Operation(
     summary="Custom detectors: status (shadow evaluates silently, active alerts, paused is off) and fire counts.",
     title="List custom detectors",
     panel="Voice and guardrails",
-    examples=("dunetrace detectors",),
+    examples=("dunetrace detectors", "dunetrace detectors langchain-example-agent"),
     params=(AGENT_FILTER,),
     list_result=True,
 ))

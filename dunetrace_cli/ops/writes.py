@@ -32,6 +32,7 @@ _write(
     "signal_explain", "signal explain", "trigger_explain",
     "Ask the server's LLM to explain a signal and write a fix (costs money, 5-15 s; needs an LLM key on the server).",
     (P.SIGNAL_ID, Param("agent_id", str, "Agent id (optional).", default=None, faces="mcp")),
+    examples=("dunetrace signal explain 88", "dunetrace signal explain 88 --json"),
     title="Explain a signal (LLM)",
 )
 _write(
@@ -47,17 +48,21 @@ _write(
               flag="--action", max_length=10000),
     ),
     examples=('dunetrace policy create loop-guard --agent langchain-example-agent --condition '
-              '\'{"trigger": "tool_call_count", "operator": "gt", "value": 10}\' --action \'{"type": "stop"}\' --yes',),
+              '\'{"trigger": "tool_call_count", "operator": "gt", "value": 10}\' --action \'{"type": "stop"}\'',
+              'dunetrace policy create slow-down --condition \'{"trigger": "step_count", "operator": "gt", "value": 40}\' '
+              '--action \'{"type": "switch_model", "params": {"model": "gpt-4o-mini"}}\''),
     title="Create a policy",
 )
 _write(
     "policy_toggle", "policy toggle", "toggle_policy",
     "Enable or disable a policy (checked first: asking for the state it is already in changes nothing).",
     (POLICY_ID, Param("enabled", bool, "true to enable, false to disable.", flag="--enabled")),
+    examples=("dunetrace policy toggle 7 --enabled", "dunetrace policy toggle 7 --enabled --json"),
     title="Enable or disable a policy",
 )
 _write(
     "policy_delete", "policy delete", "delete_policy", "Delete a policy.", (POLICY_ID,),
+    examples=("dunetrace policy delete 7", "dunetrace policy delete 7 --json"),
     destructive=True, title="Delete a policy",
 )
 _write(
@@ -70,18 +75,23 @@ _write(
         Param("agent_id", str, "Agent it applies to ('*' for every agent).", default="*", flag="--agent", short="-a",
               complete="agents", max_length=256),
     ),
+    examples=('dunetrace detector create "the agent apologises more than twice in one run"',
+              'dunetrace detector create "a refund is promised without calling refund_api" --agent support-agent-lc'),
     title="Create a custom detector",
 )
 _write(
     "detector_activate", "detector activate", "activate_custom_detector",
     "Activate a custom detector: it fires live alerts from now on.", (DETECTOR_ID,), title="Activate a custom detector",
+    examples=("dunetrace detector activate 42", "dunetrace detector activate 42 --json"),
 )
 _write(
     "detector_pause", "detector pause", "pause_custom_detector",
     "Pause a custom detector: it stops being evaluated.", (DETECTOR_ID,), title="Pause a custom detector",
+    examples=("dunetrace detector pause 42", "dunetrace detector pause 42 --json"),
 )
 _write(
     "detector_delete", "detector delete", "delete_custom_detector", "Delete a custom detector.", (DETECTOR_ID,),
+    examples=("dunetrace detector delete 42", "dunetrace detector delete 42 --json"),
     destructive=True, title="Delete a custom detector",
 )
 _write(
@@ -89,6 +99,7 @@ _write(
     "Resolve an issue by hand, with notes saying what fixed it (it reopens if the failure recurs).",
     (ISSUE_ID, Param("resolution_notes", str, "What fixed it (searchable later).", flag="--notes", min_length=1,
                      max_length=5000)),
-    examples=('dunetrace issue resolve 13 --notes "capped web_search retries in v2" --yes',),
+    examples=('dunetrace issue resolve 13 --notes "capped web_search retries in v2"',
+              'dunetrace issue resolve 13 --notes "deduplicated payments_api calls" --json'),
     destructive=True, title="Resolve an issue",
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,11 +67,37 @@ SPECS: dict[str, ListSpec] = {
 
 
 def spec_for(result: Any) -> ListSpec | None:
+    """The result's row spec: a curated one above, else inferred from its first list of models."""
     for cls in type(result).__mro__:
         spec = SPECS.get(cls.__name__)
         if spec is not None:
             return spec
+    return _inferred(type(result))
+
+
+def _inferred(model: Any) -> ListSpec | None:
+    """Rows of any list result: its first ``list[Model]`` field, the item's scalar fields as columns."""
+    fields = getattr(model, "model_fields", None)
+    if not fields:
+        return None
+    for name, info in fields.items():
+        args = typing.get_args(info.annotation)
+        item = args[0] if args and typing.get_origin(info.annotation) is list else None
+        if item is None or not hasattr(item, "model_fields"):
+            continue
+        columns = [k for k, f in item.model_fields.items() if _scalar(f.annotation)]
+        columns += [k for k in getattr(item, "model_computed_fields", {}) if not k.endswith("_iso")]
+        return ListSpec(name, tuple(columns))
     return None
+
+
+def _scalar(annotation: Any) -> bool:
+    """str, int, float, bool (optionally None or Annotated): a value that fits one TSV cell."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (
+        annotation,)
+    return all(o in (str, int, float, bool, type(None)) or typing.get_origin(o) is typing.Literal for o in options)
 
 
 def _items(result: Any, spec: ListSpec) -> list[Any]:
@@ -108,7 +135,7 @@ def select(result: Any, fields: list[str] | None) -> list[str]:
     """The columns to print: ``fields`` checked against what the result has, or the defaults."""
     spec = spec_for(result)
     if spec is None:
-        raise UsageError("--fields works with list commands only (agents, runs, signals, patterns).")
+        raise UsageError("--fields works with list commands only (agents, runs, signals, issues, ...).")
     if not fields:
         columns = list(spec.columns)
         if getattr(result, "with_health", False):  # agents --health: the score after the counts
@@ -197,6 +224,6 @@ WRITERS = {"tsv": write_tsv, "csv": write_csv, "ndjson": write_ndjson}
 def write(result: Any, fmt: str, *, fields: list[str] | None, out: IO[str]) -> None:
     """Write a list result to ``out`` as ``fmt`` (tsv, csv or ndjson)."""
     if spec_for(result) is None:
-        raise UsageError(f"--format {fmt} works with list commands only (agents, runs, signals, patterns).")
+        raise UsageError(f"--format {fmt} works with list commands only (agents, runs, signals, issues, ...).")
     WRITERS[fmt](result, fields, out)
     out.flush()
