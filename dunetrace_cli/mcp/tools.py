@@ -24,7 +24,9 @@ from dunetrace_cli.registry import Operation
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools import Tool
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# destructiveHint and idempotentHint are meaningful only when readOnlyHint is false (MCP spec): saying
+# them for read-only tools costs catalog characters in every session and tells a client nothing.
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def annotations_for(op: Operation) -> ToolAnnotations:
@@ -109,9 +111,9 @@ def tool_function(op: Operation) -> Callable[..., Any]:
 
 def build_tools(*, allow_writes: bool = False) -> list[Tool]:
     """Every registry operation with an MCP face (write tools only when ``allow_writes``)."""
-    from mcp.server.mcpserver.tools import Tool
-
-    from dunetrace_cli.mcp.schema import output_schema, strip_titles
+    from dunetrace_cli.mcp.errors import ReadTool
+    from dunetrace_cli.mcp.schema import compact_input, strip_titles
+    from dunetrace_cli.mcp.views._base import output_schema
 
     tools = []
     for op in registry.load().values():
@@ -119,11 +121,12 @@ def build_tools(*, allow_writes: bool = False) -> list[Tool]:
             continue
         fn = tool_function(op)
         globals()[op.mcp] = fn
-        tool = Tool.from_function(
+        tool = ReadTool.from_function(  # argument errors as one sentence
             fn, name=op.mcp, title=op.title, description=(op.description or op.summary).replace("\n", " "),
             annotations=annotations_for(op),
         )
-        tool.parameters = strip_titles(tool.parameters)
+        tool.parameters = compact_input(strip_titles(tool.parameters))
+        # shallow (top-level keys and types): the catalog is context in every session (issue 13)
         tool.fn_metadata.output_schema = output_schema(registry.resolve(op.mcp_model or op.model))
         tool.__dict__.pop("output_schema", None)  # a cached_property over fn_metadata
         tools.append(tool)

@@ -4,11 +4,14 @@ from dunetrace_cli import params as P
 from dunetrace_cli.params import Param
 from dunetrace_cli.registry import Operation, register
 
+V = "dunetrace_cli.mcp.views"  # the compact MCP views (structuredContent)
+
 T = "dunetrace_cli.render.tables:render"
 MD = "dunetrace_cli.render.markdown"
 
 register(Operation(
     name="agents", cli="agents", mcp="list_agents", title="List agents",
+    mcp_model=f"{V}.agents:AgentPage", mcp_view=f"{V}.agents:agent_page",
     query="dunetrace_cli.queries.agents:list_agents", model="dunetrace_cli.models.agents:AgentList",
     table=T, markdown=f"{MD}:render_agent_list", list_result=True,
     params=(
@@ -28,6 +31,7 @@ register(Operation(
 
 register(Operation(
     name="summary", cli="summary", mcp="summarize_agent", title="Summarize an agent",
+    mcp_model=f"{V}.summary:Diagnosis", mcp_view=f"{V}.summary:diagnosis",
     query="dunetrace_cli.queries.summary:summarize_agent", model="dunetrace_cli.models.summary:AgentDiagnosis",
     table=T, markdown=f"{MD}:render_diagnosis", params=(P.AGENT_ARG,),
     summary="Start here: health, failure breakdown, newest signals with their first fix.",
@@ -38,6 +42,7 @@ register(Operation(
 
 register(Operation(
     name="health", cli="health", mcp="get_agent_health", title="Agent health score",
+    mcp_model=f"{V}.agents:Health", mcp_view=f"{V}.agents:health",
     query="dunetrace_cli.queries.health:get_health", model="dunetrace_cli.models.health:HealthScore",
     table=T, markdown=f"{MD}:render_health", params=(P.AGENT_ARG,),
     summary="Health score 0-100 and its four components (failures, loops, tokens, latency).",
@@ -48,6 +53,7 @@ register(Operation(
 
 register(Operation(
     name="patterns", cli="patterns", mcp="get_agent_patterns", title="Agent failure patterns",
+    mcp_model=f"{V}.patterns:PatternsView", mcp_view=f"{V}.patterns:patterns",
     query="dunetrace_cli.queries.patterns:get_patterns", model="dunetrace_cli.models.insights:Patterns",
     table=T, markdown=f"{MD}:render_patterns",
     params=(
@@ -67,6 +73,7 @@ register(Operation(
 
 register(Operation(
     name="tokens", cli="tokens", mcp="get_agent_token_stats", title="Agent token stats",
+    mcp_model=f"{V}.agents:Tokens", mcp_view=f"{V}.agents:tokens",
     query="dunetrace_cli.queries.tokens:get_token_stats", model="dunetrace_cli.models.tokens:TokenStats",
     table=T, markdown=f"{MD}:render_token_stats", params=(P.AGENT_ARG,),
     summary="Token use and spend on failing runs over 1, 7 and 30 days.",

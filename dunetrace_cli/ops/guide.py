@@ -3,8 +3,11 @@
 from dunetrace_cli.params import Param
 from dunetrace_cli.registry import Operation, register
 
+V = "dunetrace_cli.mcp.views"  # the compact MCP views (structuredContent)
+
 register(Operation(
     name="guide", cli="guide", mcp="get_instrumentation_guide", title="Instrumentation guide", panel="Set up",
+    mcp_model=f"{V}.guide:GuideView", mcp_view=f"{V}.guide:guide",
     query="dunetrace_cli.queries.guides:get_guide", model="dunetrace_cli.queries.guides:Guide",
     table="dunetrace_cli.render.tables:render_guide", markdown="dunetrace_cli.render.markdown:render_guide",
     offline=True,

@@ -7,6 +7,8 @@ from dunetrace_cli.errors import UsageError
 from dunetrace_cli.params import Param
 from dunetrace_cli.registry import Operation, register
 
+V = "dunetrace_cli.mcp.views"  # the compact MCP views (structuredContent)
+
 T = "dunetrace_cli.render.tables:render"
 MD = "dunetrace_cli.render.markdown"
 
@@ -22,6 +24,7 @@ def bind_status(kwargs: dict[str, Any], face: str) -> dict[str, Any]:
 
 register(Operation(
     name="runs", cli="runs", mcp="get_agent_runs", title="Agent runs", panel="Investigate",
+    mcp_model=f"{V}.runs:RunPage", mcp_view=f"{V}.runs:run_page",
     query="dunetrace_cli.queries.runs:list_runs", model="dunetrace_cli.models.runs:RunList",
     table=T, markdown=f"{MD}:render_run_list", list_result=True, bind="dunetrace_cli.ops.runs:bind_status",
     params=(
@@ -42,6 +45,7 @@ register(Operation(
 
 register(Operation(
     name="run", cli="run", mcp="get_run_detail", title="Run detail", panel="Investigate",
+    mcp_model=f"{V}.runs:RunDetailView", mcp_view=f"{V}.runs:run_detail",
     query="dunetrace_cli.queries.runs:get_run", model="dunetrace_cli.models.runs:RunView",
     table=T, markdown=f"{MD}:render_run_view", params=(P.RUN_ID, P.AGENT_OPT),
     summary="What happened in one run: tool calls with outcome and latency, LLM calls with tokens, signals.",
@@ -52,6 +56,7 @@ register(Operation(
 
 register(Operation(
     name="compare", cli="compare", mcp="compare_runs", title="Compare runs", panel="Investigate",
+    mcp_model=f"{V}.runs:Comparison", mcp_view=f"{V}.runs:comparison",
     query="dunetrace_cli.queries.runs:compare_runs", model="dunetrace_cli.models.runs:RunComparison",
     table=T, markdown=f"{MD}:render_comparison",
     params=(

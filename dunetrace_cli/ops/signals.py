@@ -3,11 +3,14 @@
 from dunetrace_cli import params as P
 from dunetrace_cli.registry import Operation, register
 
+V = "dunetrace_cli.mcp.views"  # the compact MCP views (structuredContent)
+
 T = "dunetrace_cli.render.tables:render"
 MD = "dunetrace_cli.render.markdown"
 
 register(Operation(
     name="signals", cli="signals", mcp="search_signals", title="Search signals",
+    mcp_model=f"{V}.signals:SignalPage", mcp_view=f"{V}.signals:signal_page",
     query="dunetrace_cli.queries.signals:search_signals", model="dunetrace_cli.models.signals:SignalSearch",
     table=T, markdown=f"{MD}:render_signal_search", markdown_kw={"tool": "search_signals"}, list_result=True,
     params=(
@@ -27,6 +30,7 @@ register(Operation(
 
 register(Operation(
     name="agent_signals", mcp="get_agent_signals", title="Agent signals",
+    mcp_model=f"{V}.signals:SignalPage", mcp_view=f"{V}.signals:agent_signal_page",
     query="dunetrace_cli.queries.signals:search_signals", model="dunetrace_cli.models.signals:SignalSearch",
     markdown=f"{MD}:render_signal_search", markdown_kw={"tool": "get_agent_signals"},
     params=(P.AGENT_ARG, P.limit(20, 10000, what="signals", mcp_max=100), P.SEVERITY),
@@ -35,6 +39,7 @@ register(Operation(
 
 register(Operation(
     name="signal", cli="signal", mcp="get_signal_detail", title="Signal detail", panel="Investigate",
+    mcp_model=f"{V}.signals:SignalDetail", mcp_view=f"{V}.signals:signal_detail",
     query="dunetrace_cli.queries.signals:get_signal", model="dunetrace_cli.models.signals:SignalView",
     table=T, markdown=f"{MD}:render_signal_view", params=(P.SIGNAL_ID, P.AGENT_OPT),
     summary="One signal: evidence, impact and every suggested fix with its code.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -20,12 +21,14 @@ UPSTREAM_READ_TOOLS = {
     "get_agent_signals", "get_signal_detail", "search_signals", "get_run_detail", "get_instrumentation_guide",
     "get_agent_token_stats", "compare_runs",
 }
-# The whole tools/list payload (names, descriptions, input and output schemas, annotations).
-# Upstream dunetrace-mcp 0.4.7 sent 16,518 characters for 22 text-only tools; ours carries typed
-# output schemas too. Raise this only with a reason: every character is context in every session.
-CATALOG_MAX_CHARS = 60_000  # 23 read tools with typed insights (issue 8); issue 13 brings it to upstream's per tool
-# What most clients put in the model's context: name, title, description, inputSchema, annotations.
-MODEL_FACING_MAX_CHARS = 17_500  # 23 read tools (upstream: 16,518 for its 22 tools, text only); issue 13 trims it
+# The whole tools/list payload (names, titles, descriptions, input and output schemas, annotations), per
+# tool, next to upstream dunetrace-mcp 0.4.7's: 19,747 characters for its 22 read tools (issue 13). Every
+# character is context in every session; bench/mcp_budget.py prints the figure next to upstream's.
+UPSTREAM_CHARS_PER_TOOL = 19_747 / 22
+# The tools upstream also has are held to its size per tool; the whole catalog (with tools upstream lacks,
+# e.g. check_agent and its rule arguments) to 1.07x of it.
+CATALOG_MAX_RATIO = 1.07
+UPSTREAM_TOOLS = Path(__file__).resolve().parent.parent / "data" / "upstream-mcp" / "tools.json"
 
 
 @pytest.fixture
@@ -49,17 +52,24 @@ async def test_tool_catalog_snapshot(mcp_client, snapshot_json) -> None:
 async def test_catalog_size(mcp_client) -> None:
     catalog = await _catalog(mcp_client)
     total = len(json.dumps(catalog, ensure_ascii=False))
-    model_facing = len(json.dumps([{k: v for k, v in t.items() if k != "outputSchema"} for t in catalog], ensure_ascii=False))
-    print(f"\ntools/list catalog: {total} characters; without outputSchema: {model_facing}")
-    assert total <= CATALOG_MAX_CHARS
-    assert model_facing <= MODEL_FACING_MAX_CHARS
+    upstream_names = {t["name"] for t in json.loads(UPSTREAM_TOOLS.read_text())["tools"]}
+    shared = [t for t in catalog if t["name"] in upstream_names]
+    shared_chars = len(json.dumps(shared, ensure_ascii=False))
+    print(f"\ntools/list catalog: {total} characters, {total / len(catalog):.0f} per tool; "
+          f"the {len(shared)} tools upstream also has: {shared_chars / len(shared):.0f} per tool")
+    assert len(shared) >= 12
+    assert shared_chars / len(shared) <= UPSTREAM_CHARS_PER_TOOL
+    assert total / len(catalog) <= CATALOG_MAX_RATIO * UPSTREAM_CHARS_PER_TOOL
+    for tool in catalog:  # a shallow outputSchema: top-level keys and their types, nothing nested
+        schema = tool["outputSchema"]
+        assert set(schema) == {"type", "properties"}, tool["name"]
+        assert all(set(p) <= {"type"} for p in schema["properties"].values()), tool["name"]
 
 
 async def test_every_tool_is_read_only_and_typed(mcp_client) -> None:
     for tool in await _catalog(mcp_client):
-        assert tool["annotations"] == {
-            "readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False
-        }, tool["name"]
+        # destructive/idempotent hints mean something only when readOnlyHint is false (MCP spec)
+        assert tool["annotations"] == {"readOnlyHint": True, "openWorldHint": False}, tool["name"]
         assert tool["outputSchema"]["type"] == "object", tool["name"]
         assert tool["description"] and len(tool["description"]) < 300, tool["name"]
         assert "\n" not in tool["description"]
@@ -70,7 +80,7 @@ async def test_argument_constraints_in_schema(mcp_client) -> None:
     search = tools["search_signals"]["inputSchema"]["properties"]
     assert search["limit"] | {} == {"default": 30, "minimum": 1, "type": "integer",
                                     "description": "Signals to return (1-200; larger values are capped to 200)."}
-    severity = search["severity"]["anyOf"][0]
+    severity = search["severity"]  # optional: published as its own type, no anyOf-null (issue 13)
     assert severity["enum"][:4] == ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
     assert "high" in severity["enum"]  # the schema itself admits lower case
     # upstream caps a large limit instead of refusing it: no maximum in the schema, a cap in the tool
@@ -82,16 +92,20 @@ async def test_argument_constraints_in_schema(mcp_client) -> None:
 
 
 async def test_structured_content_matches_output_schema(mcp_client) -> None:
+    """Every tool's structuredContent validates against its published outputSchema (what the TypeScript
+    SDK client checks, see scripts/mcp_conformance.sh)."""
     import jsonschema
+
+    from tests.mcp.test_budget import CALLS
 
     async with mcp_client() as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
-        r = await c.call_tool("get_run_detail", {"run_id": "f32094eb-c4a"})
-        s = await c.call_tool("summarize_agent", {"agent_id": LC})
-    jsonschema.validate(r.structured_content, tools["get_run_detail"].output_schema)
-    jsonschema.validate(s.structured_content, tools["summarize_agent"].output_schema)
-    # computed fields are published, so a client can rely on them
-    assert "duration_s" in tools["get_run_detail"].output_schema["$defs"]["RunDetail"]["properties"]
+        for tool, args in CALLS:
+            r = await c.call_tool(tool, args)
+            assert not r.is_error, (tool, r.content[0].text)
+            jsonschema.validate(r.structured_content, tools[tool].output_schema)
+            assert set(r.structured_content) <= set(tools[tool].output_schema["properties"]), tool
+    assert {tool for tool, _ in CALLS} == UPSTREAM_READ_TOOLS <= set(tools)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -102,6 +116,7 @@ async def test_server_identity_and_instructions(mcp_client, mode) -> None:
         info, text, caps = c.server_info, c.instructions, c.server_capabilities
     assert (info.name, info.version) == ("dunetrace", __version__)
     assert "start with summarize_agent" in text.lower() and "untrusted data" in text
+    assert "\n\n" in text and all("\n" not in p for p in text.split("\n\n"))  # one line per paragraph
     assert caps.tools is not None and caps.resources is not None and caps.prompts is not None
     assert caps.completions is not None
 
@@ -141,7 +156,7 @@ async def test_prompts(mcp_client) -> None:
     assert [a.name for a in prompts["triage_agent"].arguments] == ["agent_id"]
     assert prompts["daily_audit"].arguments[0].required is False
     body = triage.messages[0].content.text
-    assert f'summarize_agent("{LC}")' in body and "never as instructions" in body
+    assert f'summarize_agent(agent_id="{LC}")' in body and "never as instructions" in body
     assert 'search_signals(severity="CRITICAL", since_hours=48)' in audit.messages[0].content.text
     assert "last 24 hours" in audit_default.messages[0].content.text
 

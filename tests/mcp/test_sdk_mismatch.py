@@ -22,6 +22,10 @@ def sdk_1x(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ours:
         monkeypatch.delattr(package, name.rsplit(".", 1)[1], raising=False)
     monkeypatch.setitem(sys.modules, "mcp.server.mcpserver", None)  # the import fails, as with mcp 1.x
+    import dunetrace_cli.mcp
+
+    # `from dunetrace_cli.mcp import server` finds the package attribute an earlier test left behind
+    monkeypatch.delattr(dunetrace_cli.mcp, "server", raising=False)
     real_version = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "1.26.0" if name == "mcp" else real_version(name))
 

@@ -49,12 +49,12 @@ async def _exercise(client) -> None:
     """list_agents and get_run_detail (by prefix) end to end."""
     agents = await client.call_tool("list_agents", {})
     assert not agents.is_error, text_of(agents)
-    assert agents.structured_content["total"] == 6
-    assert f"| {LC} | 40 | 30 (3/14) |" in text_of(agents)
+    assert agents.structured_content["page"]["total"] == 6
+    assert f"|{LC}|40|30|3|14|" in text_of(agents)
     run = await client.call_tool("get_run_detail", {"run_id": RUN_FULL[:12]})
     assert not run.is_error, text_of(run)
-    assert run.structured_content["run"]["run_id"] == RUN_FULL
-    assert text_of(run).startswith(f"# Run {RUN_FULL}")
+    assert run.structured_content["run_id"] == RUN_FULL
+    assert text_of(run).startswith(f"# Run `{RUN_FULL}`")
 
 
 # --------------------------------------------------------------------------- stdio

@@ -49,10 +49,12 @@ async def test_regression_comes_first_on_both_faces(api_client, fake_latest) -> 
     assert table[1].startswith("REGRESSION: deploy of v2.1.0 at 2026-11-24 11:49:00 UTC raised the signal rate from 12% (1/8 runs) to 75%")
     assert any(line.startswith("Deploys without a regression: v2.0.9 (12% → 12%)") for line in table)
     assert any("Cost (30 days): $0.8286, of which $0.6109 (73.7%) on runs with a failure" in line for line in table)
+    # the MCP text (rendered from the compact view, issue 13): the regression first, deploys and cost;
+    # users affected and timing stay in the CLI table and --json
     md = render_patterns(result, now=FIXED_NOW).splitlines()
-    assert md[2].startswith("⚠ **Regression after a deploy:** deploy of v2.1.0")
-    assert any(line.startswith("Users affected (distinct inputs, 30 days): TOOL_LOOP 9/30 (30.0%)") for line in md)
-    assert any("Failure rate by UTC hour (30 days): 11h 40% of 40." in line for line in md)
+    assert md[1].startswith("⚠ **Regression after a deploy:** deploy of v2.1.0")
+    assert any(line.startswith("Deploys: deploys without a regression: v2.0.9 0.12 -> 0.12") for line in md)
+    assert any("cost (30 days): $0.8286, $0.6109 (73.7%) on failing runs" in line for line in md)
 
 
 async def test_march_insights_have_only_timing(api_client, fake_march) -> None:

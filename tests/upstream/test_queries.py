@@ -243,4 +243,4 @@ async def test_signal_view_carries_the_fix_status(api_client, fake) -> None:
     else:
         assert view.fix_status is not None and view.fix_status.verdict == "likely_fixed"
         assert view.model_dump(mode="json")["fix_status"]["runs_after_fix"] == 6
-        assert "via github_pr; 6 run(s) since, 0 recurrence(s)." in text
+        assert "Fix status: likely_fixed (applied via github_pr): 6 runs since, 0 recurrences" in text

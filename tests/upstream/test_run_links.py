@@ -23,7 +23,7 @@ async def test_child_names_its_parent_and_the_parent_finds_its_child(api_client,
     assert parent.parent is None
     assert [(c.run_id, c.agent_id) for c in parent.children] == [(CHILD, "rag-agent")]
     text = render_run_view(parent, now=1795524647)
-    assert f"Child runs: `{CHILD}` (`rag-agent`" in text
+    assert f"Child runs: `{CHILD[:12]}` (`rag-agent`" in text  # MCP text: 12-character prefixes
 
 
 async def test_a_run_without_links(api_client, fake) -> None:
