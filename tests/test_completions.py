@@ -41,8 +41,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_static_sources() -> None:
-    assert complete.source("severities")("h") == ["HIGH"]
-    assert "TOOL_LOOP" in complete.source("failure_types")("tool_")
+    assert complete.source("severities")("h") == ["high"]  # in the case being typed
+    assert complete.source("severities")("H") == ["HIGH"]
+    assert "tool_loop" in complete.source("failure_types")("tool_")
+    assert "TOOL_LOOP" in complete.source("failure_types")("TOOL_")
     assert complete.source("frameworks")("lang") == ["langchain"]
     assert complete.source("config_keys")("api") == ["api_url", "api_key"]
     assert complete.source("no-such-source")("x") == []
@@ -122,3 +124,53 @@ def test_run_prefixes_of_the_last_listing(cache: Path, monkeypatch) -> None:
     monkeypatch.setenv("DUNETRACE_API_URL", "http://127.0.0.1:10")
     assert complete.source("runs")("") == []  # another server's runs are not offered
     assert os.listdir(cache) == ["complete-runs.json"]
+
+
+# ---------------------------------------------------------------- through each shell's protocol
+
+
+def _complete(shell: str, line: str, env: dict[str, str]) -> list[str]:
+    """What the shipped script for ``shell`` gets back from `dunetrace` for the command line ``line``."""
+    import subprocess
+    import sys
+
+    words = line.split(" ")
+    base = {**os.environ, **env, "_DUNETRACE_COMPLETE": f"complete_{shell}"}
+    if shell == "bash":
+        base.update({"COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)})
+    else:
+        base["_TYPER_COMPLETE_ARGS"] = line
+        if shell == "fish":
+            base["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    proc = subprocess.run([sys.executable, "-m", "dunetrace_cli"], env=base, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_values_reach_every_shell(shell: str, cache: Path, served, monkeypatch) -> None:
+    url, _ = served("latest")
+    env = {"DUNETRACE_API_URL": url, "DUNETRACE_CACHE_DIR": str(cache)}
+    cases = {
+        "dunetrace summary r": ["retry-agent", "rag-agent"],
+        "dunetrace signals --severity h": ["high"],
+        "dunetrace signals --type TOOL_L": ["TOOL_LOOP"],
+        "dunetrace guide lang": ["langchain"],
+        "dunetrace config set api_": ["api_url", "api_key"],
+    }
+    for line, expected in cases.items():
+        out = "\n".join(_complete(shell, line, env))
+        for value in expected:
+            assert value in out, (shell, line, out)
+
+
+@pytest.mark.slow
+def test_run_prefixes_after_a_listing(cache: Path, served, invoke) -> None:
+    url, fake = served("latest")
+    env = {"DUNETRACE_API_URL": url, "DUNETRACE_CACHE_DIR": str(cache)}
+    assert invoke(["runs", "retry-agent", "--limit", "3"], env=env).exit_code == 0
+    shown = [r["run_id"][:12] for r in fake.data["runs"]["retry-agent"]]
+    offered = _complete("bash", "dunetrace run ", env)
+    assert offered and set(offered) <= set(shown)

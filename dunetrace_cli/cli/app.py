@@ -43,7 +43,8 @@ def root(
         None, "--timeout", min=0.1, max=600, help="Seconds per request (default 15). [env: DUNETRACE_TIMEOUT]"
     ),
     profile: Optional[str] = typer.Option(
-        None, "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]"
+        None, "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]",
+        autocompletion=commands.complete_profiles,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors. [env: DUNETRACE_DEBUG=1]"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),

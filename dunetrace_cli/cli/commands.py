@@ -31,6 +31,13 @@ def _completion(source: str | None) -> Callable[..., Any] | None:
     return complete.source(source)
 
 
+def complete_profiles(incomplete: str) -> list[str]:
+    """--profile values: the profiles in config.toml (cli/complete.py)."""
+    from dunetrace_cli.cli import complete
+
+    return complete.source("profiles")(incomplete)
+
+
 def _param_annotation(param: Param) -> tuple[Any, Any]:
     """(annotation, default) of one CLI parameter."""
     py_type: Any = param.type
@@ -97,7 +104,7 @@ def _global_params() -> list[inspect.Parameter]:
             "--timeout", min=0.1, max=600, help="Seconds per request (default 15). [env: DUNETRACE_TIMEOUT]",
             rich_help_panel=GLOBAL_PANEL, show_default=False)]),
         opt("g_profile", Annotated[Optional[str], typer.Option(  # noqa: UP045
-            "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]",
+            "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]", autocompletion=complete_profiles,
             rich_help_panel=GLOBAL_PANEL, show_default=False)]),
         inspect.Parameter("g_debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
             bool, typer.Option("--debug", help="Show tracebacks on errors.", rich_help_panel=GLOBAL_PANEL)]),

@@ -84,12 +84,15 @@ def offerable(value: str) -> bool:
 
 def _matching(values: Iterable[str], incomplete: str, *, fold: bool = False) -> list[str]:
     prefix = incomplete.lower() if fold else incomplete
+    # case-insensitive values (severities, failure types) are offered in the case being typed:
+    # the shell keeps only words that start with what was typed ("h" -> "high", "TOOL_" -> "TOOL_LOOP")
+    lower = fold and incomplete != "" and incomplete == incomplete.lower()
     out = []
     for value in values:
         if not offerable(value):
             continue
         if (value.lower() if fold else value).startswith(prefix):
-            out.append(value)
+            out.append(value.lower() if lower else value)
     return out
 
 
