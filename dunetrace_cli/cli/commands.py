@@ -9,7 +9,8 @@ Every generated function is also a module attribute (``dunetrace_cli.cli.command
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import click
 import typer
