@@ -112,6 +112,23 @@ def rss_mib(pid: int) -> float:
     return round(total, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its live children (uvicorn workers), seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 async def _no_validation(self: Any, name: str, result: Any) -> None:
     return None
 
@@ -184,9 +201,13 @@ def run_load(root: Path, api_url: str, mix: list[tuple[str, dict[str, Any]]], cl
     original = ClientSession.validate_tool_result
     ClientSession.validate_tool_result = _no_validation  # type: ignore[method-assign]  # client-side cost
     try:
-        with mcp_server(root, api_url, *extra) as (url, _proc):
+        with mcp_server(root, api_url, *extra) as (url, proc):
             asyncio.run(load(url, mix, 1, len(mix)))  # warm-up
-            return asyncio.run(load(url, mix, clients, calls))
+            before = cpu_seconds(proc.pid)
+            result = asyncio.run(load(url, mix, clients, calls))
+            spent = cpu_seconds(proc.pid) - before
+            result["cpu_ms_per_call"] = spent * 1000 / result["calls"] if result["calls"] else 0.0
+            return result
     finally:
         ClientSession.validate_tool_result = original  # type: ignore[method-assign]
 
@@ -205,10 +226,11 @@ def run_sessions(root: Path, api_url: str, total: int, concurrency: int, extra: 
 
 def load_row(label: str, result: dict[str, Any], requests: int | None = None) -> list[object]:
     return [label, result["calls"], f"{result['calls_per_s']:.1f}", f"{result['p50']:,.0f}", f"{result['p95']:,.0f}",
-            len(result["errors"]), "" if requests is None else requests]
+            len(result["errors"]), "" if requests is None else requests, f"{result.get('cpu_ms_per_call', 0):.1f}"]
 
 
-LOAD_HEADER = ["server", "calls", "calls/s", "p50 ms", "p95 ms", "errors", "API requests"]
+# server CPU ms per call: the server's own cost, whatever else the machine runs
+LOAD_HEADER = ["server", "calls", "calls/s", "p50 ms", "p95 ms", "errors", "API requests", "server CPU ms/call"]
 
 
 def main() -> None:
