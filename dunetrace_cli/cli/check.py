@@ -41,7 +41,7 @@ def check(
                                          metavar="AGENT", autocompletion=complete_source("agents"))
     ] = None,
     min_score: Annotated[
-        int | None, typer.Option("--min-score", min=0, max=100, help="Fail below this health score (0-100).")
+        int | None, typer.Option("--min-score", min=0, max=100, metavar="N", help="Fail below this health score (0-100).")
     ] = None,
     no_systemic: Annotated[
         bool, typer.Option("--no-systemic", help="Fail if any failure type is systemic (≥10% of runs over 7 days).")
@@ -54,7 +54,7 @@ def check(
         str | None, typer.Option("--max-severity", metavar="S", help="Fail on any signal above S (LOW, MEDIUM, HIGH) in the window.")
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="The window for --max-severity, --max-failure-rate and --fixes-verified (default 24h).")
+        str | None, typer.Option("--since", metavar="WINDOW", help="The window for --max-severity, --max-failure-rate and --fixes-verified (default 24h).")
     ] = None,
     max_failure_rate: Annotated[
         str | None, typer.Option("--max-failure-rate", metavar="P", help="Fail if more than P of the window's runs have a signal: 20% or 0.2.")
@@ -72,7 +72,7 @@ def check(
     from_events: Annotated[
         list[Path] | None, typer.Option("--from", metavar="EVENTS", help="Ingest SDK JSONL into a temporary local store and gate on it.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, junit (CI test report) or markdown (PR comment).")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-F", metavar="FORMAT", help="table, json, junit (CI test report) or markdown (PR comment).")] = "table",
     json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """The deploy gate: exit 0 if every agent passes every rule, 1 if not, 2-5 when it cannot decide."""

@@ -41,8 +41,8 @@ def export(
     agent: Annotated[str, typer.Argument(help="Agent id, as listed by `dunetrace agents`.", show_default=False,
                                          metavar="AGENT", autocompletion=complete_source("agents"))],
     to: Annotated[Path, typer.Option("--to", help="Directory to write (created 0700; resumable).", show_default=False)],
-    since: Annotated[str, typer.Option("--since", help="Only newer than this: 24h, 7d, 2w or an ISO date.")] = "7d",
-    fmt: Annotated[str, typer.Option("--format", help="ndjson or csv (run details are always NDJSON).")] = "ndjson",
+    since: Annotated[str, typer.Option("--since", metavar="WINDOW", help="Only newer than this: 24h, 7d, 2w or an ISO date.")] = "7d",
+    fmt: Annotated[str, typer.Option("--format", "-F", metavar="FORMAT", help="ndjson or csv (run details are always NDJSON).")] = "ndjson",
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Export an agent's runs, run details and signals to files (resumable, with progress on stderr)."""
