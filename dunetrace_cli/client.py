@@ -98,6 +98,7 @@ class ApiClient:
         wallclock: Callable[[], float] = time.time,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         service: Service = CUSTOMER_API,
+        command_deadline: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -108,7 +109,10 @@ class ApiClient:
         self._wallclock = wallclock  # Retry-After dates are wall-clock times, never the pinned `clock`
         self._backoff = backoff
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._deadline = monotonic() + settings.command_deadline
+        # False for commands that are long by design (an export, a follow loop): each request keeps
+        # its own deadline, and ``command_scope()`` can still bound a unit of work.
+        self._has_deadline = command_deadline
+        self._deadline = monotonic() + settings.command_deadline if command_deadline else float("inf")
         self.request_count = 0
         # Progress for slow server work (an issue's LLM explain): the CLI writes it to stderr,
         # the MCP server sends it as a progress notification. Queries call ``client.progress(text)``.
@@ -143,7 +147,8 @@ class ApiClient:
         """A view for one more command or tool call: shared pool, bound and memos; its own deadline."""
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._deadline = self._monotonic() + self.settings.command_deadline
+        if self._has_deadline:
+            view._deadline = self._monotonic() + self.settings.command_deadline
         return view
 
     @contextlib.contextmanager

@@ -432,3 +432,11 @@ async def test_a_copy_of_a_long_lived_client_is_a_new_command(api_client, fake_l
         await copy.copy(shared).get("/v1/agents")
     with pytest.raises(ApiUnavailable, match="did not finish within 60s"):
         await shared.get("/v1/agents")
+
+
+async def test_a_long_command_can_opt_out_of_the_command_deadline(api_client, fake_latest) -> None:
+    transport, now = ticking(fake_latest, 10.0)
+    client = api_client(transport=transport, timeout=15.0, monotonic=lambda: now[0], command_deadline=False)
+    for _ in range(10):  # 100 s in all, each request well inside its own 15 s
+        await client.get("/v1/agents")
+    assert client.request_count == 10

@@ -63,7 +63,8 @@ def export(
         settings = settings_for(ctx)
 
         async def run() -> dict[str, Any]:
-            async with ApiClient(settings, clock=clock.now) as client:
+            # long by design: each request keeps its own deadline, the export as a whole has none
+            async with ApiClient(settings, clock=clock.now, command_deadline=False) as client:
                 return await export_all(client, to, state)
 
         summary = asyncio.run(run())

@@ -189,10 +189,11 @@ def run_follow(
         err.print(f"dunetrace: {clean(text, newlines=False)}", soft_wrap=True)
 
     async def main() -> None:
-        async with ApiClient(settings, clock=clock.now) as client:
+        async with ApiClient(settings, clock=clock.now, command_deadline=False) as client:
 
             async def fetch(n: int) -> Sequence[Any]:
-                result = await query(client, **kwargs, limit=n)
+                with client.command_scope():  # each poll is one command, with its own deadline
+                    result = await query(client, **kwargs, limit=n)
                 return list(getattr(result, attr))
 
             await follow(
