@@ -86,7 +86,7 @@ class Runner:
                 result.notes = [*notes, *result.notes]
             text = resolve(op.markdown)(result, now=now, **op.markdown_kw) if op.markdown else ""
             view = resolve(op.mcp_view)(result) if op.mcp_view else result
-            data = view.model_dump(mode="json")
+            data = view.model_dump(mode="json", exclude_none=True)  # the outputSchema types keys without null
         except DunetraceError as exc:
             raise ToolError(for_model(exc)) from None
         except Exception:

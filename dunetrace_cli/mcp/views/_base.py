@@ -176,21 +176,41 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     The catalog is context in every session (issue 13 holds it to upstream's size per tool), so nested
     shapes are not spelt out (tables say their own ``columns``, steps are ``{call, why}`` objects) and no
-    key is listed as required. A :class:`View` never sends ``null`` (its keys are typed without it); any
-    other result model may, so its nullable keys carry no type.
+    key is listed as required. A ``None`` value is never sent (the runner leaves such keys out,
+    ``exclude_none``), so each key is typed without ``null``. A :class:`View` lists every key; a full result
+    model (a tool without a view) lists the keys it always sends and leaves its optional ones undescribed.
     """
     raw = TypeAdapter(model).json_schema(mode="serialization")
-    nullable = {
+    optional = {
         name for name, sub in raw.get("properties", {}).items()
         if isinstance(sub.get("anyOf"), list) and {"type": "null"} in sub["anyOf"]
     }
+    if issubclass(model, View):
+        optional = set()
     collapsed = _collapse_nullable(raw)
     full = _prune(collapsed, collapsed.get("$defs", {}))
-    view = issubclass(model, View)
     props: dict[str, Any] = {}
     for name, sub in full.get("properties", {}).items():
-        kind = sub.get("type") or ("object" if "properties" in sub else None)
-        props[name] = {"type": kind} if kind and (view or name not in nullable) else {}
+        if name not in optional:
+            props[name] = _shallow(sub)
     return {"type": "object", "properties": props}
+
+
+_ANY = [{"type": t} for t in ("string", "number", "boolean", "object", "array")]
+
+
+def _shallow(sub: dict[str, Any]) -> dict[str, Any]:
+    """One property's type, without nested shapes: ``{"type": X}``, or ``anyOf`` of types for a union."""
+    if isinstance(sub.get("type"), str):
+        return {"type": sub["type"]}
+    if "properties" in sub or "additionalProperties" in sub:
+        return {"type": "object"}
+    options = [o for o in sub.get("anyOf", []) if isinstance(o, dict) and o != {"type": "null"}]
+    kinds = list(dict.fromkeys(_shallow(o)["type"] for o in options if "type" in _shallow(o)))
+    if len(kinds) == 1:
+        return {"type": kinds[0]}
+    if kinds:
+        return {"anyOf": [{"type": k} for k in kinds]}
+    return {"anyOf": list(_ANY)}  # an untyped field (``Any``): every JSON type but null
 
 
