@@ -68,4 +68,6 @@ def test_96_signals_fit_in_about_100_lines_at_80_columns(cli) -> None:
 
 def test_runs_next_page_keeps_the_filter(cli) -> None:
     out = ok(cli("runs", "retry-agent", "--failing", "--limit", "3", "--format", "table"))
-    assert "more: dunetrace runs retry-agent --failing --limit 12" in out
+    assert "more: dunetrace runs retry-agent --limit 12 --failing" in out
+    more = ok(cli("runs", "retry-agent", "--limit", "12", "--failing", "--format", "table"))
+    assert "more:" not in more and "12 of 12 failing runs" in more  # the suggested page is the whole list

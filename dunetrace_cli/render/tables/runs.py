@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -18,12 +16,15 @@ BAD_EXITS = ("run.errored", "stalled")
 
 
 def more_command(result: RunList) -> str:
-    """The command that shows the next page: same agent and filter, a larger --limit."""
-    parts = ["dunetrace", "runs", shlex.quote(clean(result.agent_id, newlines=False))]
+    """The command that shows the next page: same agent and filter, a larger --limit (phrased by the registry)."""
+    from dunetrace_cli import registry
+    from dunetrace_cli.models.common import NextStep
+
+    args: dict[str, object] = {"agent_id": result.agent_id,
+                               "limit": min(result.total, max(result.limit * 5, len(result.runs) + 1))}
     if result.filter != "all":
-        parts.append(f"--{result.filter}")
-    parts += ["--limit", str(min(result.total, max(result.limit * 5, len(result.runs) + 1)))]
-    return " ".join(parts)
+        args[result.filter] = True
+    return clean(registry.cli_line(NextStep(op="runs", args=args, reason="the next page")), newlines=False)
 
 
 def render(result: RunList, now: float) -> RenderableType:

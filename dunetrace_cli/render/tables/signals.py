@@ -46,7 +46,19 @@ def render(result: SignalSearch, now: float) -> RenderableType:
             cells += [t(s.run_id[:12]), t(s.step_index), t("—" if s.confidence is None else f"{s.confidence:.2f}")]
         cells.append((t(timefmt.short(s.detected_at, now)), t(timefmt.ago(s.detected_at, now))))
         tbl.add_row(*cells)
-    footer = f"{len(result.signals)} of {result.total_matched} signals ({where})"
+    footer = f"{len(result.signals)} of {result.total_matched} signals ({where}) · fix: dunetrace signal ID"
+    lines: list[RenderableType] = [tbl, Text(footer, style="dim")]
     if result.total_matched > len(result.signals):
-        footer += f" · more: --limit {min(result.total_matched, 500)}"
-    return Group(tbl, Text(footer + " · fix: dunetrace signal ID", style="dim"))
+        lines.append(Text(f"more: {more_command(result)}", style="dim"))
+    return Group(*lines)
+
+
+def more_command(result: SignalSearch) -> str:
+    """The same search with a larger --limit (phrased by the registry)."""
+    from dunetrace_cli import registry
+    from dunetrace_cli.models.common import NextStep, iso
+
+    args = {"agent_id": result.agent_id, "severity": result.severity, "failure_type": result.failure_type,
+            "since": iso(result.since) if result.since else None,
+            "limit": min(result.total_matched, max(result.limit * 5, len(result.signals) + 1))}
+    return clean(registry.cli_line(NextStep(op="signals", args=args, reason="more signals")), newlines=False)
