@@ -53,8 +53,9 @@ class Operation:
 
     def mcp_params(self) -> list[Param]:
         params = [p for p in self.params if p.on_mcp]
-        if self.mcp_order:
-            params.sort(key=lambda p: self.mcp_order.index(p.name) if p.name in self.mcp_order else 99)
+        order = self.mcp_order
+        if order:
+            params.sort(key=lambda p: order.index(p.name) if p.name in order else len(order))
         return params
 
 

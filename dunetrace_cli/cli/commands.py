@@ -12,7 +12,6 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -43,7 +42,7 @@ def _param_annotation(param: Param) -> tuple[Any, Any]:
     """(annotation, default) of one CLI parameter."""
     py_type: Any = param.type
     if param.multiple:
-        py_type = list[param.type]  # type: ignore[valid-type]
+        py_type = list.__class_getitem__(param.type)
     optional = not param.required and param.type is not bool
     annotation_type = Optional[py_type] if optional else py_type  # noqa: UP045 - Typer reads it at run time
     common: dict[str, Any] = {"help": param.help, "show_default": not param.required and param.default not in (None, False)}
@@ -61,7 +60,7 @@ def _param_annotation(param: Param) -> tuple[Any, Any]:
             extra["max"] = param.le
         if param.metavar:
             extra["metavar"] = param.metavar
-        info = typer.Option(*decls, **common, **extra)
+        info = typer.Option(*decls, **common, **extra)  # type: ignore[misc]  # decls are names, not a default
     default = inspect.Parameter.empty if param.required else param.default
     return Annotated[annotation_type, info], default
 
@@ -149,7 +148,7 @@ class DefaultCommandGroup(TyperGroup):
 
     default_command = "show"
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
