@@ -131,7 +131,7 @@ def child_client(url: str, source: str) -> None:
                 batch = []
     if batch:
         failed += emitter.ship(batch).name != "DELIVERED"
-    while emitter.pending_events():
+    while emitter.pending_events:
         emitter.retry_pending()
         time.sleep(0.2)
     print(json.dumps({"failed": failed}))

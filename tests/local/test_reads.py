@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from dunetrace_cli.local.api import create_api_app
 from dunetrace_cli.local.load import ingest_sources
-from dunetrace_cli.local.readqueries import _run_filters
+from dunetrace_cli.local.readqueries_runs import _run_filters
 from dunetrace_cli.local.store import open_store
 
 
