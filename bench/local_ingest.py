@@ -243,6 +243,7 @@ async def reads(db: Path, calls: int = 20) -> list[list[object]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="20k and 100k events, HTTP at 20k")
+    ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep the largest JSONL store (for more reads)")
     ap.add_argument("--child-floor", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -257,7 +258,7 @@ def main() -> None:
     http_n = 20_000 if args.quick else 100_000
     ingest_rows: list[list[object]] = []
     route_rows: list[list[object]] = []
-    with tempfile.TemporaryDirectory(prefix="dt-bench-local-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dt-bench-local-", dir=args.keep) as tmp:
         work = Path(tmp)
         read_rows: list[list[object]] = []
         for n in sizes:
@@ -289,6 +290,9 @@ def main() -> None:
             if n == sizes[-1]:
                 read_rows = asyncio.run(reads(db))
             for p in work.glob(f"*{n}*"):
+                if args.keep and n == sizes[-1] and p.name.startswith(f"jsonl-{n}.db"):
+                    p.rename(Path(args.keep) / p.name)  # kept for more read measurements
+                    continue
                 p.unlink()
     print_table(
         "Ingest with detection (`dunetrace local ingest FILE`) next to its floor (plain parse + insert, same table "

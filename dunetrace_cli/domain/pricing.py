@@ -10,6 +10,8 @@ events. Every figure is an estimate.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # model family -> (USD per 1M input tokens, USD per 1M output tokens)
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
     # OpenAI
@@ -64,6 +66,7 @@ _VENDOR_PREFIXES = (
 _FAMILIES_LONGEST_FIRST = sorted(PRICES_PER_MILLION, key=len, reverse=True)
 
 
+@lru_cache(maxsize=4096)  # a pure function of the name; the store prices thousands of runs per read
 def model_family(model: str | None) -> str:
     """The price-table key for ``model`` (or the normalised name itself when no family matches)."""
     name = (model or "").lower().strip()
