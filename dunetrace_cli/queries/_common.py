@@ -46,6 +46,8 @@ def seg(value: str) -> str:
         raise UsageError(f"invalid id '{value[:40]}': ids are 1-256 printable characters.")
     if value in (".", ".."):
         raise UsageError(f"invalid id '{value}'.")
+    if "/" in value:  # the server decodes %2F before routing: such an id is never found (real-backend.md)
+        raise NotFound(f"no agent or run '{value}': the Dunetrace API cannot address an id containing '/'.")
     return quote(value, safe="")
 
 
@@ -117,6 +119,8 @@ def check_agent_id(agent_id: str) -> None:
     """Refuse a blank agent id before any request."""
     if not agent_id or not agent_id.strip():
         raise UsageError("an agent id is required (see `dunetrace agents`).")
+    if "/" in agent_id:  # the server decodes %2F before routing, so no per-agent route can reach it
+        raise NotFound(f"no agent '{agent_id}': the Dunetrace API cannot address an agent id containing '/'.")
 
 
 async def agent_route(
