@@ -44,9 +44,15 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _upper(value: Any) -> Any:
-    value = _blank_to_none(value)
-    return value.upper() if isinstance(value, str) else value
+def _canonical(choices: tuple[str, ...]) -> Any:
+    """A validator giving any case of a choice its declared spelling ("high" -> "HIGH", "ALL" -> "all")."""
+    spelled = {c.lower(): c for c in choices}
+
+    def pick(value: Any) -> Any:
+        value = _blank_to_none(value)
+        return spelled.get(value.lower(), value) if isinstance(value, str) else value
+
+    return pick
 
 
 def _annotation(param: Param) -> tuple[Any, Any]:
@@ -61,7 +67,8 @@ def _annotation(param: Param) -> tuple[Any, Any]:
             inner[key] = getattr(param, key)
     base: Any = param.type
     if param.choices:
-        values = list(param.choices) + ([c.lower() for c in param.choices] if param.case_insensitive else [])
+        variants = [c.upper() for c in param.choices] + [c.lower() for c in param.choices]
+        values = list(dict.fromkeys([*param.choices, *(variants if param.case_insensitive else [])]))
         base = Literal[tuple(values)]  # type: ignore[valid-type]
         inner = {}
     if inner:
@@ -69,7 +76,7 @@ def _annotation(param: Param) -> tuple[Any, Any]:
     default = param.mcp_default if param.mcp_default is not None else param.default
     if not param.required and default is None:
         base = Optional[base]  # noqa: UP045
-    validator = BeforeValidator(_upper if param.case_insensitive else _blank_to_none)
+    validator = BeforeValidator(_canonical(param.choices) if param.case_insensitive and param.choices else _blank_to_none)
     annotation = Annotated[base, validator, Field(description=param.help_for("mcp"))]
     return annotation, (inspect.Parameter.empty if param.required else default)
 
