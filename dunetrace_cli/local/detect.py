@@ -380,12 +380,17 @@ def _cache_add_stored(conn: Any, cache: bl.BaselineCache, run_id: str, agent: st
     cache.add(conn, agent, version, at, metrics, bool(row[0]) if row is not None else False)
 
 
-from dunetrace_cli.local.sweep import (  # noqa: E402  (re-exported: the sweeps build on detect_in)
-    SweepSummary,
-    ready_run_ids,
-    stalled_run_ids,
-    sweep,
-)
+_SWEEP_NAMES = ("SweepSummary", "ready_run_ids", "stalled_run_ids", "sweep")
+
+
+def __getattr__(name: str) -> object:
+    """The sweeps (local/sweep.py) build on detect_in; re-exported here lazily, so neither module
+    imports the other while loading (no import cycle)."""
+    if name in _SWEEP_NAMES:
+        from dunetrace_cli.local import sweep as sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(name)
 
 __all__ = [
     "DEFAULT_STALL_SECONDS", "LIVE_TYPES", "MIN_BASELINE_RUNS", "RunDetection", "SweepSummary", "baselines",

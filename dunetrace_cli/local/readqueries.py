@@ -221,9 +221,18 @@ def check_db(conn: sqlite3.Connection) -> str:
     return "ok"
 
 
-# The run and signal routes live in their own modules (re-exported: ``rq.list_runs`` etc.).
-from dunetrace_cli.local.readqueries_runs import list_runs, prefix_range, run_detail  # noqa: E402
-from dunetrace_cli.local.readqueries_signals import list_signals  # noqa: E402
+# The run and signal routes live in their own modules, which build on the helpers above; they are
+# re-exported here lazily (``rq.list_runs`` etc.), so neither module imports the other while loading.
+_ROUTES = {"list_runs": "readqueries_runs", "prefix_range": "readqueries_runs", "run_detail": "readqueries_runs",
+           "list_signals": "readqueries_signals"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ROUTES:
+        import importlib
+
+        return getattr(importlib.import_module(f"dunetrace_cli.local.{_ROUTES[name]}"), name)
+    raise AttributeError(name)
 
 __all__ = [
     "DAY", "TERMINAL_TYPES", "as_float", "avg_rounded", "check_db", "distinct_agents", "list_agents", "list_runs",

@@ -95,14 +95,12 @@ def emit(
     except BrokenPipeError:
         import os
 
-        import typer
-
         try:  # later writes (and the interpreter's final flush) go nowhere instead of failing again
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stream.fileno())
         except (OSError, ValueError, AttributeError):
             pass
-        raise typer.Exit(0) from None
+        raise SystemExit(0) from None  # the CLI's entry point turns it into exit 0
 
 
 def _emit(result: BaseModel, op: Operation, *, fmt: str | None, fields: list[str] | None, now: float,
