@@ -7,6 +7,7 @@ from pydantic import Field
 from dunetrace_cli.models.agents import AgentSummary
 from dunetrace_cli.models.common import NextStep, ResultModel
 from dunetrace_cli.models.health import HealthScore
+from dunetrace_cli.models.insights import CostStats, DeployRegression
 from dunetrace_cli.models.signals import Signal, SuggestedFix
 
 
@@ -36,3 +37,5 @@ class AgentDiagnosis(ResultModel):
     notes: list[str] = Field(default_factory=list)
     systemic_window_days: int = 7  # the window is_systemic is judged over (domain/systemic.py)
     systemic_window_runs: int | None = None  # processed runs in that window (None: the server did not say)
+    deploy_regressions: list[DeployRegression] = Field(default_factory=list)  # deploys that raised the rate (insights)
+    cost_stats: CostStats | None = None  # 30-day cost and spend on failing runs (insights; None on older servers)

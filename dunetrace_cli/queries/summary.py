@@ -84,6 +84,8 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
         notes=notes,
         systemic_window_days=patterns.window_days,
         systemic_window_runs=patterns.total_runs,
+        deploy_regressions=[d for d in patterns.deploy_regressions if d.is_regression],
+        cost_stats=patterns.cost_stats,
     )
 
 

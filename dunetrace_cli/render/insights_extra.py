@@ -31,6 +31,11 @@ def regression_lines(result: Any) -> list[str]:
     return out
 
 
+def cost_line(cost: Any) -> str:
+    return (f"Cost (30 days): ${cost.total_cost_usd:,.4f}, of which ${cost.wasted_cost_usd:,.4f} "
+            f"({_pct(cost.wasted_pct, 1)}) on runs with a failure")
+
+
 def table_top(result: Any, now: float) -> list[RenderableType]:
     return [Text(f"REGRESSION: {line}", style="bold red") for line in regression_lines(result)]
 
@@ -49,8 +54,7 @@ def table_sections(result: Any, now: float) -> list[RenderableType]:
                           f" ({len(result.deploy_events)} in 90 days)", style="dim"))
     cost = result.cost_stats
     if cost is not None:
-        line = Text(f"Cost (30 days): ${cost.total_cost_usd:,.4f}, of which ${cost.wasted_cost_usd:,.4f} ({_pct(cost.wasted_pct, 1)}) on runs with a failure")
-        parts.append(line)
+        parts.append(Text(cost_line(cost)))
         if cost.cost_by_failure_type:
             tbl = table("!FAILURE TYPE", ">WASTED", ">RUNS", title="Spend on failing runs, by type")
             for c in cost.cost_by_failure_type:

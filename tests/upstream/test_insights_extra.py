@@ -63,3 +63,24 @@ async def test_march_insights_have_only_timing(api_client, fake_march) -> None:
     assert result.time_to_tool is not None and result.hourly_pattern
     shown = text(render(result, FIXED_NOW))
     assert "REGRESSION" not in shown and "Cost (30 days)" not in shown and "Time to first tool" in shown
+
+
+async def test_summary_leads_with_the_regression_and_states_the_cost(api_client, fake_latest) -> None:
+    from dunetrace_cli.queries.summary import summarize_agent
+    from dunetrace_cli.render.markdown import render_diagnosis
+
+    with_deploys(fake_latest)
+    result = await summarize_agent(api_client(fake_latest), agent_id="langchain-example-agent")
+    assert [d.deploy_id for d in result.deploy_regressions] == [7]  # only the regression
+    table = text(render(result, FIXED_NOW)).splitlines()
+    assert table[1].startswith("REGRESSION: deploy of v2.1.0")
+    assert any(line.startswith("Cost (30 days): $0.8286, of which $0.6109 (73.7%)") for line in table)
+    md = render_diagnosis(result, now=FIXED_NOW).splitlines()
+    assert md[1].startswith("⚠ **Regression after a deploy:** deploy of v2.1.0")
+
+
+async def test_summary_on_march_has_neither(api_client, fake_march) -> None:
+    from dunetrace_cli.queries.summary import summarize_agent
+
+    result = await summarize_agent(api_client(fake_march), agent_id="langchain-example-agent")
+    assert result.deploy_regressions == [] and result.cost_stats is None

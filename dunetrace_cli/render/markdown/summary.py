@@ -27,4 +27,13 @@ def markdown(view: Diagnosis, *, now: float) -> str:
 
 
 def render_diagnosis(result: AgentDiagnosis, *, now: float) -> str:
-    return markdown(diagnosis(result), now=now)
+    text = markdown(diagnosis(result), now=now)
+    from dunetrace_cli.render import insights_extra  # issue 8: a deploy regression and the cost, right under the name
+
+    top = insights_extra.markdown_top(result)
+    if result.cost_stats is not None:
+        top.append(insights_extra.cost_line(result.cost_stats) + ".")
+    if not top:
+        return text
+    first, _, rest = text.partition("\n")
+    return "\n".join([first, *top, rest])

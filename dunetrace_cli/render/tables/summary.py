@@ -59,6 +59,11 @@ def render(result: AgentDiagnosis, now: float) -> RenderableType:
             f" · {agent.signal_count} signals ({agent.critical_count} critical, {agent.high_count} high)"
         ),
     ]
+    from dunetrace_cli.render import insights_extra
+
+    parts[1:1] = insights_extra.table_top(result, now)  # a regression after a deploy: right under the name
+    if result.cost_stats is not None:
+        parts.append(Text(insights_extra.cost_line(result.cost_stats)))
     if result.breakdown:
         parts.append(breakdown_table(result))
         runs = result.systemic_window_runs
