@@ -159,10 +159,14 @@ def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], valu
         else:
             from dunetrace_cli.client import ApiClient
 
+            from dunetrace_cli.cli.confirm import confirm, progress_to_stderr
+
             settings = settings_for(ctx)
+            confirm(op, raw, yes=bool(values.get("yes_")), target=settings.api_url)  # writes only
 
             async def call() -> "BaseModel":
                 async with ApiClient(settings, clock=clock.now) as client:
+                    client.progress = progress_to_stderr
                     return await query(client, **kwargs)
 
             import asyncio  # only commands that call the API pay for it (`guide` does not)

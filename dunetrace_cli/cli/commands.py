@@ -92,6 +92,14 @@ def _output_params(op: Operation) -> list[inspect.Parameter]:
     return out
 
 
+def _write_params(op: Operation) -> list[inspect.Parameter]:
+    """``--yes/-y`` on write commands (cli/confirm.py asks otherwise)."""
+    if not op.writes:
+        return []
+    return [inspect.Parameter("yes_", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal).")])]
+
+
 def _global_params() -> list[inspect.Parameter]:
     def opt(name: str, annotation: Any) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
@@ -133,7 +141,7 @@ def command_function(op: Operation) -> Callable[..., None]:
         annotation, default = _param_annotation(param)
         parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                             annotation=annotation))
-    parameters += _output_params(op) + _global_params()
+    parameters += _output_params(op) + _write_params(op) + _global_params()
     command.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
     command.__name__ = command.__qualname__ = (op.cli or op.name).replace(" ", "_").replace("-", "_")

@@ -56,6 +56,7 @@ class ServeOptions:
     stateless: bool = False
     workers: int = 1
     settings_overrides: dict[str, Any] = field(default_factory=dict)  # --api-url/--timeout/--profile, for workers
+    allow_writes: bool = False  # --allow-writes; DUNETRACE_MCP_READONLY=false does the same (writes_allowed)
 
     @property
     def stdio(self) -> bool:
@@ -139,6 +140,15 @@ def check_scale_out(opts: ServeOptions) -> None:
         )
 
 
+READONLY_ENV = "DUNETRACE_MCP_READONLY"  # upstream dunetrace-mcp's switch: 0/false/no registers the write tools
+
+
+def writes_allowed(opts: ServeOptions | None = None, env: dict[str, str] | os._Environ[str] | None = None) -> bool:
+    """The 9 write tools: with --allow-writes, or upstream's DUNETRACE_MCP_READONLY=0/false/no."""
+    env = os.environ if env is None else env
+    return bool(opts and opts.allow_writes) or env.get(READONLY_ENV, "").strip().lower() in ("0", "false", "no")
+
+
 def serve_with(settings: Settings, opts: ServeOptions) -> None:
     """Build the server for ``settings`` and serve it over the transports in ``opts`` (blocks)."""
     token = resolve_token(opts)
@@ -154,6 +164,11 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
     def announce(line: str) -> None:
         print(f"dunetrace mcp: {line}", file=sys.stderr, flush=True)
 
+    writes = writes_allowed(opts)
+    if writes:
+        os.environ[READONLY_ENV] = "false"  # worker processes (--workers) read the same switch
+        announce("write tools on (policies, custom detectors, resolve_issue, trigger_explain); deletes and "
+                 "resolve ask for confirmation where the client supports elicitation.")
     banner = (
         f"serving {settings.display_url} (profile {settings.profile})"
         + ("; bearer token required" if token else "; no token (loopback only)")
@@ -168,7 +183,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         )
         transports.run_workers(spec, port=opts.port, workers=opts.workers, announce=announce, banner=banner)
         return
-    server = mcp_server.build_server(settings, auth_token=token)
+    server = mcp_server.build_server(settings, auth_token=token, allow_writes=writes)
     if opts.stdio:
         if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
             print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)
@@ -217,6 +232,11 @@ def serve(
     workers: Annotated[
         int, typer.Option("--workers", metavar="N", help="Serve with N uvicorn worker processes (needs --stateless).")
     ] = 1,
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Also register the 9 write tools (policies, custom detectors, "
+                     "resolve_issue, trigger_explain); same as DUNETRACE_MCP_READONLY=false. Off by default."),
+    ] = False,
 ) -> None:
     """Serve MCP over stdio (default, for editors), or over HTTP with --sse / --http.
 
@@ -236,6 +256,7 @@ def serve(
         debug=debug_enabled(global_opts),
         stateless=stateless,
         workers=workers,
+        allow_writes=allow_writes,
         settings_overrides={
             "api_url": global_opts.api_url, "timeout": global_opts.timeout, "profile": global_opts.profile,
         },
@@ -276,6 +297,10 @@ def _legacy_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--stateless", action="store_true", help="stateless streamable HTTP (with --http)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="N uvicorn workers (needs --stateless)")
+    parser.add_argument(
+        "--allow-writes", action="store_true",
+        help="also register the write tools (same as DUNETRACE_MCP_READONLY=false, upstream's switch)",
+    )
     parser.add_argument("--version", action="version", version=f"dunetrace-mcp (dunetrace-cli) {__version__}")
     return parser
 
@@ -293,6 +318,7 @@ def legacy_main(argv: list[str] | None = None) -> None:
         debug=_debug_env(),
         stateless=args.stateless,
         workers=args.workers,
+        allow_writes=args.allow_writes,
     )
     try:
         serve_with(load_settings(), opts)

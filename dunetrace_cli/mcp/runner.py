@@ -71,7 +71,9 @@ class Runner:
             await self._shared.aclose()
         self._shared = self._loop = None
 
-    async def call(self, op: Operation, arguments: dict[str, Any], *, notes: list[str] | None = None) -> CallToolResult:
+    async def call(
+        self, op: Operation, arguments: dict[str, Any], *, notes: list[str] | None = None, ctx: Any = None
+    ) -> CallToolResult:
         try:
             now = clock.now()
             kwargs = bind_arguments(op, arguments, "mcp", now)
@@ -79,7 +81,12 @@ class Runner:
             if op.offline:
                 result = query(**kwargs)
             else:
+                if op.destructive:  # deletes and resolve ask first where the client can (mcp/confirm.py)
+                    from dunetrace_cli.mcp.confirm import confirm_destructive
+
+                    notes = [*(notes or []), *await confirm_destructive(ctx, op, arguments)]
                 client = self.client()
+                client.progress = _progress_to(ctx)
                 result = await query(client, **kwargs)
                 now = client.now()
             if notes and isinstance(getattr(result, "notes", None), list):
@@ -89,6 +96,8 @@ class Runner:
             data = view.model_dump(mode="json", exclude_none=True)  # the outputSchema types keys without null
         except DunetraceError as exc:
             raise ToolError(for_model(exc)) from None
+        except ToolError:
+            raise  # already one sentence for the client (e.g. a declined confirmation)
         except Exception:
             logger.exception("unexpected error in an MCP tool")
             raise ToolError(INTERNAL_ERROR) from None
@@ -99,6 +108,21 @@ class Runner:
 
         result = await list_agents(self.client())
         return [a.agent_id for a in result.agents]
+
+
+def _progress_to(ctx: Any) -> Any:
+    """client.progress -> an MCP progress notification (best effort; clients without a token get none)."""
+
+    def send(text: str) -> None:
+        if ctx is None:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(ctx.report_progress(0, None, text))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        except Exception:  # never let progress break a tool call
+            logger.debug("progress notification not sent", exc_info=True)
+
+    return send
 
 
 def runner_of(ctx: Any) -> Runner:

@@ -100,7 +100,7 @@ def tool_function(op: Operation) -> Callable[..., Any]:
         from dunetrace_cli.mcp.runner import runner_of
 
         arguments, notes = _capped(op, {name: values.get(name) for name in names})
-        return await runner_of(ctx).call(op, arguments, notes=notes)
+        return await runner_of(ctx).call(op, arguments, notes=notes, ctx=ctx)
 
     parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Context)]
     for param in op.mcp_params():

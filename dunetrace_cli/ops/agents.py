@@ -54,12 +54,16 @@ register(Operation(
 register(Operation(
     name="patterns", cli="patterns", mcp="get_agent_patterns", title="Agent failure patterns",
     mcp_model=f"{V}.patterns:PatternsView", mcp_view=f"{V}.patterns:patterns",
-    query="dunetrace_cli.queries.patterns:get_patterns", model="dunetrace_cli.models.insights:Patterns",
+    query="dunetrace_cli.queries.failure_pattern:patterns_or_detail", model="dunetrace_cli.models.insights:Patterns",
     table=T, markdown=f"{MD}:render_patterns",
     params=(
         P.AGENT_ARG,
         Param("days", int, "Days of daily trend (7-30).", default=14, dest="trend_days", flag="--days",
               ge=7, le=30, faces="cli"),
+        # CLI only: one failure type in depth, as MCP get_failure_pattern_detail (ops/issues.py)
+        Param("failure_type", str, "One failure type in depth: evidence, where it fires, co-occurring types, "
+              "top runs (any case).", default=None, flag="--type", short="-t", complete="failure_types",
+              max_length=64, parse=P._failure_type, faces="cli"),
     ),
     summary="Is a failure systemic (>=10% of runs in 7 days) or a one-off? Daily trend and worst day.",
     description="Systemic (>=10% of runs over 7 days) vs occasional failure types, daily trend, "
@@ -67,6 +71,7 @@ register(Operation(
     examples=(
         "dunetrace patterns retry-agent",
         "dunetrace patterns rag-agent --days 30",
+        "dunetrace patterns langchain-example-agent --type tool_loop",
         "dunetrace patterns retry-agent --json | jq '.patterns[] | {failure_type, daily_counts, trend_verdict}'",
     ),
 ))

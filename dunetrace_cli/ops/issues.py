@@ -9,11 +9,12 @@ from dunetrace_cli.registry import Operation, register
 Q, M = "dunetrace_cli.queries", "dunetrace_cli.models"
 TBL, MD = "dunetrace_cli.render.tables_issues", "dunetrace_cli.render.markdown_issues"
 
-STATUS_CHOICES = ("open", "resolved", "reopened", "all")
+STATUS_CHOICES = ("open", "reopened", "resolved", "active", "all")
 ISSUE_ID = Param("issue_id", int, "Issue id (#N in `dunetrace issues`).", metavar="ISSUE_ID", ge=1)
 ISSUE_STATUS = Param(
-    "status", str, "open, resolved, reopened or all (ours: upstream's 'all' matches nothing).", default="open",
-    flag="--status", choices=STATUS_CHOICES, case_insensitive=True, mcp_default="",
+    "status", str, "open, reopened, resolved; or active (open + reopened, the CLI's default) or all. "
+    "Empty: every status.", default="active", flag="--status", choices=STATUS_CHOICES, case_insensitive=True,
+    mcp_default="",
 )
 QUERY = Param(
     "query", str, "Substring of the agent id, failure type or resolution notes (empty: everything).", default=None,
@@ -47,7 +48,8 @@ register(Operation(
     "An issue auto-resolves after 5 consecutive clean runs and reopens when the failure recurs.",
     title="List an agent's issues",
     params=(P.AGENT_ARG, Param(
-        "status", str, "open, resolved, reopened or all.", default="open", flag="--status",
+        "status", str, "open (default), reopened, resolved, active (open + reopened) or all.", default="open",
+        flag="--status",
         choices=STATUS_CHOICES, case_insensitive=True,
     )),
     list_result=True,

@@ -47,7 +47,12 @@ register(Operation(
     name="run", cli="run", mcp="get_run_detail", title="Run detail", panel="Investigate",
     mcp_model=f"{V}.runs:RunDetailView", mcp_view=f"{V}.runs:run_detail",
     query="dunetrace_cli.queries.runs:get_run", model="dunetrace_cli.models.runs:RunView",
-    table=T, markdown=f"{MD}:render_run_view", params=(P.RUN_ID, P.AGENT_OPT),
+    table=T, markdown=f"{MD}:render_run_view", params=(
+        P.RUN_ID, P.AGENT_OPT,
+        # parent/child runs (issue 8): a scan of the runs started while this one was open (queries/run_links.py)
+        Param("links", bool, "Also list the child runs and the parent's agent (a few more requests).", default=True,
+              flag="--links/--no-links"),
+    ),
     summary="What happened in one run: tool calls with outcome and latency, LLM calls with tokens, signals.",
     description="One run step by step: signals with fixes, every tool call (ok/failed, latency), "
     "LLM calls with tokens, context growth.",

@@ -40,7 +40,7 @@ register(Operation(
 register(Operation(
     name="signal", cli="signal", mcp="get_signal_detail", title="Signal detail", panel="Investigate",
     mcp_model=f"{V}.signals:SignalDetail", mcp_view=f"{V}.signals:signal_detail",
-    query="dunetrace_cli.queries.signals:get_signal", model="dunetrace_cli.models.signals:SignalView",
+    query="dunetrace_cli.queries.fixes:get_signal_with_fix", model="dunetrace_cli.models.signals:SignalView",
     table=T, markdown=f"{MD}:render_signal_view", params=(P.SIGNAL_ID, P.AGENT_OPT),
     summary="One signal: evidence, impact and every suggested fix with its code.",
     description="One signal in full: what happened, why it matters, evidence, suggested fixes with code.",

@@ -14,6 +14,30 @@ Q, MODEL = "dunetrace_cli.queries.writes", "dunetrace_cli.models.writes:WriteRes
 TBL, MD = "dunetrace_cli.render.tables_issues:write_result", "dunetrace_cli.render.markdown_issues:render_write_result"
 PANEL = "Changes (opt-in in MCP)"
 
+def _json_object(name: str):  # noqa: ANN202 - a Param parser
+    """Parse a policy condition/action as a JSON object before any request (and before asking to confirm)."""
+
+    def parse(value: object, _now: float) -> dict:
+        import json
+
+        from dunetrace_cli.errors import UsageError
+
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(str(value))
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"the policy {name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); give an "
+                'object such as {"trigger": "tool_call_count", "operator": "gt", "value": 10}.'
+            ) from None
+        if not isinstance(parsed, dict):
+            raise UsageError(f"the policy {name} must be a JSON object, not {type(parsed).__name__}.")
+        return parsed
+
+    return parse
+
+
 POLICY_ID = Param("policy_id", str, "Policy id (from `dunetrace policies`).", metavar="POLICY_ID", min_length=1, max_length=256)
 DETECTOR_ID = Param("detector_id", str, "Custom detector id (from `dunetrace detectors`).", metavar="DETECTOR_ID",
                     min_length=1, max_length=256)
@@ -43,9 +67,9 @@ _write(
         Param("agent_id", str, "Agent the policy applies to ('*' for every agent).", default="*", flag="--agent",
               short="-a", complete="agents", max_length=256),
         Param("condition", str, 'JSON, e.g. {"trigger": "tool_call_count", "operator": "gt", "value": 10}.',
-              flag="--condition", max_length=10000),
+              flag="--condition", max_length=10000, parse=_json_object("condition")),
         Param("action", str, 'JSON, e.g. {"type": "stop"} or {"type": "switch_model", "params": {"model": "gpt-4o-mini"}}.',
-              flag="--action", max_length=10000),
+              flag="--action", max_length=10000, parse=_json_object("action")),
     ),
     examples=('dunetrace policy create loop-guard --agent langchain-example-agent --condition '
               '\'{"trigger": "tool_call_count", "operator": "gt", "value": 10}\' --action \'{"type": "stop"}\'',
@@ -56,8 +80,9 @@ _write(
 _write(
     "policy_toggle", "policy toggle", "toggle_policy",
     "Enable or disable a policy (checked first: asking for the state it is already in changes nothing).",
-    (POLICY_ID, Param("enabled", bool, "true to enable, false to disable.", flag="--enabled")),
-    examples=("dunetrace policy toggle 7 --enabled", "dunetrace policy toggle 7 --enabled --json"),
+    (POLICY_ID, Param("enabled", bool, "true to enable, false to disable (CLI: --enable or --disable).",
+                      flag="--enable/--disable")),
+    examples=("dunetrace policy toggle 7 --disable", "dunetrace policy toggle 7 --enable --json"),
     title="Enable or disable a policy",
 )
 _write(

@@ -14,13 +14,16 @@ FEATURE, WHAT = "issues", "issues"
 SEARCH_PAGE = 500
 
 
+ACTIVE = ("open", "reopened")  # "active" (ours): every issue that is not resolved
+
+
 def normalize_status(value: str | None, *, default: str = "all") -> str:
-    """open | resolved | reopened | all (ours: the server has no 'all', it just omits the filter)."""
+    """open | resolved | reopened, or ours: active (open + reopened), all (the server just omits the filter)."""
     text = (value or "").strip().lower()
     if not text:
         return default
-    if text not in (*ISSUE_STATUSES, "all"):
-        raise UsageError(f"invalid issue status '{value}'. Valid: open, resolved, reopened, all.")
+    if text not in (*ISSUE_STATUSES, "active", "all"):
+        raise UsageError(f"invalid issue status '{value}'. Valid: open, reopened, resolved, active, all.")
     return text
 
 
@@ -37,11 +40,15 @@ def issue_id_of(value: Any) -> int:
 async def list_agent_issues(client: ApiClient, *, agent_id: str, status: str | None = "open") -> IssueList:
     """An agent's issues with the given status (default open); 'all' lists every status."""
     wanted = normalize_status(status, default="open")
-    params = {} if wanted == "all" else {"status": wanted}
+    params = {} if wanted in ("all", "active") else {"status": wanted}
     path = f"/v1/agents/{seg(agent_id)}/issues"
     _, body = await asyncio.gather(require_agent(client, agent_id), feature_get(client, FEATURE, WHAT, path, params))
     issues = [Issue.model_validate(row) for row in (body.get("issues") or [])]  # open, reopened, resolved; newest first
-    return IssueList(agent_id=agent_id, status=wanted, issues=issues, total=int(body.get("total") or len(issues)))
+    total = int(body.get("total") or len(issues))
+    if wanted == "active":
+        issues = [i for i in issues if i.status in ACTIVE]
+        total = len(issues)
+    return IssueList(agent_id=agent_id, status=wanted, issues=issues, total=total)
 
 
 async def search_issues(
@@ -59,12 +66,21 @@ async def search_issues(
     wanted = normalize_status(status)
     ftype = normalize_failure_type(failure_type)
     params: dict[str, Any] = {"q": (query or "").strip()}
-    if wanted != "all":
-        params["status"] = wanted
     if agent_id:
         params["agent_id"] = agent_id
     if ftype:
         params["failure_type"] = ftype
+    if wanted == "active":  # two searches, merged newest first
+        parts = await asyncio.gather(*(
+            search_issues(client, query=query, status=s, agent_id=agent_id, failure_type=ftype, limit=limit) for s in ACTIVE
+        ))
+        merged = sorted((i for part in parts for i in part.issues), key=lambda i: -(i.last_seen or 0.0))
+        return IssueList(
+            agent_id=agent_id or None, status="active", query=params["q"] or None, failure_type=ftype,
+            issues=merged[:limit], total=sum(p.total for p in parts), limit=limit,
+        )
+    if wanted != "all":
+        params["status"] = wanted
     first = await feature_get(client, FEATURE, WHAT, "/v1/issues/search", {**params, "limit": min(limit, SEARCH_PAGE), "offset": 0})
     rows = list(first.get("issues") or [])
     total = int((first.get("page") or {}).get("total") or len(rows))

@@ -12,18 +12,25 @@ import json
 from typing import Any
 
 from dunetrace_cli.client import ApiClient, RouteMissing
-from dunetrace_cli.errors import UsageError
+from dunetrace_cli.errors import ApiUnavailable, UsageError
 from dunetrace_cli.models.writes import WriteResult
 from dunetrace_cli.queries._common import no_route, seg
 from dunetrace_cli.queries.fixes import signal_id_of
 from dunetrace_cli.queries.issues import issue_id_of
 
 
-async def _send(client: ApiClient, method: str, path: str, body: Any, what: str) -> Any:
+async def _send(client: ApiClient, method: str, path: str, body: Any, what: str, *, llm: bool = False) -> Any:
     try:
         return await client.send(method, path, body)
     except RouteMissing:
         raise no_route(what) from None
+    except ApiUnavailable as exc:
+        if llm and "HTTP 503" in exc.message:
+            raise ApiUnavailable(
+                "the server cannot run its LLM for this (HTTP 503: no LLM key configured on the backend, or the "
+                "provider is down). Configure one on the backend and retry; nothing was changed."
+            ) from exc
+        raise
 
 
 def _json_object(text: Any, name: str) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def _id(value: Any, what: str) -> str:
 async def trigger_explain(client: ApiClient, *, signal_id: int | str, agent_id: str | None = None) -> WriteResult:
     number = signal_id_of(signal_id)
     client.progress(f"asking the server to explain signal {number} with its LLM (this costs money and can take 15 s)…")
-    body = await _send(client, "POST", f"/v1/signals/{number}/explain", None, "explain")
+    body = await _send(client, "POST", f"/v1/signals/{number}/explain", None, "explain", llm=True)
     return WriteResult(action="trigger_explain", target="signal", id=number, message=f"signal {number} explained.", body=body)
 
 
@@ -102,7 +109,10 @@ async def create_custom_detector(client: ApiClient, *, description: str, agent_i
         raise UsageError("the detector description must be at most 1000 characters.")
     scope = agent_id or "*"
     client.progress("asking the server to translate the description (LLM)…")
-    config = await _send(client, "POST", "/v1/custom-detectors/preview", {"description": text, "agent_id": scope}, "custom-detectors")
+    config = await _send(
+        client, "POST", "/v1/custom-detectors/preview", {"description": text, "agent_id": scope}, "custom-detectors",
+        llm=True,
+    )
     if not isinstance(config, dict):
         raise UsageError("the server's preview was not a detector configuration; nothing was created.")
     if config.get("requires_content"):

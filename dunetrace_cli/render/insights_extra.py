@@ -41,7 +41,7 @@ def table_top(result: Any, now: float) -> list[RenderableType]:
 
 
 def table_sections(result: Any, now: float) -> list[RenderableType]:
-    from dunetrace_cli.render.tables import table, t
+    from dunetrace_cli.render.tables import t, table
 
     parts: list[RenderableType] = []
     quiet = [d for d in result.deploy_regressions if not d.is_regression]

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from dunetrace_cli.render import timefmt
 from dunetrace_cli.render.sanitize import clean
-from dunetrace_cli.render.tables import heading, notes, pct, sev, sparkline, table
+from dunetrace_cli.render.tables import Col, FitTable, heading, notes, pct, sev, sparkline, table
 
 STATUS_STYLE = {"open": "bold red", "reopened": "bold yellow", "resolved": "green"}
 VERDICT_STYLE = {"verified": "green", "likely_fixed": "green", "still_occurring": "bold red", "insufficient_data": "dim"}
@@ -41,11 +41,20 @@ def issue_list(result: Any, now: float) -> RenderableType:
     if not result.issues:
         what = "" if result.status == "all" else f"{result.status} "
         return Group(Text(f"No {what}issues for {scope}."), *notes(result.notes))
-    tbl = table(">ID", "!STATUS", "!AGENT", "!FAILURE TYPE", ">RUNS", ">CLEAN SINCE", "FIRST SEEN", "LAST SEEN")
+    tbl = FitTable(
+        [Col("id", "ID", "right"), Col("status", "STATUS"), Col("agent", "AGENT", min_width=10),
+         Col("type", "FAILURE TYPE", min_width=12), Col("runs", "RUNS", "right"),
+         Col("clean", "CLEAN RUNS SINCE", "right", compact_header="CLEAN"),
+         Col("first", "FIRST SEEN (UTC)", compact_header="FIRST"), Col("last", "LAST SEEN (UTC)", compact_header="LAST")],
+        plan=[("compact", "first"), ("compact", "last"), ("compact", "clean"), ("drop", "first"),
+              ("shrink", "agent type")],
+    )
     for i in result.issues:
         tbl.add_row(
             t(i.id), t(i.status, STATUS_STYLE.get(i.status)), t(i.agent_id, "bold"), t(i.failure_type),
-            t(i.affected_runs), t(i.clean_runs_since), t(timefmt.short(i.first_seen, now)), t(timefmt.short(i.last_seen, now)),
+            t(i.affected_runs), t(i.clean_runs_since),
+            (t(timefmt.short(i.first_seen, now)), t(timefmt.ago(i.first_seen, now))),
+            (t(timefmt.short(i.last_seen, now)), t(timefmt.ago(i.last_seen, now))),
         )
     more = result.total - len(result.issues)
     foot = f"{len(result.issues)} of {result.total} issue(s) ({result.status}) for {scope}"
@@ -74,9 +83,14 @@ def issue_detail(result: Any, now: float) -> RenderableType:
     if result.suggested_fix:
         parts += [Text("Suggested fix", style="bold"), Text(clean(result.suggested_fix))]
     if result.affected_runs:
-        tbl = table("!RUN", ">STEP", ">CONF", "DETECTED", title="Affected runs (highest confidence first)")
+        tbl = FitTable(
+            [Col("run", "RUN", min_width=12), Col("step", "STEP", "right"), Col("conf", "CONF", "right"),
+             Col("detected", "DETECTED (UTC)", compact_header="DETECTED")],
+            plan=[("compact", "detected"), ("shrink", "run")], title="Affected runs (highest confidence first)",
+        )
         for r in result.affected_runs:
-            tbl.add_row(t(r.run_id), t(r.step_index), t(pct(r.confidence)), t(timefmt.short(r.detected_at, now)))
+            tbl.add_row(t(r.run_id), t(r.step_index), t(pct(r.confidence)),
+                        (t(timefmt.short(r.detected_at, now)), t(timefmt.ago(r.detected_at, now))))
         parts.append(tbl)
     return Group(*parts, *notes(result.notes), *_steps(getattr(result, "next_steps", [])))
 
@@ -110,9 +124,14 @@ def pattern_detail(result: Any, now: float) -> RenderableType:
             tbl.add_row(t(c.failure_type), t(c.co_count), t(pct(c.co_rate)))
         parts.append(tbl)
     if result.top_runs:
-        tbl = table("!RUN", "SEVERITY", ">STEP", ">CONF", "DETECTED", title="Top runs")
+        tbl = FitTable(
+            [Col("run", "RUN", min_width=12), Col("sev", "SEVERITY"), Col("step", "STEP", "right"),
+             Col("conf", "CONF", "right"), Col("detected", "DETECTED (UTC)", compact_header="DETECTED")],
+            plan=[("compact", "detected"), ("shrink", "run")], title="Top runs",
+        )
         for r in result.top_runs:
-            tbl.add_row(t(r.run_id), sev(r.severity), t(r.step_index), t(pct(r.confidence)), t(timefmt.short(r.detected_at, now)))
+            tbl.add_row(t(r.run_id), sev(r.severity), t(r.step_index), t(pct(r.confidence)),
+                        (t(timefmt.short(r.detected_at, now)), t(timefmt.ago(r.detected_at, now))))
         parts.append(tbl)
     if not o.affected_runs:
         parts.append(Text("No signals of this type for this agent.", style="dim"))
@@ -122,11 +141,18 @@ def pattern_detail(result: Any, now: float) -> RenderableType:
 def fix_list(result: Any, now: float) -> RenderableType:
     if not result.fixes:
         return Group(Text(f"No fixes applied for {clean(result.agent_id, newlines=False)} yet."), *notes(result.notes))
-    tbl = table(">ID", ">SIGNAL", "!FAILURE TYPE", "FIX", "VIA", "APPLIED", ">RUNS AFTER", ">RECURRED", "VERDICT")
+    tbl = FitTable(
+        [Col("id", "ID", "right"), Col("signal", "SIGNAL", "right"), Col("type", "FAILURE TYPE", min_width=12),
+         Col("fix", "FIX", min_width=6), Col("via", "VIA"), Col("applied", "APPLIED (UTC)", compact_header="APPLIED"),
+         Col("after", "RUNS AFTER", "right", compact_header="AFTER"), Col("rec", "RECURRED", "right", compact_header="REC"),
+         Col("verdict", "VERDICT")],
+        plan=[("compact", "applied"), ("compact", "after"), ("compact", "rec"), ("drop", "via"), ("shrink", "fix type")],
+    )
     for f in result.fixes:
         tbl.add_row(
             t(f.id), t(f.signal_id), t(f.failure_type), t(f.fix_type), t(f.applied_via),
-            t(timefmt.short(f.applied_at, now)), t(f.runs_after), t(f.recurrences_after), t(f.verdict, VERDICT_STYLE.get(f.verdict)),
+            (t(timefmt.short(f.applied_at, now)), t(timefmt.ago(f.applied_at, now))), t(f.runs_after),
+            t(f.recurrences_after), t(f.verdict, VERDICT_STYLE.get(f.verdict)),
         )
     return Group(tbl, *notes(result.notes))
 
@@ -149,10 +175,16 @@ def fix_status(result: Any, now: float) -> RenderableType:
 def call_list(result: Any, now: float) -> RenderableType:
     if not result.calls:
         return Group(Text("No voice calls match."), *notes(result.notes))
-    tbl = table(">ID", "!AGENT", "LAST RUN", ">DURATION", "ENDED", ">SILENCE", ">VOICE SIGNALS", ">COST")
+    tbl = FitTable(
+        [Col("id", "ID", "right"), Col("agent", "AGENT", min_width=10), Col("last", "LAST RUN (UTC)", compact_header="LAST RUN"),
+         Col("duration", "DURATION", "right"), Col("ended", "ENDED"), Col("silence", "SILENCE", "right"),
+         Col("signals", "VOICE SIGNALS", "right", compact_header="SIGNALS"), Col("cost", "COST", "right")],
+        plan=[("compact", "last"), ("compact", "signals"), ("shrink", "agent")],
+    )
     for c in result.calls:
         tbl.add_row(
-            t(c.id), t(c.agent_id, "bold"), t(timefmt.short(c.last_run_at, now)), t(timefmt.duration(c.duration_seconds)),
+            t(c.id), t(c.agent_id, "bold"), (t(timefmt.short(c.last_run_at, now)), t(timefmt.ago(c.last_run_at, now))),
+            t(timefmt.duration(c.duration_seconds)),
             t(c.completion_status, "red" if c.completion_status == "dropped" else None), t(pct(c.silence_pct)),
             t(c.voice_signal_count), t(f"${c.cost_usd:,.3f}"),
         )
@@ -179,10 +211,14 @@ def call_detail(result: Any, now: float) -> RenderableType:
 def policy_list(result: Any, now: float) -> RenderableType:
     if not result.policies:
         return Group(Text("No policies" + (f" for {clean(result.agent_id, newlines=False)}" if result.agent_id else "") + "."), *notes(result.notes))
-    tbl = table(">ID", "!NAME", "!AGENT", "ON", ">PRIO", "CONDITION", "ACTION")
+    tbl = FitTable(
+        [Col("id", "ID", "right"), Col("name", "NAME", min_width=8), Col("agent", "AGENT", min_width=6), Col("on", "ON"),
+         Col("prio", "PRIO", "right"), Col("condition", "CONDITION", min_width=12), Col("action", "ACTION", min_width=8)],
+        plan=[("drop", "prio"), ("shrink", "condition"), ("shrink", "action"), ("shrink", "name agent")],
+    )
     for p in result.policies:
         tbl.add_row(
-            t(p.id), t(p.name, "bold"), t(p.agent_id), t("yes" if p.enabled else "no", "green" if p.enabled else "dim"),
+            t(p.id), t(p.name, "bold"), t(p.agent_id), t("on" if p.enabled else "off", "green" if p.enabled else "dim"),
             t(p.priority), t(json.dumps(p.condition, ensure_ascii=False)), t(json.dumps(p.action, ensure_ascii=False)),
         )
     return Group(tbl, *notes(result.notes))
@@ -191,7 +227,12 @@ def policy_list(result: Any, now: float) -> RenderableType:
 def detector_list(result: Any, now: float) -> RenderableType:
     if not result.detectors:
         return Group(Text("No custom detectors" + (f" for {clean(result.agent_id, newlines=False)}" if result.agent_id else "") + "."), *notes(result.notes))
-    tbl = table(">ID", "!NAME", "!AGENT", "STATUS", ">RUNS", ">SHADOW FIRES", "DESCRIPTION")
+    tbl = FitTable(
+        [Col("id", "ID", "right"), Col("name", "NAME", min_width=10), Col("agent", "AGENT", min_width=6),
+         Col("status", "STATUS"), Col("runs", "RUNS", "right"), Col("fires", "SHADOW FIRES", "right", compact_header="FIRES"),
+         Col("description", "DESCRIPTION", min_width=10)],
+        plan=[("compact", "fires"), ("shrink", "description"), ("shrink", "name agent")],
+    )
     for d in result.detectors:
         style = {"active": "green", "shadow": "yellow", "paused": "dim"}.get(d.status)
         tbl.add_row(t(d.id), t(d.name, "bold"), t(d.agent_id), t(d.status, style), t(d.total_runs), t(d.shadow_fire_count), t(d.description))

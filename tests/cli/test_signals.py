@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dunetrace_cli.queries import get_signal, search_signals
+from dunetrace_cli.queries import search_signals
+from dunetrace_cli.queries.fixes import get_signal_with_fix as get_signal  # the `signal` op's query (issue 8)
 from tests.cli._helpers import envelope, failed, ok
 from tests.conftest import FIXED_NOW
 from tests.fakeapi import load_dataset

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from dunetrace_cli.guides import DOC_URIS, FRAMEWORKS, load_guide, resolve_framework

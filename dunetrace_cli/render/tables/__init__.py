@@ -43,6 +43,7 @@ MODULES = {
     "SignalView": "signal",
     "TokenStats": "tokens",
     "Guide": "guide",
+    "FailurePatternDetail": "pattern_detail",  # `patterns AGENT --type T`
 }
 
 
