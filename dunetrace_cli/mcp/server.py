@@ -130,6 +130,8 @@ def build_server(
     def guide(framework: str) -> str:
         return _guide_text(framework)
 
+    _upstream_doc_resources(server, _static_guide)
+
     # ---- prompts (data files: dunetrace_cli/mcp/prompts/*.md) -------------------------
 
     from dunetrace_cli.mcp.views._base import text as clean_text
@@ -165,6 +167,39 @@ def _completion(candidates: list[str], prefix: str) -> Completion:
     contains = [c for c in candidates if low in c.lower() and c not in starts]
     matches = starts + contains
     return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
+
+
+def _upstream_doc_resources(server: MCPServer, static_guide: Callable[[str], Callable[[], str]]) -> None:
+    """Upstream dunetrace-mcp's resource URIs (``dunetrace://docs/...``), next to ours (issue 8)."""
+    from dunetrace_cli.guides import DOC_URIS
+
+    for doc, framework in DOC_URIS.items():
+        server.resource(
+            f"dunetrace://docs/{doc}", name=f"doc_{doc.replace('-', '_')}", title=f"Docs: {doc}",
+            description=f"Upstream-compatible name for dunetrace://guides/{framework}.", mime_type="text/markdown",
+        )(static_guide(framework))
+
+    @server.resource(
+        "dunetrace://docs/detectors", name="doc_detectors", title="Docs: detectors",
+        description="Upstream-compatible name for dunetrace://detectors.", mime_type="text/markdown",
+    )
+    def doc_detectors() -> str:
+        from dunetrace_cli.knowledge.detectors import DETECTORS
+
+        return md.render_detector_reference(DETECTORS.values())
+
+    @server.resource(
+        "dunetrace://docs/mcp-server", name="doc_mcp_server", title="Docs: this MCP server",
+        description="The tools this server offers, from the registry.", mime_type="text/markdown",
+    )
+    def doc_mcp_server() -> str:
+        from dunetrace_cli import registry
+
+        lines = ["# Dunetrace MCP server (dunetrace-cli)", "", "| tool | what it does |", "|---|---|"]
+        for op in registry.load().values():
+            if op.mcp:
+                lines.append(f"| `{op.mcp}` | {op.summary}{' (write tool: opt-in)' if op.writes else ''} |")
+        return "\n".join(lines) + "\n"
 
 
 __all__ = ["INSTRUCTIONS", "INTERNAL_ERROR", "READ_ONLY", "build_server", "output_schema"]

@@ -63,6 +63,25 @@ SPECS: dict[str, ListSpec] = {
         ("failure_type", "kind", "affected_runs", "total_runs", "rate", "trend_verdict", "daily_counts",
          "last_seen"),
     ),
+    # issue 8: issues, fixes, voice calls, policies, custom detectors
+    "IssueList": ListSpec(
+        "issues",
+        ("id", "status", "agent_id", "failure_type", "affected_runs", "clean_runs_since", "first_seen", "last_seen"),
+    ),
+    "FixList": ListSpec(
+        "fixes",
+        ("id", "signal_id", "failure_type", "fix_type", "applied_via", "applied_at", "runs_after", "recurrences_after",
+         "verdict"),
+    ),
+    "CallList": ListSpec(
+        "calls",
+        ("id", "agent_id", "last_run_at", "duration_seconds", "completion_status", "silence_pct", "voice_signal_count",
+         "cost_usd"),
+    ),
+    "PolicyList": ListSpec("policies", ("id", "name", "agent_id", "enabled", "priority", "condition", "action")),
+    "DetectorList": ListSpec(
+        "detectors", ("id", "name", "agent_id", "status", "total_runs", "shadow_fire_count", "description"),
+    ),
 }
 
 

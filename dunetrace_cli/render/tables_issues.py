@@ -124,15 +124,15 @@ def pattern_detail(result: Any, now: float) -> RenderableType:
             tbl.add_row(t(c.failure_type), t(c.co_count), t(pct(c.co_rate)))
         parts.append(tbl)
     if result.top_runs:
-        tbl = FitTable(
+        top = FitTable(
             [Col("run", "RUN", min_width=12), Col("sev", "SEVERITY"), Col("step", "STEP", "right"),
              Col("conf", "CONF", "right"), Col("detected", "DETECTED (UTC)", compact_header="DETECTED")],
             plan=[("compact", "detected"), ("shrink", "run")], title="Top runs",
         )
         for r in result.top_runs:
-            tbl.add_row(t(r.run_id), sev(r.severity), t(r.step_index), t(pct(r.confidence)),
+            top.add_row(t(r.run_id), sev(r.severity), t(r.step_index), t(pct(r.confidence)),
                         (t(timefmt.short(r.detected_at, now)), t(timefmt.ago(r.detected_at, now))))
-        parts.append(tbl)
+        parts.append(top)
     if not o.affected_runs:
         parts.append(Text("No signals of this type for this agent.", style="dim"))
     return Group(*parts, *_steps(getattr(result, "next_steps", [])))

@@ -164,3 +164,15 @@ async def test_toggle_policy_respects_enabled(fake_latest) -> None:
         off = await client.call_tool("toggle_policy", {"policy_id": "1", "enabled": False})
     assert same.structured_content["changed"] is False  # upstream would have flipped it off
     assert off.structured_content["changed"] is True and fake_latest.policies[0]["enabled"] is False
+
+
+async def test_upstream_resource_uris_answer(fake_latest) -> None:
+    upstream = [r["uri"] for r in json.loads((SHARED / "resources.json").read_text())]
+    assert len(upstream) == 8
+    async with session(fake_latest) as client:
+        listed = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert set(upstream) <= listed
+        python = await client.read_resource("dunetrace://docs/integrate-python")
+        tools = await client.read_resource("dunetrace://docs/mcp-server")
+    assert python.contents[0].text.startswith("#")
+    assert "`resolve_issue`" in tools.contents[0].text and "(write tool: opt-in)" in tools.contents[0].text
