@@ -74,7 +74,7 @@ def _annotation(param: Param) -> tuple[Any, Any]:
     if inner:
         base = Annotated[base, Field(**inner)]
     default = param.mcp_default if param.mcp_default is not None else param.default
-    if not param.required and default is None:
+    if not param.required and (default is None or param.choices):  # "" (upstream's "not given") -> None
         base = Optional[base]  # noqa: UP045
     validator = BeforeValidator(_canonical(param.choices) if param.case_insensitive and param.choices else _blank_to_none)
     annotation = Annotated[base, validator, Field(description=param.help_for("mcp"))]

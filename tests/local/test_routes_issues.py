@@ -245,7 +245,7 @@ def test_writes_the_store_cannot_honour_are_one_sentence_in_process_and_over_htt
     from dunetrace_cli.config import load_settings
     from dunetrace_cli.errors import UsageError
 
-    r = invoke(["--api-url", f"local:{built['db']}", "issue", "resolve", "1", "--notes", "done"], input="")
+    r = invoke(["--api-url", f"local:{built['db']}", "issue", "resolve", "1", "--notes", "done", "--yes"], input="")  # --yes: no TTY (cli/confirm.py)
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert r.stderr.strip() == (
         "dunetrace: error: The local store cannot resolve issues by hand: an issue here resolves itself after "

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import shlex
 
-import pytest
-
 from dunetrace_cli import registry
 from tests.fakeapi import _upstream_routes
 

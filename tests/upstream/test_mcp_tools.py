@@ -176,3 +176,12 @@ async def test_upstream_resource_uris_answer(fake_latest) -> None:
         tools = await client.read_resource("dunetrace://docs/mcp-server")
     assert python.contents[0].text.startswith("#")
     assert "`resolve_issue`" in tools.contents[0].text and "(write tool: opt-in)" in tools.contents[0].text
+
+
+async def test_upstream_blank_arguments_mean_not_given(fake_latest) -> None:
+    async with session(fake_latest) as client:
+        result = await client.call_tool(
+            "search_issues", {"query": "", "status": "", "agent_id": "", "failure_type": "", "limit": 20}
+        )
+    assert result.is_error is False, text(result)
+    assert result.structured_content["status"] == "all" and result.structured_content["total"] == 21
