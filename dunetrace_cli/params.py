@@ -9,9 +9,10 @@ Importing this module is cheap (no pydantic, httpx, rich or typer).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from dunetrace_cli.errors import UsageError
 
@@ -129,7 +130,7 @@ def parse_since(text: str | None, now: float) -> float | None:
             f"invalid --since '{text}': use a window like 24h, 90m, 7d, 2w or an ISO date like 2026-11-20."
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 

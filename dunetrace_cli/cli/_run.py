@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -54,7 +55,7 @@ def debug_enabled(opts: GlobalOptions) -> bool:
     return opts.debug or os.environ.get("DUNETRACE_DEBUG", "") not in ("", "0", "false", "no")
 
 
-def settings_for(ctx: typer.Context) -> "Settings":
+def settings_for(ctx: typer.Context) -> Settings:
     from dunetrace_cli.config import load_settings
 
     opts = options(ctx)
@@ -92,7 +93,7 @@ def guarded(ctx: typer.Context, body: Callable[[], None], *, as_json: bool = Fal
         fail(exc.message, int(exc.exit_code), as_json=as_json)
     except KeyboardInterrupt:
         fail("interrupted.", int(ExitCode.INTERRUPTED), as_json=as_json)
-    except Exception as exc:  # the last line of defence: never a traceback by default
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback by default
         if debug_enabled(opts):
             traceback.print_exc()
         fail(
@@ -116,7 +117,7 @@ def _apply_globals(ctx: typer.Context, values: dict[str, Any]) -> GlobalOptions:
     return opts
 
 
-def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str | None, list[str] | None]:
+def output_format(op: Operation, values: dict[str, Any]) -> tuple[str | None, list[str] | None]:
     """``--json`` / ``--format`` / ``--fields`` -> (format, fields), checked before any request."""
     from dunetrace_cli.errors import UsageError
     from dunetrace_cli.render.output import formats_for
@@ -134,7 +135,7 @@ def output_format(op: "Operation", values: dict[str, Any]) -> tuple[str | None, 
     return fmt, fields
 
 
-def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], values: dict[str, Any]) -> None:
+def run_operation(ctx: typer.Context, op: Operation, raw: dict[str, Any], values: dict[str, Any]) -> None:
     """Parse the arguments (before any request), run the operation's query, print the result."""
     _apply_globals(ctx, values)
     as_json = bool(values.get("json_")) or (values.get("format_") or "").lower() in ("json", "ndjson")
@@ -164,7 +165,7 @@ def run_operation(ctx: typer.Context, op: "Operation", raw: dict[str, Any], valu
             settings = settings_for(ctx)
             confirm(op, raw, yes=bool(values.get("yes_")), target=settings.api_url)  # writes only
 
-            async def call() -> "BaseModel":
+            async def call() -> BaseModel:
                 async with ApiClient(settings, clock=clock.now) as client:
                     client.progress = progress_to_stderr
                     return await query(client, **kwargs)

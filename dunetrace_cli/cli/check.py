@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dunetrace_cli.cli.complete import source as complete_source
-
 from dunetrace_cli.cli._run import guarded, report_error, settings_for
+from dunetrace_cli.cli.complete import source as complete_source
 
 if TYPE_CHECKING:
     from dunetrace_cli.config import Settings

@@ -7,10 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dunetrace_cli.cli.complete import source as complete_source
-
 from dunetrace_cli.cli._options import JsonOpt
 from dunetrace_cli.cli._run import guarded, options
+from dunetrace_cli.cli.complete import source as complete_source
 from dunetrace_cli.config import (
     DEFAULT_PROFILE,
     KEYS,

@@ -21,9 +21,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dunetrace_cli.cli.complete import source as complete_source
-
 from dunetrace_cli.cli._run import guarded, settings_for
+from dunetrace_cli.cli.complete import source as complete_source
 
 MANIFEST = "export.json"
 DETAILS = "run-details.ndjson"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -65,7 +66,7 @@ def db_path(spec: str | None) -> Path:
 def _fmt_time(ts: Any) -> str:
     if not isinstance(ts, (int, float)):
         return "-"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _fmt_size(n: int) -> str:
@@ -264,7 +265,7 @@ def status(ctx: typer.Context, db: DbOpt = None, json_: JsonOpt = False) -> None
             return
         rows = [
             ("Path", str(info["path"])),
-            ("Size", _fmt_size(int(info["size_bytes"]))),  # type: ignore[arg-type]
+            ("Size", _fmt_size(int(info["size_bytes"]))),  # type: ignore[call-overload]
             ("Events", str(info["events"])),
             ("Runs", f"{info['runs']} ({info['runs_processed']} analysed, {info['runs_pending']} pending)"),
             ("Signals", f"{info['signals']} (+{info['shadow_signals']} shadow)"),

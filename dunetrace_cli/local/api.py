@@ -41,6 +41,8 @@ here are synchronous and run in Starlette's thread pool, each inside one read sn
 
 from __future__ import annotations
 
+import builtins
+
 import contextlib
 import math
 import re
@@ -227,10 +229,10 @@ class _Query:
     def str(self, name: str) -> str | None:
         return self._params.get(name)
 
-    def offset(self) -> int:
+    def offset(self) -> builtins.int:  # `int` is a method of this class
         return self.int("offset", 0, ge=0)
 
-    def limit(self) -> int:
+    def limit(self) -> builtins.int:
         return self.int("limit", PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX)
 
     def done(self) -> None:
@@ -264,14 +266,14 @@ def known_failure_types() -> frozenset[str]:
         from dunetrace.models import FailureType
 
         names |= {t.value for t in FailureType}
-    except Exception:  # pragma: no cover - the SDK is a dependency
+    except Exception:  # noqa: BLE001  # pragma: no cover - the SDK is a dependency
         pass
     try:
         from dunetrace.packs import PACK_REGISTRY
 
         for pack in PACK_REGISTRY.values():
             names |= {d.name for d in pack.detectors}
-    except Exception:
+    except Exception:  # noqa: BLE001 - an optional SDK part: the names it adds are a bonus
         pass
     return frozenset(names)
 
@@ -356,7 +358,7 @@ def explanation_fields(
                 "evidence_summary": str(exp.evidence_summary),
                 "suggested_fixes": [_fix_dict(f) for f in (exp.suggested_fixes or [])],
             }
-    except Exception:
+    except Exception:  # noqa: BLE001 - explanations are best effort: a bad evidence shape keeps the signal
         fields = {
             "title": failure_type,
             "what": "",
@@ -416,7 +418,7 @@ def create_api_app(
             db = holder.read(rq.check_db)
         except DunetraceError as exc:
             db = exc.message
-        except Exception as exc:  # the server reports the raw error text of SELECT 1
+        except Exception as exc:  # noqa: BLE001 - the server reports the raw error text of SELECT 1
             db = str(exc)
         return ApiJSONResponse({"status": "ok", "version": version, "db": db})
 
@@ -539,7 +541,8 @@ def create_api_app(
 
     def get(path: str, endpoint: Callable[[Request], Any]) -> Route:
         route = Route(path, endpoint, methods=["GET"])
-        route.methods.discard("HEAD")  # FastAPI routes answer GET only (HEAD is a 405 there)
+        if route.methods is not None:
+            route.methods.discard("HEAD")  # FastAPI routes answer GET only (HEAD is a 405 there)
         return route
 
     routes = [

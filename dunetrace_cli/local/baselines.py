@@ -230,7 +230,7 @@ def detector_config(store: Any, agent_id: str, agent_version: str | None) -> dic
             values = baselines(conn, agent_id, version)
             mapped = {BASELINE_CONFIG_KEYS[k]: v for k, v in values.items()}
             base = mapped if any(v is not None for v in mapped.values()) else None
-    except Exception:  # the SDK fails open; never make a config poll fail
+    except Exception:  # noqa: BLE001 - the SDK fails open; never make a config poll fail
         base = None
     return {
         "schema_version": 1,

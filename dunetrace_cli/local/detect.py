@@ -117,7 +117,7 @@ def _run_tier1(state: RunState) -> list[FailureSignal]:
     for detector in TIER1_DETECTORS:
         try:
             signal = detector.on_run_completion(state)
-        except Exception:  # one detector must not cost the run its other ones (the SDK's rule)
+        except Exception:  # noqa: BLE001 - one detector must not cost the run its other ones (the SDK's rule)
             continue
         if signal:
             out.append(signal)
@@ -186,7 +186,7 @@ def _evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str,
         raw = {id(s): (_enum_value(s.severity), float(s.confidence)) for s in unique}
         _post_process(unique, state, incomplete)
         metrics = None if incomplete else bl.run_metrics(state)
-    except Exception as exc:  # a bad run must not stop detection of the others
+    except Exception as exc:  # noqa: BLE001 - a bad run must not stop detection of the others
         return _Outcome([], None, f"{type(exc).__name__}: {exc}"[:2000])
     rows = []
     for s in unique:
@@ -383,7 +383,7 @@ def _cache_add_stored(conn: Any, cache: bl.BaselineCache, run_id: str, agent: st
 _SWEEP_NAMES = ("SweepSummary", "ready_run_ids", "stalled_run_ids", "sweep")
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """The sweeps (local/sweep.py) build on detect_in; re-exported here lazily, so neither module
     imports the other while loading (no import cycle)."""
     if name in _SWEEP_NAMES:
@@ -393,7 +393,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(name)
 
 __all__ = [
-    "DEFAULT_STALL_SECONDS", "LIVE_TYPES", "MIN_BASELINE_RUNS", "RunDetection", "SweepSummary", "baselines",
-    "detect_in", "detect_run", "detector_config", "load_events", "ready_run_ids", "run_metrics", "stalled_run_ids",
-    "sweep",
+    "DEFAULT_STALL_SECONDS", "LIVE_TYPES", "MIN_BASELINE_RUNS", "RunDetection", "baselines",
+    "detect_in", "detect_run", "detector_config", "load_events", "run_metrics",
 ]  # fmt: skip

@@ -235,7 +235,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 __all__ = [
-    "DAY", "TERMINAL_TYPES", "as_float", "avg_rounded", "check_db", "distinct_agents", "list_agents", "list_runs",
-    "list_signals", "loads_object", "page_dict", "percentile_cont", "placeholders", "prefix_range", "ratio",
-    "run_detail", "utc_day",
+    "DAY", "TERMINAL_TYPES", "as_float", "avg_rounded", "check_db", "distinct_agents", "list_agents", "loads_object", "page_dict", "percentile_cont", "placeholders", "ratio", "utc_day",
 ]  # fmt: skip

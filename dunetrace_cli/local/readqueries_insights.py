@@ -287,10 +287,10 @@ def _cost_stats(conn: sqlite3.Connection, agent_id: str, now: float) -> dict[str
                 {"failure_type": ft, "wasted_usd": round(v["usd"], 4), "affected_runs": len(v["runs"])}
                 for ft, v in per_type.items()
             ),
-            key=lambda x: (-x["wasted_usd"], x["failure_type"]),
+            key=lambda x: (-float(x["wasted_usd"]), str(x["failure_type"])),
         ),
     }
-    return stats if stats["total_cost_usd"] > 0 else None
+    return stats if total_cost > 0 and stats["total_cost_usd"] else None
 
 
 def _deploy_regressions(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
@@ -374,7 +374,7 @@ def _user_impact(conn: sqlite3.Connection, agent_id: str, now: float) -> list[di
         }
         for ft, users in affected.items()
     ]
-    out.sort(key=lambda x: (-x["affected_users"], x["failure_type"]))
+    out.sort(key=lambda x: (-len(affected[str(x["failure_type"])]), str(x["failure_type"])))
     return out
 
 

@@ -61,22 +61,22 @@ def token_stats(conn: sqlite3.Connection, agent_id: str, *, now: float) -> dict[
         )
     }
 
-    runs = []
-    for r in token_rows:
-        prompt = int(r["prompt_responded"] or 0) or int(r["prompt_called"] or 0)
-        completion = int(r["completion"] or 0)
-        reasoning = int(r["reasoning"] or 0)
+    runs: list[dict[str, Any]] = []
+    for row in token_rows:
+        prompt = int(row["prompt_responded"] or 0) or int(row["prompt_called"] or 0)
+        completion = int(row["completion"] or 0)
+        reasoning = int(row["reasoning"] or 0)
         runs.append(
             {
-                "run_id": r["run_id"],
-                "agent_version": r["agent_version"] or "",
+                "run_id": row["run_id"],
+                "agent_version": row["agent_version"] or "",
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "total_tokens": prompt + completion + reasoning,
-                "cost": estimate_cost(r["model"] or "unknown", prompt, completion, reasoning),
-                "ts": float(r["run_start"]) if r["run_start"] is not None else 0.0,
-                "failure_types": run_types.get(r["run_id"], set()),
-                "blocked": r["run_id"] in blocked,
+                "cost": estimate_cost(row["model"] or "unknown", prompt, completion, reasoning),
+                "ts": float(row["run_start"]) if row["run_start"] is not None else 0.0,
+                "failure_types": run_types.get(row["run_id"], set()),
+                "blocked": row["run_id"] in blocked,
             }
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import asyncio
 from collections import defaultdict
 
@@ -41,7 +43,7 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
     if insights.systemic_patterns is not None and insights.failure_rates is not None:
         rows, server_total = _from_server(insights, days)
         total_runs: int | None = server_total if rows else None  # the server states it only on pattern rows
-        source = "server"
+        source: Literal["server", "client"] = "server"
         notes: list[str] = []
     else:
         rows, total_runs = await _from_lists(client, agent_id, now, days)

@@ -70,7 +70,7 @@ async def compute_token_stats(client: ApiClient, *, agent_id: str, detail_cap: i
             failed_run_tokens=sum(p[1] + p[2] for p in failed),
             failed_run_cost_usd=failed_cost,
             failed_run_count=len(failed),
-            failed_pct=round(failed_cost / total_cost, 3) if cost_known and total_cost else None,
+            failed_pct=round((failed_cost or 0.0) / total_cost, 3) if cost_known and total_cost else None,
         )
     waste: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     waste_cost: dict[str, float] = defaultdict(float)

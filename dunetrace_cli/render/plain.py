@@ -180,7 +180,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.15g}" if abs(value) < 1e15 else repr(value)  # full values for pipes, no 6-digit %g
+        return f"{value:g}" if abs(value) < 1e6 else f"{value:.0f}" if abs(value) < 1e15 else repr(value)  # epochs whole
     if isinstance(value, (list, tuple)):
         return ",".join(_text(v) for v in value)
     if isinstance(value, dict):

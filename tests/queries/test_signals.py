@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -140,9 +140,9 @@ def test_parse_since_windows(text: str, seconds: int) -> None:
 
 
 def test_parse_since_dates() -> None:
-    assert parse_since("2026-11-20", FIXED_NOW) == datetime(2026, 11, 20, tzinfo=timezone.utc).timestamp()
-    assert parse_since("2026-11-24T11:00:00Z", FIXED_NOW) == datetime(2026, 11, 24, 11, tzinfo=timezone.utc).timestamp()
-    assert parse_since("2026-11-24T12:00:00+01:00", FIXED_NOW) == datetime(2026, 11, 24, 11, tzinfo=timezone.utc).timestamp()
+    assert parse_since("2026-11-20", FIXED_NOW) == datetime(2026, 11, 20, tzinfo=UTC).timestamp()
+    assert parse_since("2026-11-24T11:00:00Z", FIXED_NOW) == datetime(2026, 11, 24, 11, tzinfo=UTC).timestamp()
+    assert parse_since("2026-11-24T12:00:00+01:00", FIXED_NOW) == datetime(2026, 11, 24, 11, tzinfo=UTC).timestamp()
     assert parse_since(None, FIXED_NOW) is None and parse_since("", FIXED_NOW) is None
 
 
