@@ -158,9 +158,8 @@ def run_operation(ctx: typer.Context, op: Operation, raw: dict[str, Any], values
         if op.offline:
             result = query(**kwargs)
         else:
-            from dunetrace_cli.client import ApiClient
-
             from dunetrace_cli.cli.confirm import confirm, progress_to_stderr
+            from dunetrace_cli.client import ApiClient
 
             settings = settings_for(ctx)
             confirm(op, raw, yes=bool(values.get("yes_")), target=settings.api_url)  # writes only

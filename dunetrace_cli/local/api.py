@@ -42,7 +42,6 @@ here are synchronous and run in Starlette's thread pool, each inside one read sn
 from __future__ import annotations
 
 import builtins
-
 import contextlib
 import math
 import re

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import asyncio
 from collections import defaultdict
+from typing import Literal
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_DAYS
