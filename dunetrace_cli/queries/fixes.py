@@ -53,7 +53,7 @@ async def fix_status_or_none(client: ApiClient, signal_id: int) -> FixStatus | N
     return FixStatus.model_validate({**body, "signal_id": signal_id})
 
 
-async def get_signal_with_fix(client: ApiClient, *, signal_id: int, agent_id: str | None = None) -> "SignalView":
+async def get_signal_with_fix(client: ApiClient, *, signal_id: int, agent_id: str | None = None) -> SignalView:
     """``dunetrace signal ID`` / get_signal_detail: the signal, plus its fix status where the server has one."""
     from dunetrace_cli.queries.signals import get_signal
 

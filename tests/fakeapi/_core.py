@@ -18,9 +18,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Collection
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any, Callable, Collection, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 from urllib.parse import parse_qsl
 
 import httpx

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import httpx
 
@@ -41,7 +41,7 @@ def _handler_class(fake: FakeApi) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
                 self.close_connection = True  # body not read; do not reuse the stream
-            host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+            host = self.headers.get("host") or "{}:{}".format(*self.server.server_address[:2])
             request = httpx.Request(
                 self.command,
                 f"http://{host}{self.path}",

@@ -211,7 +211,7 @@ def estimate_processed_at(src_root: Path) -> dict[str, float]:
     values = _interpolate(top, known)
     floor = values[top[-1]]
 
-    for aid, rs in runs.items():
+    for rs in runs.values():
         seq = [r["run_id"] for r in rs]
         fixed = {rid: values.get(rid, known.get(rid)) for rid in seq}
         # Runs beyond the captured top 50 are older than all of it.
