@@ -41,23 +41,17 @@ here are synchronous and run in Starlette's thread pool, each inside one read sn
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import math
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from functools import cache, lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from dunetrace_cli.errors import DunetraceError
@@ -65,6 +59,8 @@ from dunetrace_cli.local import readqueries as rq
 from dunetrace_cli.local import readqueries_health as rh
 from dunetrace_cli.local import readqueries_insights as ri
 from dunetrace_cli.local import readqueries_tokens as rt
+from dunetrace_cli.local.api_http import ApiJSONResponse, RequestValidationFailed, _Query
+from dunetrace_cli.local.api_signals import _check_signal_filters, _with_explanation
 from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
 from dunetrace_cli.local.store_errors import StoreError
 from dunetrace_cli.local.store_http import store_error_response
@@ -72,9 +68,6 @@ from dunetrace_cli.local.store_http import store_error_response
 #: What ``/health`` reports as ``version``: the server generation this app reproduces (the latest
 #: server's default when APP_VERSION is unset).
 API_VERSION = "0.5.0"
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 500
-VALID_SEVERITIES = ("CRITICAL", "HIGH", "LOW", "MEDIUM")
 
 Clock = Callable[[], float]
 
@@ -148,246 +141,6 @@ class _StoreHolder:
 
 # ---------------------------------------------------------------------------------------------
 # responses
-
-
-def _finite(value: Any) -> Any:
-    """Replace NaN/Infinity by null so the body stays valid JSON (ingest refuses them; a safety net)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-class ApiJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        try:
-            return super().render(content)
-        except ValueError:  # out-of-range float
-            return super().render(_finite(content))
-
-
-class RequestValidationFailed(Exception):
-    """Query parameters failed validation; rendered like FastAPI's RequestValidationError."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("request validation failed")
-        self.errors = errors
-
-
-# ---------------------------------------------------------------------------------------------
-# query parameters, validated by pydantic exactly as FastAPI does (same error types and messages)
-
-
-@cache
-def _int_adapter(ge: int | None, le: int | None) -> TypeAdapter[int]:
-    return TypeAdapter(Annotated[int, Field(ge=ge, le=le)])
-
-
-_BOOL = TypeAdapter(bool)
-
-
-def _json_scalar(value: Any) -> Any:
-    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
-
-
-class _Query:
-    """Reads declared query parameters in declaration order and collects every validation error."""
-
-    def __init__(self, request: Request) -> None:
-        self._params = request.query_params
-        self.errors: list[dict[str, Any]] = []
-
-    def _validate(self, name: str, adapter: TypeAdapter[Any], default: Any) -> Any:
-        raw = self._params.get(name)
-        if raw is None:
-            return default
-        try:
-            return adapter.validate_python(raw)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                item: dict[str, Any] = {
-                    "type": err["type"],
-                    "loc": ["query", name, *err.get("loc", ())],
-                    "msg": err["msg"],
-                    "input": err.get("input", raw),
-                }
-                if err.get("ctx"):
-                    item["ctx"] = {k: _json_scalar(v) for k, v in err["ctx"].items()}
-                self.errors.append(item)
-            return default
-
-    def int(self, name: str, default: int | None, *, ge: int | None = None, le: int | None = None) -> Any:
-        return self._validate(name, _int_adapter(ge, le), default)
-
-    def bool(self, name: str, default: bool | None) -> Any:
-        return self._validate(name, _BOOL, default)
-
-    def str(self, name: str) -> str | None:
-        return self._params.get(name)
-
-    def offset(self) -> builtins.int:  # `int` is a method of this class
-        return self.int("offset", 0, ge=0)
-
-    def limit(self) -> builtins.int:
-        return self.int("limit", PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX)
-
-    def done(self) -> None:
-        if self.errors:
-            raise RequestValidationFailed(self.errors)
-
-
-# failure_type filters: any known type, or anything shaped like UPPER_SNAKE_CASE (the latest server's rule)
-_FAILURE_TYPE_SHAPE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
-_OPEN_PREFIXES = ("CUSTOM_", "VOICE_")
-# written by optional server services rather than by SDK detectors
-_SERVER_ONLY_TYPES = frozenset(
-    {
-        "SEMANTIC_QUOTA_EXCEEDED",
-        "EXTERNAL_INTEGRATION_DOWN",
-        "HALLUCINATION",
-        "TASK_COMPLETION",
-        "TASK_UNDERSTANDING_FAILURE",
-        "OFF_TOPIC_DRIFT",
-        "USER_FRUSTRATION",
-        "CONFUSION_LOOP",
-        "SYCOPHANCY_SIGNAL",
-    }
-)
-
-
-@lru_cache(maxsize=1)
-def known_failure_types() -> frozenset[str]:
-    names = set(_SERVER_ONLY_TYPES)
-    try:
-        from dunetrace.models import FailureType
-
-        names |= {t.value for t in FailureType}
-    except Exception:  # noqa: BLE001  # pragma: no cover - the SDK is a dependency
-        pass
-    try:
-        from dunetrace.packs import PACK_REGISTRY
-
-        for pack in PACK_REGISTRY.values():
-            names |= {d.name for d in pack.detectors}
-    except Exception:  # noqa: BLE001 - an optional SDK part: the names it adds are a bonus
-        pass
-    return frozenset(names)
-
-
-def is_valid_failure_type(value: str) -> bool:
-    upper = value.upper()
-    if upper in known_failure_types() or upper.startswith(_OPEN_PREFIXES):
-        return True
-    return bool(_FAILURE_TYPE_SHAPE.match(upper))
-
-
-def _check_signal_filters(severity: str | None, failure_type: str | None) -> None:
-    if severity and severity.upper() not in VALID_SEVERITIES:
-        raise HTTPException(422, f"Invalid severity {severity!r}. Valid: {list(VALID_SEVERITIES)}")
-    if failure_type and not is_valid_failure_type(failure_type):
-        raise HTTPException(
-            422,
-            f"Invalid failure_type {failure_type!r} — expected an UPPER_SNAKE_CASE name. "
-            f"Known types: {', '.join(sorted(known_failure_types()))}",
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# explanations
-
-
-@lru_cache(maxsize=1)
-def _explain_function() -> Callable[..., Any] | None:
-    """The explainer of ``dunetrace_cli.knowledge`` (looked up once per process), or None if absent."""
-    try:
-        from dunetrace_cli.knowledge.explain import explain
-    except ImportError:
-        return None
-    return explain
-
-
-def _generic_explanation(failure_type: str, evidence: dict[str, Any], run_id: str, step_index: int) -> dict[str, Any]:
-    """Used only when the explanation templates are not installed: the same keys, plain wording."""
-    details = ", ".join(f"{key}: {value}" for key, value in evidence.items())
-    return {
-        "title": f"{failure_type.replace('_', ' ').title()} detected",
-        "what": f"A {failure_type} condition was detected in run `{run_id}` at step {step_index}.",
-        "why_it_matters": "The agent may not have done what it was meant to; the run's events show what happened.",
-        "evidence_summary": details,
-        "suggested_fixes": [
-            {
-                "description": "Open the run and read its events around this step",
-                "language": "text",
-                "code": f"run_id: {run_id}",
-            }
-        ],
-    }
-
-
-def _fix_dict(fix: Any) -> dict[str, Any]:
-    if isinstance(fix, dict):
-        get = fix.get
-    else:
-        def get(key: str, default: Any = "") -> Any:
-            return getattr(fix, key, default)
-    return {key: str(get(key, "") or "") for key in ("description", "language", "code")}
-
-
-def explanation_fields(
-    failure_type: str, evidence: dict[str, Any], *, run_id: str, step_index: int, severity: str, prose: bool = True
-) -> dict[str, Any]:
-    """``title``, ``what``, ``why_it_matters``, ``evidence_summary``, ``suggested_fixes`` for one signal row.
-
-    ``prose=False`` (``explain=false``) keeps ``title`` and ``evidence_summary`` and empties the rest.
-    If the explainer raises, the title falls back to the failure type and the prose is empty, as on the server.
-    """
-    explain = _explain_function()
-    try:
-        if explain is None:
-            fields = _generic_explanation(failure_type, evidence, run_id, step_index)
-        else:
-            exp = explain(failure_type, dict(evidence), run_id=run_id, step_index=step_index, severity=severity)
-            fields = {
-                "title": str(exp.title),
-                "what": str(exp.what),
-                "why_it_matters": str(exp.why_it_matters),
-                "evidence_summary": str(exp.evidence_summary),
-                "suggested_fixes": [_fix_dict(f) for f in (exp.suggested_fixes or [])],
-            }
-    except Exception:  # noqa: BLE001 - explanations are best effort: a bad evidence shape keeps the signal
-        fields = {
-            "title": failure_type,
-            "what": "",
-            "why_it_matters": "",
-            "evidence_summary": "",
-            "suggested_fixes": [],
-        }
-    if not prose:
-        fields["what"] = ""
-        fields["why_it_matters"] = ""
-        fields["suggested_fixes"] = []
-    return fields
-
-
-def _with_explanation(row: dict[str, Any], *, run_id: str, prose: bool = True) -> dict[str, Any]:
-    row.update(
-        explanation_fields(
-            row["failure_type"],
-            row["evidence"],
-            run_id=run_id,
-            step_index=row["step_index"],
-            severity=row["severity"],
-            prose=prose,
-        )
-    )
-    return row
-
-
-# ---------------------------------------------------------------------------------------------
-# the app
 
 
 def create_api_app(

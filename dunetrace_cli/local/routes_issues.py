@@ -31,7 +31,7 @@ _INT = TypeAdapter(int)
 
 def path_int(request: Request, name: str) -> int:
     """A path parameter typed ``int`` in the router: FastAPI's 422 when it does not parse."""
-    from dunetrace_cli.local.api import RequestValidationFailed
+    from dunetrace_cli.local.api_http import RequestValidationFailed
 
     raw = request.path_params[name]
     try:
@@ -69,7 +69,7 @@ def _pattern_types() -> frozenset[str]:
 
 def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable[..., Any], clock: Callable[[], float]) -> list[Route]:
     """The routes, built with api.py's ``get`` (GET-only routes) and ``read`` (one store snapshot)."""
-    from dunetrace_cli.local.api import ApiJSONResponse, _Query
+    from dunetrace_cli.local.api_http import ApiJSONResponse, _Query
 
     def agent_issues(request: Request) -> ApiJSONResponse:
         q = _Query(request)

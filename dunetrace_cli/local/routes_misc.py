@@ -40,7 +40,7 @@ _ON_BACKEND = "use a Dunetrace backend (`dunetrace local export` replays the sto
 
 
 def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable[..., Any], clock: Callable[[], float]) -> list[Route]:
-    from dunetrace_cli.local.api import ApiJSONResponse, _Query
+    from dunetrace_cli.local.api_http import ApiJSONResponse, _Query
     from dunetrace_cli.local.readqueries import page_dict
 
     def fixes(request: Request) -> ApiJSONResponse:
@@ -76,7 +76,7 @@ def routes(get: Callable[[str, Callable[[Request], Any]], Route], read: Callable
             try:
                 float(since)
             except ValueError:
-                from dunetrace_cli.local.api import RequestValidationFailed
+                from dunetrace_cli.local.api_http import RequestValidationFailed
 
                 raise RequestValidationFailed(
                     [{"type": "float_parsing", "loc": ["query", "since"],
