@@ -92,3 +92,10 @@ def test_only_the_mcp_package_imports_mcp() -> None:
             continue
         for dep in _imports(path, top_level_only=False):
             assert dep != "mcp" and not dep.startswith("mcp."), f"{name} imports {dep}"
+
+
+def test_modules_stay_small() -> None:
+    """docs/architecture.md: a reader finds a behaviour in one place; no module grows past ~400 lines."""
+    sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
+    big = {name: n for name, n in sizes.items() if n > 460}
+    assert not big, f"split these along their seams: {big}"
