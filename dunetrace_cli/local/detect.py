@@ -33,6 +33,7 @@ from dunetrace.models import FailureSignal, RunState, Severity
 from dunetrace.risk_engine import RiskEngine
 from dunetrace.run_builder import build_run_state
 
+from dunetrace_cli.lazy import lazy_exports
 from dunetrace_cli.local import baselines as bl
 from dunetrace_cli.local.crossrun import cross_run_signals, injection_signal
 from dunetrace_cli.local.ingest import dumps_compact
@@ -380,17 +381,11 @@ def _cache_add_stored(conn: Any, cache: bl.BaselineCache, run_id: str, agent: st
     cache.add(conn, agent, version, at, metrics, bool(row[0]) if row is not None else False)
 
 
-_SWEEP_NAMES = ("SweepSummary", "ready_run_ids", "stalled_run_ids", "sweep")
-
-
-def __getattr__(name: str) -> Any:
-    """The sweeps (local/sweep.py) build on detect_in; re-exported here lazily, so neither module
-    imports the other while loading (no import cycle)."""
-    if name in _SWEEP_NAMES:
-        from dunetrace_cli.local import sweep as sweeps
-
-        return getattr(sweeps, name)
-    raise AttributeError(name)
+# The sweeps (local/sweep.py) build on detect_in; re-exported here lazily, so neither module imports
+# the other while loading (no import cycle).
+__getattr__ = lazy_exports(
+    "dunetrace_cli.local", dict.fromkeys(("SweepSummary", "ready_run_ids", "stalled_run_ids", "sweep"), "sweep"), globals()
+)
 
 __all__ = [
     "DEFAULT_STALL_SECONDS", "LIVE_TYPES", "MIN_BASELINE_RUNS", "RunDetection", "baselines",

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from dunetrace_cli.lazy import lazy_exports
+
 DAY = 86400.0
 TERMINAL_TYPES = ("run.completed", "run.errored")
 
@@ -225,14 +227,7 @@ def check_db(conn: sqlite3.Connection) -> str:
 # re-exported here lazily (``rq.list_runs`` etc.), so neither module imports the other while loading.
 _ROUTES = {"list_runs": "readqueries_runs", "prefix_range": "readqueries_runs", "run_detail": "readqueries_runs",
            "list_signals": "readqueries_signals"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _ROUTES:
-        import importlib
-
-        return getattr(importlib.import_module(f"dunetrace_cli.local.{_ROUTES[name]}"), name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports("dunetrace_cli.local", _ROUTES, globals())
 
 __all__ = [
     "DAY", "TERMINAL_TYPES", "as_float", "avg_rounded", "check_db", "distinct_agents", "list_agents", "loads_object", "page_dict", "percentile_cont", "placeholders", "ratio", "utc_day",

@@ -6,8 +6,9 @@ every model class (pydantic class creation is most of a command's import time).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dunetrace_cli.lazy import lazy_exports
 
 _HOMES = {
     "AgentDiagnosis": "summary", "AgentInsights": "insights", "AgentList": "agents", "AgentSummary": "agents",
@@ -29,13 +30,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())
 
 
 if TYPE_CHECKING:
