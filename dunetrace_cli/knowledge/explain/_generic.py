@@ -30,8 +30,8 @@ def _generic_summary(ev: _Ev) -> str:
         if not isinstance(key, str):
             continue
         label = _text(key.replace("_", " "), 40)
-        if label is None:
-            continue
+        if label is None or not any(ch.isalnum() for ch in label):
+            continue  # a key of punctuation only ("`", "'") names nothing a reader can use
         if isinstance(value, bool):
             shown: str | None = "yes" if value else "no"
         elif isinstance(value, int):
