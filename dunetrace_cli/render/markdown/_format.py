@@ -7,12 +7,13 @@ made visible) before it is cut and placed in a cell, inline code or a fence. The
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from dunetrace_cli.models.common import iso
 from dunetrace_cli.render.markdown._common import MAX_CHARS, SEVERITY_MARK, clamp
+from dunetrace_cli.render.markdown._common import code as inline_code
+from dunetrace_cli.render.markdown._common import fence as fenced
 from dunetrace_cli.render.sanitize import clean
 from dunetrace_cli.render.timefmt import ago
 
@@ -87,22 +88,13 @@ def cell(text: Any, limit: int = 80) -> str:
 
 
 def code(text: Any, limit: int = 120) -> str:
-    """Inline code that the content cannot break out of (untrusted values)."""
-    flat = one_line(text, limit)
-    if not flat:
-        return "(empty)"
-    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
-    return f"{ticks}{pad}{flat}{pad}{ticks}"
+    """Inline code that the content cannot break out of (untrusted values), flattened to one line first."""
+    return inline_code(one_line(text, limit))
 
 
 def fence(text: str, lang: str = "") -> str:
-    """A fenced block longer than any backtick run inside ``text`` (CommonMark), so it cannot be escaped."""
-    text = clean(text, newlines=True)
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+    """A fenced block the content cannot close early, sanitised first."""
+    return fenced(clean(text, newlines=True), lang)
 
 
 def fit(
