@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,15 +105,68 @@ async def _page(
     return list(body.get(key) or []), dict(body.get("page") or {})
 
 
+#: A first agent page older than this is fetched again before the other pages are added to it, so the
+#: pages of one list are read close together (the list is ordered by activity, which moves agents).
+FIRST_PAGE_FRESH_S = 2.0
+
+
+async def _first_agents_page(client: ApiClient) -> tuple[float, list[AgentSummary], dict[str, Any]]:
+    """(fetched at, agents, page) of GET /v1/agents's first page, shared like the whole list."""
+
+    async def fetch() -> tuple[float, list[AgentSummary], dict[str, Any]]:
+        return await _fetch_first_agents_page(client)
+
+    first: tuple[float, list[AgentSummary], dict[str, Any]] = await client.memo("agents:first", fetch)
+    return first
+
+
+async def _fetch_first_agents_page(client: ApiClient) -> tuple[float, list[AgentSummary], dict[str, Any]]:
+    rows, page = await _page(client, "/v1/agents", "agents", None, PAGE_MAX, 0)
+    return time.monotonic(), [AgentSummary.model_validate(row) for row in rows], page
+
+
 async def all_agents(client: ApiClient) -> list[AgentSummary]:
-    """Every agent (all pages), shared by the whole process for a short while (``ApiClient.memo``)."""
+    """Every agent (all pages), shared by the whole process for a short while (``ApiClient.memo``).
+
+    The first page is the one :func:`find_agent` reads (fetched once for both); the other pages
+    follow it concurrently.
+    """
 
     async def fetch() -> list[AgentSummary]:
-        rows, _ = await page_all(client, "/v1/agents", "agents")
-        return [AgentSummary.model_validate(row) for row in rows]
+        fetched_at, agents, page = await _first_agents_page(client)
+        if page.get("has_more") and agents and time.monotonic() - fetched_at > FIRST_PAGE_FRESH_S:
+            fetched_at, agents, page = await _fetch_first_agents_page(client)
+        total = int(page.get("total") or 0)
+        if not agents or not page.get("has_more") or total <= len(agents):
+            return agents
+        step = len(agents)  # the server may cap the page size below what was asked
+        pages = await asyncio.gather(
+            *(_page(client, "/v1/agents", "agents", None, step, offset) for offset in range(step, total, step))
+        )
+        seen = {a.agent_id for a in agents}
+        merged = list(agents)
+        for rows, _ in pages:
+            for row in rows:
+                agent = AgentSummary.model_validate(row)
+                if agent.agent_id not in seen:  # an agent that moved up a page while the pages were read
+                    seen.add(agent.agent_id)
+                    merged.append(agent)
+        return merged
 
     agents: list[AgentSummary] = await client.memo("agents", fetch)
     return agents
+
+
+async def find_agent(client: ApiClient, agent_id: str) -> AgentSummary | None:
+    """One agent's summary: from the first agent page when it is there (the list is newest activity
+    first, so an agent someone asks about usually is), else from the whole list; None if unknown."""
+    _, agents, page = await _first_agents_page(client)
+    for agent in agents:
+        if agent.agent_id == agent_id:
+            return agent
+    if not page.get("has_more"):
+        return None
+    return next((a for a in await all_agents(client) if a.agent_id == agent_id), None)
 
 
 def check_agent_id(agent_id: str) -> None:
@@ -146,11 +200,10 @@ async def require_agent(client: ApiClient, agent_id: str) -> AgentSummary:
     empty (:func:`check_agent_if_empty`), or concurrently when the result shows the summary.
     """
     check_agent_id(agent_id)
-    agents = await all_agents(client)
-    for agent in agents:
-        if agent.agent_id == agent_id:
-            return agent
-    names = [a.agent_id for a in agents]
+    agent = await find_agent(client, agent_id)
+    if agent is not None:
+        return agent
+    names = [a.agent_id for a in await all_agents(client)]  # the first page's memo when it is all there is
     raise NotFound(unknown_agent_message(agent_id, names))
 
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.systemic import SYSTEMIC_WINDOW_DAYS
 from dunetrace_cli.models.common import SEVERITY_RANK, NextStep
+from dunetrace_cli.models.insights import Patterns
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
 from dunetrace_cli.queries._common import check_agent_id, page_all, require_agent, seg
@@ -25,19 +26,43 @@ async def _count(client: ApiClient, agent_id: str, has_signals: bool | None) -> 
     return int((body.get("page") or {}).get("total") or 0)
 
 
+def run_counts(patterns: Patterns) -> tuple[int, int] | None:
+    """(processed runs, runs with a live signal) from the insights already fetched, or None.
+
+    Both are in insights on every server generation: ``time_to_tool.total_runs`` counts the agent's
+    processed runs, all time, as the run list's ``page.total`` does; ``versions`` (at most 10, newest
+    first) has each version's runs and runs with a non-shadow signal, so their sums are the two
+    counts when the versions are all there, i.e. when their runs add up to that total (customer-api.md
+    B.8, D.2; queries.py @2353f438 and @962099b).
+    """
+    if patterns.time_to_tool is None:
+        return None
+    total = patterns.time_to_tool.total_runs
+    if sum(v.run_count for v in patterns.versions) != total:
+        return None  # more than 10 versions (or a server that counts differently): ask the run list
+    failing = sum(v.runs_with_signals for v in patterns.versions)
+    return (total, failing) if 0 <= failing <= total else None
+
+
 async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) -> AgentDiagnosis:
-    """Start here: is the agent healthy, what fails, how often, and what to do first."""
+    """Start here: is the agent healthy, what fails, how often, and what to do first.
+
+    One wave of 4 requests on a latest server (the agent list's first page, health, signals,
+    insights): the run counts come from the insights the systemic verdict needs anyway.
+    """
     check_agent_id(agent_id)
-    agent, health, runs_total, failing, (signal_rows, signal_total), patterns = await asyncio.gather(
+    agent, health, (signal_rows, signal_total), patterns = await asyncio.gather(
         require_agent(client, agent_id),  # the result shows the agent's summary: one wave with the rest
         get_health(client, agent_id=agent_id),
-        _count(client, agent_id, None),
-        _count(client, agent_id, True),
         page_all(
             client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP
         ),
         get_patterns(client, agent_id=agent_id, trend_days=SYSTEMIC_WINDOW_DAYS),
     )
+    counts = run_counts(patterns)
+    if counts is None:
+        counts = await asyncio.gather(_count(client, agent_id, None), _count(client, agent_id, True))
+    runs_total, failing = counts
     # one rule and one window for `summary` and `patterns`: what patterns calls systemic, this does too
     systemic = {row.failure_type for row in patterns.patterns if row.is_systemic}
     signals = [Signal.model_validate(r) for r in signal_rows]

@@ -8,7 +8,7 @@ import pytest
 from dunetrace_cli import client as client_mod
 from dunetrace_cli.errors import NotFound
 from dunetrace_cli.queries import get_health, get_patterns, list_agents, list_runs, summarize_agent
-from tests.queries._data import agent_ids, paths, requests_to
+from tests.queries._data import agent_ids, paths, requests_to, rewriting
 
 pytestmark = pytest.mark.anyio
 
@@ -39,13 +39,81 @@ async def test_an_idle_agent_with_empty_data_is_not_an_error(api_client, fake_la
     assert paths(fake_latest) == ["/v1/agents/clean-agent/runs", "/v1/agents"]
 
 
-async def test_summary_makes_its_requests_in_one_wave(api_client, make_fake) -> None:
-    fake = make_fake("latest", extra_agents=1494, latency=0.05)  # 1,500 agents: 3 pages
-    result = await summarize_agent(api_client(fake), agent_id=LC)
+def _loopback(served, api_client, generation: str = "latest", **kwargs):
+    """A client over real HTTP to the fake on a loopback port, and the fake."""
+    url, fake = served(generation, **kwargs)
+    return api_client(api_url=url), fake
+
+
+def _counts(fake, agent_id: str) -> tuple[int, int]:
+    rows = fake.data["runs"].get(agent_id, [])
+    return len(rows), sum(1 for r in rows if r["has_signals"])
+
+
+async def test_summary_is_four_requests_in_one_wave(served, api_client) -> None:
+    client, fake = _loopback(served, api_client, extra_agents=1494, latency=0.05)  # 1,500 agents: 3 pages
+    try:
+        result = await summarize_agent(client, agent_id=LC)
+    finally:
+        await client.aclose()
     assert result.agent.agent_id == LC
+    assert (result.runs_total, result.failing_runs) == _counts(fake, LC) == (40, 16)
+    assert sorted(paths(fake)) == ["/v1/agents", f"/v1/agents/{LC}/health-score", f"/v1/agents/{LC}/insights",
+                                   f"/v1/agents/{LC}/signals"]
+    assert requests_to(fake, "/v1/agents") == [{"limit": "500", "offset": "0"}]  # the agent is on the first page
+    assert fake.max_in_flight == 4  # one wave
+    assert client.request_count == 4
+
+
+async def test_summary_warm_reuses_the_agent_page(served, api_client) -> None:
+    client, fake = _loopback(served, api_client)
+    try:
+        await summarize_agent(client, agent_id=LC)
+        fake.requests.clear()
+        result = await summarize_agent(client, agent_id="retry-agent")
+    finally:
+        await client.aclose()
+    assert (result.runs_total, result.failing_runs) == _counts(fake, "retry-agent")
+    assert "/v1/agents" not in paths(fake) and len(fake.requests) == 3
+
+
+async def test_summary_of_an_agent_past_the_first_page_reads_the_other_pages(served, api_client) -> None:
+    client, fake = _loopback(served, api_client, extra_agents=1494)
+    last = agent_ids(fake)[-1]  # the oldest activity: on the third page
+    try:
+        result = await summarize_agent(client, agent_id=last)
+    finally:
+        await client.aclose()
+    assert result.agent.agent_id == last
+    assert (result.runs_total, result.failing_runs) == _counts(fake, last)
     assert sorted(int(p["offset"]) for p in requests_to(fake, "/v1/agents")) == [0, 500, 1000]
-    assert len(fake.requests) == 3 + 5  # health, two run counts, signals, insights (the systemic verdict)
-    assert fake.max_in_flight == 6  # the first agent page with the 5 data requests
+    assert len(fake.requests) == 3 + 3
+
+
+async def test_summary_asks_the_run_list_when_the_versions_are_not_all_there(api_client, make_fake) -> None:
+    """More than 10 agent versions: insights lists 10, their runs do not add up, the counts come from /runs."""
+    fake = make_fake("latest")
+
+    def first_version_only(body):
+        return {**body, "versions": body["versions"][:1]}  # langchain-example-agent has 2
+
+    result = await summarize_agent(api_client(fake, transport=rewriting(fake, "/insights", first_version_only)),
+                                   agent_id=LC)
+    assert (result.runs_total, result.failing_runs) == _counts(fake, LC)
+    assert requests_to(fake, f"/v1/agents/{LC}/runs") == [
+        {"limit": "1", "offset": "0"}, {"limit": "1", "offset": "0", "has_signals": "true"},
+    ]
+    assert len(fake.requests) == 4 + 2
+
+
+async def test_summary_of_an_unknown_agent_names_the_known_ones(served, api_client) -> None:
+    client, fake = _loopback(served, api_client)
+    try:
+        with pytest.raises(NotFound, match=r"no agent 'langchain-agent' \(known: .*did you mean 'langchain-example-agent'"):
+            await summarize_agent(client, agent_id="langchain-agent")
+    finally:
+        await client.aclose()
+    assert paths(fake).count("/v1/agents") == 1 and len(fake.requests) == 4
 
 
 async def test_list_pages_after_the_first_go_out_together(api_client, make_fake) -> None:
