@@ -219,3 +219,9 @@ def limit(default: int, maximum: int, *, what: str = "rows", mcp_max: int | None
         mcp_help=(f"{what.capitalize()} to return (1-{mcp_max}; larger values are capped to {mcp_max})."
                   if mcp_max else f"{what.capitalize()} to return (1-{maximum})."),
     )
+
+OFFSET = Param("offset", int, "", default=None, faces="mcp", ge=0)
+"""MCP paging (issue 13): a list tool answers rows ``offset`` .. ``offset + limit`` of the same ordering, with
+the total, the next page's offset and the call for it. MCP only: the CLI prints every row asked for
+(``--limit``). No description in the catalog (it is context in every session): the name and every page's
+next step (``search_signals(..., offset=30)``) say what it does."""

@@ -77,7 +77,8 @@ def _annotation(param: Param) -> tuple[Any, Any]:
     if not param.required and (default is None or param.choices):  # "" (upstream's "not given") -> None
         base = Optional[base]  # noqa: UP045
     validator = BeforeValidator(_canonical(param.choices) if param.case_insensitive and param.choices else _blank_to_none)
-    annotation = Annotated[base, validator, Field(description=param.help_for("mcp"))]
+    # an empty help publishes no description (offset: the name and the results' next steps say it)
+    annotation = Annotated[base, validator, Field(description=param.help_for("mcp") or None)]
     return annotation, (inspect.Parameter.empty if param.required else default)
 
 

@@ -33,3 +33,4 @@ class AgentList(ResultModel):
     agents: list[AgentSummary]
     total: int
     with_health: bool = Field(default=False, exclude=True)  # health scores were asked for (the table's column)
+    offset: int = Field(default=0, exclude=True)  # MCP paging: the view's first row (the list is always whole)

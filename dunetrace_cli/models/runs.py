@@ -61,11 +61,12 @@ class RunList(ResultModel):
     runs: list[RunSummary]
     total: int  # runs matching the filter on the server
     limit: int
+    offset: int = Field(default=0, exclude=True)  # MCP paging: runs skipped before ``runs``
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def more(self) -> int:
-        return max(0, self.total - len(self.runs))
+        return max(0, self.total - self.offset - len(self.runs))
 
 
 class ToolCall(ResultModel):

@@ -57,6 +57,7 @@ class SignalSearch(ResultModel):
     since: float | None = None
     agents_scanned: int | None = None  # None: the org-wide endpoint covered every agent
     limit: int
+    offset: int = Field(default=0, exclude=True)  # MCP paging: matches skipped before ``signals``
 
     @computed_field  # type: ignore[prop-decorator]
     @property

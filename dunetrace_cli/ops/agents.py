@@ -17,6 +17,7 @@ register(Operation(
     params=(
         Param("health", bool, "Add each agent's health score 0-100 (one request per agent, 4 agents at a time).",
               default=False, flag="--health", faces="cli"),
+        P.OFFSET,
     ),
     summary="List every agent with run and signal counts, newest activity first.",
     description="Every monitored agent (all of them, not just the first page): runs, signal counts "

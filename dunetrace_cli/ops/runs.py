@@ -29,7 +29,7 @@ register(Operation(
     table=T, markdown=f"{MD}:render_run_list", list_result=True, bind="dunetrace_cli.ops.runs:bind_status",
     params=(
         P.AGENT_ARG,
-        P.limit(20, 10000, what="runs", mcp_max=100),
+        P.limit(20, 10000, what="runs", mcp_max=100), P.OFFSET,
         Param("failing", bool, "Only runs with at least one signal.", default=False, flag="--failing", faces="cli"),
         Param("clean", bool, "Only runs without signals.", default=False, flag="--clean", faces="cli"),
         P.FOLLOW, P.INTERVAL,

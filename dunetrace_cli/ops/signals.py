@@ -15,9 +15,9 @@ register(Operation(
     table=T, markdown=f"{MD}:render_signal_search", markdown_kw={"tool": "search_signals"}, list_result=True,
     params=(
         P.AGENT_OPTIONAL_ARG, P.SEVERITY, P.FAILURE_TYPE, P.SINCE, P.SINCE_HOURS,
-        P.limit(20, 10000, what="signals", mcp_max=200, mcp_default=30), P.FOLLOW, P.INTERVAL,
+        P.limit(20, 10000, what="signals", mcp_max=200, mcp_default=30), P.OFFSET, P.FOLLOW, P.INTERVAL,
     ),
-    mcp_order=("severity", "failure_type", "since_hours", "agent_id", "limit"),
+    mcp_order=("severity", "failure_type", "since_hours", "agent_id", "limit", "offset"),
     summary="Failure signals, newest first; across every agent unless AGENT is given.",
     description="Signals across all agents (or one), newest first, filtered by severity, failure type "
     "and age. Every agent is covered, with the exact match count.",
@@ -33,7 +33,7 @@ register(Operation(
     mcp_model=f"{V}.signals:SignalPage", mcp_view=f"{V}.signals:agent_signal_page",
     query="dunetrace_cli.queries.signals:search_signals", model="dunetrace_cli.models.signals:SignalSearch",
     markdown=f"{MD}:render_signal_search", markdown_kw={"tool": "get_agent_signals"},
-    params=(P.AGENT_ARG, P.limit(20, 10000, what="signals", mcp_max=100), P.SEVERITY),
+    params=(P.AGENT_ARG, P.limit(20, 10000, what="signals", mcp_max=100), P.SEVERITY, P.OFFSET),
     summary="The agent's newest failure signals, optionally of one severity (filtered server-side).",
 ))
 

@@ -22,8 +22,10 @@ async def _score(client: ApiClient, agent: AgentSummary, gate: asyncio.Semaphore
             return None
 
 
-async def list_agents(client: ApiClient, *, health: bool = False) -> AgentList:
+async def list_agents(client: ApiClient, *, health: bool = False, offset: int | None = 0) -> AgentList:
     """Every agent the API knows, newest activity first (no 100-agent cap).
+
+    ``offset`` (MCP paging) is where the tool's page starts; the list itself is always whole.
 
     ``health=True`` adds each agent's health score (``health_score``), at most
     :data:`HEALTH_CONCURRENCY` agents at a time on top of the client's request bound.
@@ -33,4 +35,4 @@ async def list_agents(client: ApiClient, *, health: bool = False) -> AgentList:
         gate = asyncio.Semaphore(HEALTH_CONCURRENCY)
         scores = await asyncio.gather(*(_score(client, a, gate) for a in agents))
         agents = [a.model_copy(update={"health_score": s}) for a, s in zip(agents, scores, strict=True)]
-    return AgentList(agents=agents, total=len(agents), with_health=health)
+    return AgentList(agents=agents, total=len(agents), with_health=health, offset=offset or 0)

@@ -34,8 +34,11 @@ CONTEXT_BLOAT_MIN_CALLS = 3
 CONTEXT_BLOAT_MIN_LAST = 2000
 
 
-async def list_runs(client: ApiClient, *, agent_id: str, limit: int = 20, status: RunFilter = "all") -> RunList:
-    """The newest runs of an agent (ordered by when the detector processed them)."""
+async def list_runs(
+    client: ApiClient, *, agent_id: str, limit: int = 20, status: RunFilter = "all", offset: int | None = 0
+) -> RunList:
+    """The newest runs of an agent (ordered by when the detector processed them); ``offset`` (MCP
+    paging) skips that many of them (the first ``offset + limit`` are fetched and sliced)."""
     if limit < 1:
         raise UsageError(f"invalid --limit {limit}: it must be at least 1.")
     params: dict[str, Any] = {}
@@ -44,10 +47,13 @@ async def list_runs(client: ApiClient, *, agent_id: str, limit: int = 20, status
     elif status == "clean":
         params["has_signals"] = False
     check_agent_id(agent_id)
-    rows, total = await page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs", params, max_rows=limit)
+    offset = offset or 0
+    rows, total = await page_all(
+        client, f"/v1/agents/{seg(agent_id)}/runs", "runs", params, max_rows=offset + limit
+    )
     await check_agent_if_empty(client, agent_id, total == 0)
-    runs = [RunSummary.model_validate(row) for row in rows[:limit]]
-    return RunList(agent_id=agent_id, filter=status, runs=runs, total=total, limit=limit)
+    runs = [RunSummary.model_validate(row) for row in rows[offset:offset + limit]]
+    return RunList(agent_id=agent_id, filter=status, runs=runs, total=total, limit=limit, offset=offset)
 
 
 async def fetch_run(client: ApiClient, run_id: str, *, agent_id: str | None = None) -> RunDetail:

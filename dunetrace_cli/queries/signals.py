@@ -62,14 +62,19 @@ async def search_signals(
     failure_type: str | None = None,
     since: float | None = None,
     limit: int = 20,
+    offset: int | None = 0,
 ) -> SignalSearch:
     """Signals matching the filters, newest first, from one agent or across every agent.
 
     Filters are sent to the server (so paging is exact); without an agent the org-wide
     /v1/signals is used when the server has it, else every agent is scanned concurrently.
+    ``offset`` (MCP paging) skips that many matches of the same ordering: the first
+    ``offset + limit`` are fetched and sliced, so page after page is the unpaged list cut in pieces.
     """
     if limit < 1:
         raise UsageError(f"invalid --limit {limit}: it must be at least 1.")
+    offset = offset or 0
+    want = offset + limit
     sev = normalize_severity(severity)
     ftype = normalize_failure_type(failure_type)
     params: dict[str, Any] = {"include_shadow": False, "explain": True}
@@ -81,12 +86,12 @@ async def search_signals(
     if agent_id:
         check_agent_id(agent_id)
         rows, total, complete = await _scan(
-            client, f"/v1/agents/{seg(agent_id)}/signals", params, cutoff=since, want=limit
+            client, f"/v1/agents/{seg(agent_id)}/signals", params, cutoff=since, want=want
         )
         await check_agent_if_empty(client, agent_id, not rows and total == 0)
         agents_scanned = 1
     else:
-        org = await _org_scan(client, params, cutoff=since, want=limit)
+        org = await _org_scan(client, params, cutoff=since, want=want)
         if org is not None:
             rows, total, complete = org
             agents_scanned = None  # one org-wide stream: every agent
@@ -94,7 +99,7 @@ async def search_signals(
             agents = await all_agents(client)
             results = await asyncio.gather(
                 *(
-                    _scan(client, f"/v1/agents/{seg(a.agent_id)}/signals", params, cutoff=since, want=limit)
+                    _scan(client, f"/v1/agents/{seg(a.agent_id)}/signals", params, cutoff=since, want=want)
                     for a in agents
                 )
             )
@@ -104,7 +109,7 @@ async def search_signals(
             agents_scanned = len(agents)
     rows.sort(key=lambda s: (s.detected_at or 0.0, s.id), reverse=True)
     return SignalSearch(
-        signals=rows[:limit],
+        signals=rows[offset:want],
         total_matched=total,
         complete=complete,
         agent_id=agent_id,
@@ -113,6 +118,7 @@ async def search_signals(
         since=since,
         agents_scanned=agents_scanned,
         limit=limit,
+        offset=offset,
     )
 
 

@@ -88,7 +88,11 @@ async def test_argument_constraints_in_schema(mcp_client) -> None:
     assert "capped to 100" in tools["get_agent_signals"]["inputSchema"]["properties"]["limit"]["description"]
     assert tools["get_signal_detail"]["inputSchema"]["properties"]["signal_id"]["minimum"] == 1
     assert tools["get_run_detail"]["inputSchema"]["required"] == ["run_id"]
-    assert tools["list_agents"]["inputSchema"]["properties"] == {}
+    # every list tool pages: an optional offset, never negative (issue 13)
+    assert tools["list_agents"]["inputSchema"]["properties"] == {"offset": {"minimum": 0, "type": "integer"}}
+    for name in ("search_signals", "get_agent_signals", "get_agent_runs"):
+        assert tools[name]["inputSchema"]["properties"]["offset"]["minimum"] == 0, name
+        assert "offset" not in tools[name]["inputSchema"].get("required", []), name
 
 
 async def test_structured_content_matches_output_schema(mcp_client) -> None:

@@ -32,7 +32,7 @@ async def test_list_agents(mcp_client) -> None:
         r = await c.call_tool("list_agents", {})
     assert not r.is_error
     data = r.structured_content
-    assert data["page"] == {"total": 6, "shown": 6}
+    assert data["page"] == {"total": 6, "offset": 0}  # no next_offset: all of them
     agents = rows(data["agents"])
     assert [a["agent_id"] for a in agents][:3] == [LC, "retry-agent", "rag-agent"]  # most CRITICAL, then HIGH
     assert agents[0] == {"agent_id": LC, "runs": 40, "signals": 30, "critical": 3, "high": 14,
@@ -92,14 +92,16 @@ async def test_get_agent_patterns(mcp_client) -> None:
         r = await c.call_tool("get_agent_patterns", {"agent_id": LC})
     data = r.structured_content
     assert data["source"] == "server" and data["runs"] == 40 and "window_days" not in data  # said by the tool
-    systemic = [p["failure_type"] for p in rows(data["patterns"]) if p["systemic"]]
-    assert systemic == ["CONTEXT_BLOAT", "TOOL_LOOP"]
-    assert rows(data["versions"]) == [{"agent_version": "8cf49580", "runs": 12, "signal_rate": 0.5},
-                                      {"agent_version": "64ed535e", "runs": 28, "signal_rate": 0.36}]
+    assert "agent_id" not in data  # the caller's own argument, named in the text's heading
+    assert data["systemic"] == ["CONTEXT_BLOAT", "TOOL_LOOP"]
+    assert [p["failure_type"] for p in rows(data["patterns"])][:2] == data["systemic"]  # systemic first
+    assert rows(data["patterns"])[1] == {"failure_type": "TOOL_LOOP", "runs": 13, "pct": 33, "trend": "escalating"}
+    assert rows(data["versions"]) == [{"version": "8cf49580", "runs": 12, "signal_pct": 50},
+                                      {"version": "64ed535e", "runs": 28, "signal_pct": 36}]
     assert calls(data) == [f'search_signals(failure_type="CONTEXT_BLOAT", agent_id="{LC}", limit=5)']
     text = text_of(r)
-    assert text.startswith(f"# Patterns of `{LC}`: 2 systemic, 4 occasional")
-    assert "|TOOL_LOOP|13|0.33|yes|" in text
+    assert text.startswith(f"# Patterns of `{LC}`: 2 systemic (`CONTEXT_BLOAT`, `TOOL_LOOP`), 4 occasional")
+    assert "|TOOL_LOOP|13|33|escalating|" in text
     assert_same_steps(text, data)
 
 
@@ -107,16 +109,17 @@ async def test_get_agent_runs(mcp_client) -> None:
     async with mcp_client() as c:
         r = await c.call_tool("get_agent_runs", {"agent_id": LC, "limit": 5})
     data = r.structured_content
-    assert data["page"]["total"] == 40 and data["page"]["shown"] == 5
+    assert data["page"] == {"total": 40, "offset": 0, "next_offset": 5}
     runs = rows(data["runs"])
+    assert len(runs) == 5
     assert runs[0] == {"run_id": "f832131f-e7a", "started_at": "2026-11-24T11:49:15Z", "duration_s": 9.9,
-                       "steps": 26, "tokens": 22079, "signals": 2}
-    # the newest failing run, then the next page (a larger limit: the tool takes no offset)
-    assert calls(data) == ['get_run_detail(run_id="f832131f-e7a")', f'get_agent_runs(agent_id="{LC}", limit=40)']
+                       "steps": 26, "signals": 2}
+    # the newest failing run, then the next page: the same arguments, offset moved on
+    assert calls(data) == ['get_run_detail(run_id="f832131f-e7a")', f'get_agent_runs(agent_id="{LC}", limit=5, offset=5)']
     assert "agent_id" not in data  # the caller's own argument, named in the text's heading
     text = text_of(r)
-    assert text.startswith(f"# Runs of `{LC}`: 5 of 40 runs")
-    assert "|f832131f-e7a|2026-11-24T11:49:15Z|9.9|26|22079|2|" in text
+    assert text.startswith(f"# Runs of `{LC}`: 5 of 40 runs; next page: offset=5")
+    assert "|f832131f-e7a|2026-11-24T11:49:15Z|9.9|26|2|" in text
     assert_same_steps(text, data)
 
 
@@ -128,7 +131,7 @@ async def test_get_agent_signals_lower_case_severity(mcp_client) -> None:
     assert data["filters"] == {"agent_id": LC, "severity": "HIGH"}
     signals = rows(data["signals"])
     assert [s["id"] for s in signals] == [94, 92, 90] and "agent_id" not in data["signals"]["columns"]
-    assert data["page"]["total"] == 14 and data["page"]["shown"] == 3
+    assert data["page"] == {"total": 14, "offset": 0, "next_offset": 3}
     assert calls(data)[0] == f'get_signal_detail(signal_id=94, agent_id="{LC}")'
     assert "3 of 14 matches" in text_of(r)
     assert_same_steps(text_of(r), data)
@@ -161,7 +164,7 @@ async def test_search_signals_all_agents(mcp_client) -> None:
     async with mcp_client() as c:
         r = await c.call_tool("search_signals", {"severity": "HIGH", "since_hours": 24, "limit": 5})
     data = r.structured_content
-    assert data["page"] == {"total": 39, "shown": 5}  # exact: no "complete": false
+    assert data["page"] == {"total": 39, "offset": 0, "next_offset": 5}  # exact: no "complete": false
     assert data["filters"] == {"severity": "HIGH", "since": "2026-11-23T12:50:47Z"}
     signals = rows(data["signals"])
     assert [s["id"] for s in signals] == [94, 92, 90, 88, 84]
@@ -169,7 +172,9 @@ async def test_search_signals_all_agents(mcp_client) -> None:
     text = text_of(r)
     assert text.startswith("# Signals (severity=`HIGH`, since=`2026-11-23T12:50:47Z`): 5 of 39 matches")
     assert f"|84|HIGH|LLM_TRUNCATION_LOOP|{LC}|734a83ab-aca|" in text
-    assert calls(data) == [f'get_signal_detail(signal_id=94, agent_id="{LC}")', 'search_signals(severity="HIGH", limit=39)']
+    # the next page keeps every filter, since_hours included
+    assert calls(data) == [f'get_signal_detail(signal_id=94, agent_id="{LC}")',
+                           'search_signals(severity="HIGH", since_hours=24, limit=5, offset=5)']
     assert_same_steps(text, data)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from dunetrace_cli.models.common import NextStep, iso
 from dunetrace_cli.render.sanitize import clean
@@ -57,9 +57,15 @@ class Page(View):
     """How much of a list is shown and how to get the rest."""
 
     total: int  # matches on the server (a lower bound when ``complete`` is false)
-    shown: int
+    offset: int = 0  # rows skipped before these (the ``offset`` argument)
+    shown: int = Field(exclude=True)  # rows in this answer: the table's own length (said in the text)
     next_offset: int | None = None  # pass as ``offset`` for the next rows
     complete: bool | None = None  # false: ``total`` is a lower bound (the scan stopped at the limit)
+
+    @property
+    def past_end(self) -> bool:
+        """An ``offset`` at or after the last row of a non-empty list: nothing to show there."""
+        return self.shown == 0 and self.offset > 0
 
 
 def text(value: Any, limit: int = 160) -> str:
@@ -101,24 +107,24 @@ def steps(items: list[Any]) -> list[Step]:
     return out
 
 
-def next_page(
-    op_name: str, shown: int, total: int, *, view_cap: int | None = None, **args: Any
-) -> tuple[NextStep | None, int | None]:
-    """The call for the rows after the first ``shown``: ``offset`` when the tool takes one, else a larger
-    ``limit`` (up to the tool's cap). Returns (step or None when nothing more can be asked, next offset)."""
-    from dunetrace_cli import registry
-
-    op = registry.load().get(op_name)
-    if op is None:
-        return None, None
-    params = {p.name: p for p in op.mcp_params()}
-    if "offset" in params:
-        return step(op_name, f"rows {shown + 1}-{min(total, 2 * shown)} of {total}", offset=shown, limit=shown, **args), shown
-    cap = params.get("limit")
-    top = int((cap.mcp_le or cap.le or total) if cap is not None else total)
-    if shown >= top or (view_cap is not None and shown >= view_cap):
-        return None, None  # nothing larger to ask for: the caller narrows the filters
-    return step(op_name, f"{total - shown} more", limit=min(top, total), **args), None  # no offset: a larger page
+def page_of(
+    op_name: str, *, offset: int, shown: int, total: int, size: int, complete: bool = True, **args: Any
+) -> tuple[Page, list[NextStep]]:
+    """The :class:`Page` of a list view and the call for its next rows (the same ``args``, ``offset``
+    moved on by ``shown``, ``limit`` = ``size``), or, for an ``offset`` past the end, the call for the
+    last page. ``size`` is the page size the caller asked for (bounded by the view's row cap)."""
+    end = offset + shown
+    more = end < total or (not complete and shown > 0)
+    page = Page(total=total, offset=offset, shown=shown, next_offset=end if more else None,
+                complete=None if complete else False)
+    plan: list[NextStep] = []
+    if more:
+        plan.append(step(op_name, "next page", **args, limit=size, offset=end))
+    elif page.past_end and total > 0:
+        last = max(0, total - size)
+        plan.append(step(op_name, f"offset {offset} is past the end ({total} rows): the last page",
+                         **args, limit=size, offset=last or None))
+    return page, plan
 
 
 def notes(items: list[str], *, source: str) -> list[str] | None:

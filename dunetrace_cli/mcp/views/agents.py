@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from dunetrace_cli.mcp.views._base import UNTRUSTED, Page, Step, Table, View, notes, rounded, step, steps, text, when
+from dunetrace_cli.mcp.views._base import (
+    UNTRUSTED,
+    Page,
+    Step,
+    Table,
+    View,
+    notes,
+    page_of,
+    rounded,
+    step,
+    steps,
+    text,
+    when,
+)
 from dunetrace_cli.models.agents import AgentList, AgentSummary
 from dunetrace_cli.models.health import HealthScore
 from dunetrace_cli.models.tokens import TokenStats
@@ -29,9 +42,11 @@ def worst_agents(agents: list[AgentSummary]) -> list[AgentSummary]:
     return sorted(agents, key=lambda a: (-a.critical_count, -a.high_count, -a.signal_count, a.agent_id))
 
 
-def agent_page(result: AgentList, *, offset: int = 0) -> AgentPage:
+def agent_page(result: AgentList, *, offset: int | None = None) -> AgentPage:
+    """A page of at most :data:`MAX_AGENTS` agents, from ``offset`` (default: the call's ``offset`` argument)."""
+    start = result.offset if offset is None else offset
     ordered = worst_agents(result.agents)
-    shown = ordered[offset: offset + MAX_AGENTS]
+    shown = ordered[start: start + MAX_AGENTS]
     rows = [
         [text(a.agent_id, 64), a.run_count, a.signal_count, a.critical_count, a.high_count, when(a.last_seen),
          _top_types(a)]
@@ -40,15 +55,10 @@ def agent_page(result: AgentList, *, offset: int = 0) -> AgentPage:
     plan = []
     if shown and shown[0].signal_count:
         plan.append(step("summary", "most CRITICAL/HIGH signals", agent_id=shown[0].agent_id))
-    elif not shown:
+    elif not result.total:
         plan.append(step("guide", "no agent has sent events yet: instrument one", framework="python"))
-    end = offset + len(shown)
-    more = end < result.total
-    return AgentPage(
-        page=Page(total=result.total, shown=len(shown), next_offset=end if more else None),
-        agents=Table(columns=AGENT_COLUMNS, rows=rows),
-        next_steps=steps(plan),
-    )
+    page, paging = page_of("agents", offset=start, shown=len(shown), total=result.total, size=MAX_AGENTS)
+    return AgentPage(page=page, agents=Table(columns=AGENT_COLUMNS, rows=rows), next_steps=steps(plan + paging))
 
 
 # --------------------------------------------------------------------------- health

@@ -12,7 +12,7 @@ from dunetrace_cli.mcp.views._base import (
     Step,
     Table,
     View,
-    next_page,
+    page_of,
     rounded,
     short_run,
     step,
@@ -23,7 +23,7 @@ from dunetrace_cli.mcp.views._base import (
 from dunetrace_cli.models.common import SEVERITY_RANK
 from dunetrace_cli.models.runs import RunComparison, RunList, RunView
 
-RUN_COLUMNS = ["run_id", "started_at", "duration_s", "steps", "tokens", "signals"]
+RUN_COLUMNS = ["run_id", "started_at", "duration_s", "steps", "signals"]  # tokens: get_run_detail, compare_runs
 
 
 class RunPage(View):
@@ -38,8 +38,7 @@ class RunPage(View):
 
 def run_page(result: RunList) -> RunPage:
     rows = [
-        [short_run(r.run_id), when(r.started_at), rounded(r.duration_s, 1), r.step_count, r.total_tokens,
-         r.signal_count]
+        [short_run(r.run_id), when(r.started_at), rounded(r.duration_s, 1), r.step_count, r.signal_count]
         for r in result.runs
     ]
     shown = len(result.runs)
@@ -50,15 +49,11 @@ def run_page(result: RunList) -> RunPage:
         plan.append(step("run", "newest failing run", run_id=failing.run_id[:12]))
         if clean is not None and result.total <= shown:  # a short list: compare here; else the run detail says how
             plan.append(step("compare", "failing vs clean", run_id_1=failing.run_id[:12], run_id_2=clean.run_id[:12]))
-    next_offset = None
-    if result.total > shown:
-        page_step, next_offset = next_page("runs", shown, result.total, agent_id=result.agent_id)
-        if page_step is not None:
-            plan.append(page_step)
+    page, paging = page_of("runs", offset=result.offset, shown=shown, total=result.total, size=result.limit,
+                           agent_id=result.agent_id)
     return RunPage(
         agent_id=text(result.agent_id, 64), filter=None if result.filter == "all" else result.filter,
-        page=Page(total=result.total, shown=shown, next_offset=next_offset),
-        runs=Table(columns=RUN_COLUMNS, rows=rows), next_steps=steps(plan),
+        page=page, runs=Table(columns=RUN_COLUMNS, rows=rows), next_steps=steps(plan + paging),
     )
 
 

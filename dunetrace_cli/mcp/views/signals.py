@@ -12,7 +12,7 @@ from dunetrace_cli.mcp.views._base import (
     Table,
     View,
     block,
-    next_page,
+    page_of,
     rounded,
     short_run,
     step,
@@ -67,29 +67,33 @@ def _filters(result: SignalSearch) -> dict[str, Any]:
     }
 
 
+def _since_hours(since: float | None) -> int | None:
+    """The ``since_hours`` that gave this cutoff (for the next page's call; the same clock as the query)."""
+    if since is None:
+        return None
+    from dunetrace_cli import clock
+
+    return max(1, round((clock.now() - since) / 3600))
+
+
 def signal_page(result: SignalSearch, *, tool: str = "search_signals") -> SignalPage:
     rows = result.signals[:MAX_ROWS]
-    shown = len(rows)
-    more = result.total_matched > shown or not result.complete
     op = "agent_signals" if tool == "get_agent_signals" else "signals"
     plan = []
     worst = worst_signal(rows)
     if worst is not None:
         plan.append(step("signal", f"evidence and fix for the worst: {worst.severity} {text(worst.failure_type, 64)}",
                          signal_id=worst.id, agent_id=worst.agent_id or None))
-    next_offset = None
-    if more:
-        page_step, next_offset = next_page(op, shown, result.total_matched, view_cap=MAX_ROWS, agent_id=result.agent_id,
-                                           severity=result.severity, failure_type=result.failure_type)
-        if page_step is not None:
-            plan.append(page_step)
-    page = Page(total=result.total_matched, shown=shown, complete=None if result.complete else False,
-                next_offset=next_offset)
+    page, paging = page_of(
+        op, offset=result.offset, shown=len(rows), total=result.total_matched, size=min(result.limit, MAX_ROWS),
+        complete=result.complete, agent_id=result.agent_id, severity=result.severity,
+        failure_type=result.failure_type, since_hours=_since_hours(result.since) if op == "signals" else None,
+    )
     return SignalPage(
         filters=_filters(result),
         page=page,
         signals=signal_table(rows, agent=not result.agent_id),
-        next_steps=steps(plan),
+        next_steps=steps(plan + paging),
     )
 
 

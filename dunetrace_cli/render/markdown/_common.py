@@ -73,7 +73,11 @@ def when(stamp: str | None, now: float) -> str:
 
 def page_line(page: Page, noun: str) -> str:
     total = f"at least {page.total}" if page.complete is False else f"{page.total}"
+    if page.past_end:
+        return f"none at offset {page.offset}, past the end of {total} {noun}"
     line = f"{page.shown} of {total} {noun}"
+    if page.offset:
+        line = f"{page.offset + 1}-{page.offset + page.shown} of {total} {noun}"
     if page.next_offset is not None:
         line += f"; next page: offset={page.next_offset}"
     return line
