@@ -1,4 +1,9 @@
-"""The root `dunetrace` command: global options, command registration, entry points."""
+"""The root `dunetrace` command: global options, the command list, entry points.
+
+Only the command being run is built (cli/lazy.py): :data:`LATE_COMMANDS` and :data:`GROUPS` are
+the hand-written ones with their --help lines, the registry's come from ``commands.entries()``.
+`dunetrace config show` imports neither the registry nor `check`, `export` or `mcp`.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,107 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dunetrace_cli import __version__
-from dunetrace_cli.cli import check, commands, doctor, examples, export_cmd
+from dunetrace_cli.cli import coerce
 from dunetrace_cli.cli._run import GlobalOptions
+from dunetrace_cli.cli.lazy import Entry, LazyGroup
+
+coerce.enable()  # command-line values converted without pydantic where the result is certain
+
+
+def _complete_profiles(incomplete: str) -> list[str]:
+    """--profile values: the profiles in config.toml (cli/complete.py)."""
+    from dunetrace_cli.cli import complete
+
+    return complete.source("profiles")(incomplete)
+
+
+def _register_check(app: typer.Typer) -> None:
+    from dunetrace_cli.cli import check
+
+    check.register(app)
+
+
+def _register_doctor(app: typer.Typer) -> None:
+    from dunetrace_cli.cli import doctor
+
+    doctor.register(app)
+
+
+def _register_export(app: typer.Typer) -> None:
+    from dunetrace_cli.cli import export_cmd
+
+    export_cmd.register(app)
+
+
+def _register_demo(app: typer.Typer) -> None:
+    from dunetrace_cli.cli import demo_cmd
+
+    app.command("demo", rich_help_panel="Local store")(demo_cmd.demo)
+
+
+def _register_help(app: typer.Typer) -> None:
+    app.command("help", rich_help_panel="Set up")(help_command)
+
+
+def _register_group(module: str, name: str, panel: str) -> Any:
+    def register(app: typer.Typer) -> None:
+        import importlib
+
+        app.add_typer(importlib.import_module(f"dunetrace_cli.cli.{module}").app, name=name, rich_help_panel=panel)
+
+    return register
+
+
+# Listed after the registry's commands, in this order; the registry's groups come next, then GROUPS.
+# Each line is the command's own first help line (tests/test_startup.py holds them to it).
+LATE_COMMANDS: tuple[Entry, ...] = (
+    Entry("check", "The deploy gate: exit 0 if every agent passes every rule, 1 if not, 2-5 when it cannot decide.",
+          _register_check),
+    Entry("doctor", "Check the set-up: settings and their sources, the API, the key, the local store, MCP clients.",
+          _register_doctor),
+    Entry("export", "Export an agent's runs, run details and signals to files (resumable, with progress on stderr).",
+          _register_export),
+    Entry("demo", "Simulate a week of agents through the real SDK into a fresh demo store, then diagnose the looping "
+          "one.", _register_demo),
+    Entry("help", "Show help for dunetrace or one of its commands (same as COMMAND --help).", _register_help),
+)
+GROUPS: tuple[Entry, ...] = (
+    Entry("config", "Show and change settings (api_url, api_key, timeout) and profiles.",
+          _register_group("config_cmd", "config", "Set up")),
+    Entry("mcp", "Serve the Dunetrace queries as MCP tools to Claude Code, Cursor, Codex and other MCP clients.",
+          _register_group("mcp_cmd", "mcp", "Serve")),
+    Entry("local", "Embedded local store: take the SDK's events with no backend at all, then query them with "
+          "DUNETRACE_API_URL=local.", _register_group("local_cmd", "local", "Local store")),
+)
+
+
+def _registry_entry(name: str, help_line: str) -> Entry:
+    def register(app: typer.Typer) -> None:
+        from dunetrace_cli.cli import commands
+
+        commands.register_all(app, only=name)
+
+    return Entry(name, help_line, register)
+
+
+class RootGroup(LazyGroup):
+    """The root: hand-written entries without loading the registry, the registry's when asked."""
+
+    def entries(self, name: str | None = None) -> dict[str, Entry]:
+        own = {entry.name: entry for entry in (*LATE_COMMANDS, *GROUPS)}
+        if name is not None and name in own:
+            return {name: own[name]}
+        from dunetrace_cli.cli import commands
+
+        ops, op_groups = commands.entries()
+        ordered = [*(_registry_entry(n, h) for n, h in ops), *LATE_COMMANDS,
+                   *(_registry_entry(n, h) for n, h in op_groups), *GROUPS]
+        return {entry.name: entry for entry in ordered}
+
 
 app = typer.Typer(
     name="dunetrace",
+    cls=RootGroup,
     help=(
         "Triage AI-agent failures recorded by Dunetrace, from the terminal.\n\n"
         "Start with `dunetrace agents`, then `dunetrace summary AGENT`. "
@@ -44,7 +145,7 @@ def root(
     ),
     profile: Optional[str] = typer.Option(
         None, "--profile", "-p", help="Profile from config.toml. [env: DUNETRACE_PROFILE]",
-        autocompletion=commands.complete_profiles,
+        autocompletion=_complete_profiles,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors. [env: DUNETRACE_DEBUG=1]"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -53,25 +154,6 @@ def root(
     ctx.obj = GlobalOptions(api_url=api_url, timeout=timeout, profile=profile, debug=debug)
 
 
-commands.register_all(app)
-check.register(app)
-doctor.register(app)
-export_cmd.register(app)
-
-
-def _register_groups() -> None:
-    from dunetrace_cli.cli import config_cmd, demo_cmd, local_cmd, mcp_cmd
-
-    app.add_typer(config_cmd.app, name="config", rich_help_panel="Set up")
-    app.add_typer(mcp_cmd.app, name="mcp", rich_help_panel="Serve")
-    app.add_typer(local_cmd.app, name="local", rich_help_panel="Local store")
-    app.command("demo", rich_help_panel="Local store")(demo_cmd.demo)
-
-
-_register_groups()
-
-
-@app.command("help", rich_help_panel="Set up")
 def help_command(
     ctx: typer.Context,
     command: Annotated[Optional[list[str]], typer.Argument(metavar="[COMMAND]...", help="e.g. signals, or local ingest.")] = None,
@@ -90,9 +172,6 @@ def help_command(
         group, path = sub, [*path, name]
     with group.context_class(group, info_name=" ".join(path), parent=None) as sub_ctx:
         typer.echo(group.get_help(sub_ctx))
-
-
-examples.attach(app)  # the hand-written commands' --help examples (cli/examples.py)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -162,13 +162,35 @@ class DefaultCommandGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-def register_all(app: typer.Typer) -> None:
-    """Add every registry operation with a CLI face to ``app``.
+def _cli_ops() -> list[Operation]:
+    return [op for op in registry.load().values() if op.cli is not None]
+
+
+def entries() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The registry's top-level CLI names and their --help lines, without building a command:
+    (commands, groups), each in the order :func:`register_all` adds them (the root's listing order)."""
+    ops = _cli_ops()
+    heads_with_subs = {op.cli.split()[0] for op in ops if op.cli and " " in op.cli}
+    commands: list[tuple[str, str]] = []
+    groups: dict[str, str] = {}
+    for op in ops:
+        assert op.cli is not None
+        head = op.cli.split()[0]
+        if head not in heads_with_subs:
+            commands.append((head, op.summary))
+        elif head not in groups:
+            plain = next((o for o in ops if o.cli == head), None)
+            groups[head] = plain.summary if plain else f"{head} commands."
+    return commands, list(groups.items())
+
+
+def register_all(app: typer.Typer, only: str | None = None) -> None:
+    """Add every registry operation with a CLI face to ``app`` (only the top-level name ``only``, if given).
 
     "policy create" becomes a subcommand of a "policy" group; when "signal" is both a command and
     a group ("signal explain"), the plain command is the group's default (also named "show").
     """
-    ops = [op for op in registry.load().values() if op.cli is not None]
+    ops = _cli_ops()
     heads_with_subs = {op.cli.split()[0] for op in ops if op.cli and " " in op.cli}
     groups: dict[str, typer.Typer] = {}
 
@@ -184,8 +206,10 @@ def register_all(app: typer.Typer) -> None:
 
     for op in ops:
         assert op.cli is not None
-        fn = globals()[op.name] = command_function(op)
         head, _, sub = op.cli.partition(" ")
+        if only is not None and head != only:
+            continue
+        fn = globals()[op.name] = command_function(op)
         if sub:
             plain = next((o for o in ops if o.cli == head), None)
             target, name = group(head, (plain or op).panel, plain), sub

@@ -37,10 +37,11 @@ def command_paths() -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
 
     def walk(cmd, path: tuple[str, ...]) -> None:
-        subs = getattr(cmd, "commands", None)
+        # list_commands/get_command, not .commands: the root builds a command when asked (cli/lazy.py)
+        subs = {name: cmd.get_command(None, name) for name in cmd.list_commands(None)} if hasattr(cmd, "list_commands") else {}
         if path:
             out.append(path)
-        for name, sub in sorted((subs or {}).items()):
+        for name, sub in sorted(subs.items()):
             if not sub.hidden:
                 walk(sub, (*path, name))
 

@@ -1,0 +1,173 @@
+"""Start-up: the root builds only the command being run, and parsing needs no pydantic.
+
+The lazy root (cli/lazy.py) lists the commands it has not built from their entries: each line
+here is held to the built command's own help. The plain value converter (cli/coerce.py) is held
+to typer's pydantic converter on the same values: same result, or the same error sentence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer._click.exceptions import BadParameter
+from typer._coercion import build_runtime_param
+
+from dunetrace_cli.cli import app as app_module
+from dunetrace_cli.cli.app import RootGroup, app
+from dunetrace_cli.cli.coerce import PlainRuntimeParam
+
+
+def root_group() -> RootGroup:
+    root = typer.main.get_command(app)
+    assert isinstance(root, RootGroup)
+    return root
+
+
+# ---------------------------------------------------------------- the lazy root
+
+
+def test_every_entry_line_is_the_built_commands_help() -> None:
+    root = root_group()
+    for name, entry in root.entries().items():
+        built = root.get_command(None, name)  # type: ignore[arg-type]
+        assert built is not None and built.name == name
+        assert entry.help == built.help, name
+
+
+def test_the_listing_order_is_the_registration_order() -> None:
+    root = root_group()
+    names = root.list_commands(None)  # type: ignore[arg-type]
+    assert names[:3] == ["agents", "summary", "health"]
+    assert names.index("check") < names.index("help") < names.index("signal") < names.index("config")
+    assert names[-3:] == ["config", "mcp", "local"]
+    assert len(names) == len(set(names)) == 28
+
+
+def test_a_hand_written_command_needs_no_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dunetrace_cli.cli import commands
+
+    def no_registry() -> Any:
+        raise AssertionError("the registry was loaded for `config`")
+
+    monkeypatch.setattr(commands, "entries", no_registry)
+    assert set(root_group().entries("config")) == {"config"}
+
+
+def test_root_help_lists_every_command_without_building_one(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dunetrace_cli.cli import lazy
+
+    def no_build(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("--help built a command")
+
+    monkeypatch.setattr(lazy, "build", no_build)
+    result = invoke(["--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.stdout.split("Commands:", 1)[1].splitlines() if line.strip()]
+    assert listed == root_group().list_commands(None)  # type: ignore[arg-type]
+    assert "  check      The deploy gate: exit 0 if every agent passes every rule" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (["runs", "--limit", "x"], "Invalid value for '--limit' / '-n': Input should be a valid integer, unable to parse"),
+        (["runs", "a", "--limit", "0"], "Invalid value for '--limit' / '-n': Input should be greater than or equal to 1"),
+        (["signal", "nope"], "Invalid value for 'SIGNAL_ID'"),
+        (["--timeout", "0", "agents"], "Invalid value for '--timeout': Input should be greater than or equal to 0.1"),
+        (["agents", "--timeout", "x"], "Invalid value for '--timeout': Input should be a valid number"),
+        (["agnets"], "No such command 'agnets'. Did you mean 'agents'?"),
+        (["check", "--min-score", "101"], "Invalid value for '--min-score': Input should be less than or equal to 100"),
+        (["config", "nope"], "No such command 'nope'."),
+    ],
+)
+def test_bad_arguments_on_lazily_built_commands(invoke, args: list[str], sentence: str) -> None:
+    result = invoke(args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and sentence in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_of_a_group_subcommand(invoke) -> None:
+    result = invoke(["help", "local", "ingest"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: dunetrace local ingest ")
+    assert "Examples:" in result.stdout
+
+
+# ---------------------------------------------------------------- the plain converter
+
+
+def _params() -> dict[str, Any]:
+    """Real parameters of the built commands, by '<command> <param name>'."""
+    root = root_group()
+    found: dict[str, Any] = {}
+    for name in ("runs", "signals", "check", "export", "guide", "help", "signal"):
+        command = root.get_command(None, name)  # type: ignore[arg-type]
+        subs = [command, *getattr(command, "commands", {}).values()]
+        for sub in subs:
+            for param in sub.params:
+                found.setdefault(f"{name} {param.name}", param)
+    for param in root.params:
+        found[f"root {param.name}"] = param
+    return found
+
+
+PARAMS = _params()
+CASES = [
+    ("runs limit", ["5", "007", "1", "10000", "0", "10001", "-3", "+5", " 5", "5.0", "1_0", "1e2", "x", "", 20, 7.0, True]),
+    ("runs interval", ["1", "1.5", "0.5", "3600", "0.4", "3601", ".5", "5.", "1e1", "nan", "inf", "-0", "x", 5, 5.0]),
+    ("root timeout", ["15", "0.1", "600", "0.05", "601", "x", 15, 2.5]),
+    ("signal signal_id", ["87", "-1", "0", "x", "8.0", 87]),
+    ("runs agent_id", ["rag-agent", "", " spaced ", "é", 5]),
+    ("signals severity", ["HIGH", "high", "x"]),
+    ("check agents", [("a", "b"), ["a"], ()]),
+    ("help command", [("local", "ingest"), ()]),
+    ("export to", ["./out", "/tmp", "", "rel/dir"]),
+    ("check min_score", ["0", "100", "101", "-1", "x"]),
+]
+
+
+def _outcome(runtime: Any, param: Any, value: Any) -> tuple[str, Any]:
+    try:
+        return "ok", runtime.coerce(value, param=param, ctx=None)
+    except BadParameter as exc:
+        return "error", exc.message
+
+
+@pytest.mark.parametrize(("key", "values"), CASES, ids=[key for key, _ in CASES])
+def test_plain_converter_agrees_with_typers(key: str, values: list[Any]) -> None:
+    param = PARAMS[key]
+    descriptor = param.type_descriptor
+    typers = build_runtime_param(descriptor)
+    for value in values:
+        ours = PlainRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+        param._runtime_param = None
+        mine, theirs = _outcome(ours, param, value), _outcome(typers, param, value)
+        assert mine == theirs, (key, value)
+        assert type(mine[1]) is type(theirs[1]), (key, value)
+
+
+def test_plain_converter_takes_the_common_values_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dunetrace_cli.cli.coerce as coerce
+
+    def no_pydantic(descriptor: Any) -> Any:
+        raise AssertionError(f"typer's converter was built for {descriptor.annotation}")
+
+    monkeypatch.setattr(coerce, "build_runtime_param", no_pydantic)
+    for key, value, expected in [
+        ("runs limit", "40", 40), ("root timeout", "2.5", 2.5), ("runs agent_id", "rag-agent", "rag-agent"),
+        ("check agents", ("a", "b"), ["a", "b"]), ("export to", "./out", Path("./out")), ("runs failing", True, True),
+    ]:
+        descriptor = PARAMS[key].type_descriptor
+        plain = PlainRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+        assert plain.coerce(value, param=PARAMS[key], ctx=None) == expected
+
+
+def test_the_hand_written_entries_are_in_app() -> None:
+    names = [entry.name for entry in (*app_module.LATE_COMMANDS, *app_module.GROUPS)]
+    assert names == ["check", "doctor", "export", "demo", "help", "config", "mcp", "local"]
