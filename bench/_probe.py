@@ -48,6 +48,7 @@ async def _query(spec: str, kwargs: dict[str, Any], repeat: int, warm: bool) -> 
     fn = _resolve(spec)
     settings = load_settings()
     samples: list[float] = []
+    cpu: list[float] = []  # the client process's CPU per call (the server is another process)
     counts: list[int] = []
     errors: list[str] = []
     shared = ApiClient(settings) if warm else None
@@ -58,6 +59,7 @@ async def _query(spec: str, kwargs: dict[str, Any], repeat: int, warm: bool) -> 
             client = shared or ApiClient(settings)
             before = client.request_count
             start = time.perf_counter()
+            cpu_start = time.process_time()
             try:
                 await fn(client, **kwargs)
             except DunetraceError as exc:
@@ -67,11 +69,13 @@ async def _query(spec: str, kwargs: dict[str, Any], repeat: int, warm: bool) -> 
                     await client.aclose()
             if i:  # the first call is the warm-up
                 samples.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - cpu_start)
                 counts.append(client.request_count - before)
     finally:
         if shared is not None:
             await shared.aclose()
-    return {"ms": [round(s * 1000, 2) for s in samples], "requests": counts, "errors": errors[:3]}
+    return {"ms": [round(s * 1000, 2) for s in samples], "cpu_ms": [round(s * 1000, 2) for s in cpu],
+            "requests": counts, "errors": errors[:3]}
 
 
 def _emitter() -> Any:

@@ -96,8 +96,9 @@ def _query_row(case: str, label: str, fake: FakeApi, root: Path, env: dict[str, 
     out = probe(root, env, "query", spec, kwargs, repeat, *flags)
     requests = statistics.mean(out["requests"]) if out["requests"] else len(fake.requests) / (repeat + 1)
     ms = statistics.median(out["ms"]) if out["ms"] else float("nan")
+    cpu = statistics.median(out["cpu_ms"]) if out.get("cpu_ms") else float("nan")
     note = ("error: " + out["errors"][0][:60]) if out["errors"] else ""
-    return [case, label, f"{ms:,.0f}", f"{requests:g}", floor, note]
+    return [case, label, f"{ms:,.0f}", f"{cpu:,.0f}", f"{requests:g}", floor, note]
 
 
 def lookups(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
@@ -124,7 +125,7 @@ def lookups(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None
                                        "dunetrace_cli.queries.runs:get_run", {"run_id": missing}, repeat,
                                        "every run read once"))
     print_table(f"Run prefix lookups, 306 agents, {LATENCY * 1000:g} ms per request, median of {repeat} cold calls",
-                ["lookup", "code", "ms", "requests", "floor", "note"], rows)
+                ["lookup", "code", "ms", "client CPU ms", "requests", "floor", "note"], rows)
 
 
 def per_result(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
@@ -151,7 +152,8 @@ def per_result(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> N
                         rows.append(_query_row(f"{case}, {agents_total} agents, {mode}", label, fake, root, env, spec,
                                                kwargs, repeat, floor, *flags))
     print_table(f"Requests per result, {LATENCY * 1000:g} ms per request (cold: a fresh process per call, the CLI; "
-                "warm: one client, the MCP server)", ["query", "code", "ms", "requests", "floor", "note"], rows)
+                "warm: one client, the MCP server)", ["query", "code", "ms", "client CPU ms", "requests", "floor", "note"],
+                rows)
 
 
 def json_writing(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None:
@@ -201,13 +203,15 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision measured side by side (e.g. 2b46962)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a lighter MCP load")
     parser.add_argument("--no-mcp", action="store_true", help="skip the MCP load")
-    parser.add_argument("--only", default=None, help="startup,lookups,requests,json,mcp")
+    parser.add_argument("--only", default=None, help="startup,lookups (or prefix),requests,json,mcp")
     args = parser.parse_args()
     trees = [("this checkout", ROOT)]
     if args.baseline:
         trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
     repeat = 3 if args.quick else 7
     only = set((args.only or "startup,lookups,requests,json,mcp").split(","))
+    if "prefix" in only:
+        only.add("lookups")
     if args.no_mcp:
         only.discard("mcp")
     with tempfile.TemporaryDirectory() as config_dir:
