@@ -33,6 +33,7 @@ class Operation:
     cli: str | None = None  # CLI command ("signals"; "policy create" for a subcommand); None: MCP only
     mcp: str | None = None  # MCP tool name (upstream's spelling); None: CLI only
     table: str | None = None  # "module:function" (result, now) -> rich renderable
+    text: str | None = None  # "module:function" (result) -> str: printed instead of the table when piped (documents)
     markdown: str | None = None  # "module:function" (result, *, now, **markdown_kw) -> str (MCP text)
     markdown_kw: dict[str, Any] = field(default_factory=dict)
     mcp_model: str | None = None  # compact MCP view model (structuredContent), when it differs from model

@@ -19,7 +19,21 @@ code = run(sys.argv[1:])
 sys.stdout.flush()
 loaded = sorted({name.split('.')[0] for name in sys.modules})
 print('PROBE ' + __import__('json').dumps({'code': code, 'mcp': 'mcp' in loaded}), file=sys.stderr)
+print('MODULES ' + ' '.join(sorted(sys.modules)), file=sys.stderr)
 """
+HEAVY = ("httpx", "httpcore", "anyio", "pydantic", "pydantic_core", "mcp", "pygments", "markdown_it")
+
+
+def loaded_by(args: list[str], env: dict[str, str] | None = None) -> set[str]:
+    """The modules a real `dunetrace ARGS` process imported (it must exit 0)."""
+    report, proc = probe(args, env)
+    assert report["code"] == 0, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def heavy(modules: set[str]) -> set[str]:
+    return {name for name in modules if name.split(".")[0] in HEAVY}
 
 
 def probe(args: list[str], env: dict[str, str] | None = None) -> tuple[dict, subprocess.CompletedProcess]:
@@ -90,3 +104,29 @@ def test_plain_http_loads_no_ca_bundle() -> None:
 
     assert ca_count("http://127.0.0.1:8002") == 0
     assert ca_count("https://api.example.com") > 0
+
+
+@pytest.mark.parametrize("args", [["--help"], ["config", "show"], ["config", "path"], ["guide", "python"],
+                                  ["guide", "ts", "--json"], ["runs", "--help"], ["help", "signals"]])
+def test_offline_commands_import_no_http_pydantic_or_mcp(args: list[str], tmp_path) -> None:
+    """Offline commands (the guide piped, as a script reads it) import none of the API stack."""
+    loaded = loaded_by(args, env={"DUNETRACE_CONFIG_DIR": str(tmp_path)})
+    assert heavy(loaded) == set()
+    assert "dunetrace_cli.cli.mcp_cmd" not in loaded and "dunetrace_cli.cli.check" not in loaded
+
+
+def test_config_show_loads_no_registry(tmp_path) -> None:
+    loaded = loaded_by(["config", "show"], env={"DUNETRACE_CONFIG_DIR": str(tmp_path)})
+    assert not {m for m in loaded if m.startswith(("dunetrace_cli.ops", "dunetrace_cli.queries"))}
+    assert "dunetrace_cli.registry" not in loaded
+
+
+def test_agents_json_imports_only_its_own_command(served, tmp_path) -> None:
+    url, fake = served("latest")
+    loaded = loaded_by(["agents", "--json"], env={"DUNETRACE_API_URL": url, "DUNETRACE_CONFIG_DIR": str(tmp_path)})
+    assert not {m for m in loaded if m.split(".")[0] in ("mcp", "markdown_it")} | ({"rich.markdown"} & loaded)
+    cli = {m for m in loaded if m.startswith("dunetrace_cli.cli.")}
+    assert not cli & {"dunetrace_cli.cli.check", "dunetrace_cli.cli.doctor", "dunetrace_cli.cli.export_cmd",
+                      "dunetrace_cli.cli.mcp_cmd", "dunetrace_cli.cli.local_cmd", "dunetrace_cli.cli.config_cmd"}
+    models = {m for m in loaded if m.startswith("dunetrace_cli.models.")}
+    assert models == {"dunetrace_cli.models.agents", "dunetrace_cli.models.common"}

@@ -10,6 +10,7 @@ register(Operation(
     mcp_model=f"{V}.guide:GuideView", mcp_view=f"{V}.guide:guide",
     query="dunetrace_cli.queries.guides:get_guide", model="dunetrace_cli.queries.guides:Guide",
     table="dunetrace_cli.render.tables:render_guide", markdown="dunetrace_cli.render.markdown:render_guide",
+    text="dunetrace_cli.render.document:guide_text",  # piped: its own Markdown, no rich or pygments
     offline=True,
     params=(
         Param("framework", str, "python, langchain, typescript, tools, otel, haystack, crewai, openai-agents, "

@@ -6,7 +6,8 @@ Which form (gh's convention):
   terminal's width (``COLUMNS`` or 80 when stdout is not a terminal).
 - no format, stdout not a terminal: list operations (``list_result``) print plain tab-separated
   rows with full values (``render/plain.py``), so ``grep -c``, ``cut``, ``sort`` and ``awk`` work;
-  other operations print their table unwrapped (every line whole), without trailing blanks.
+  documents (``Operation.text``: `guide`) print their own text (Markdown); other operations print
+  their table unwrapped (every line whole), without trailing blanks.
 - ``--format tsv|csv|ndjson`` (list operations): rows; ``--fields a,b`` picks the columns (and
   with no format, or ``--format table``, prints those columns as tab-separated rows).
 - ``--json`` / ``--format json``: the result model as data, written with ``json.dumps`` straight to
@@ -117,6 +118,13 @@ def _emit(result: BaseModel, op: Operation, *, fmt: str | None, fields: list[str
         _remember_listing(result)
     if fmt == "json":
         stream.write(to_json_text(result, fields) + "\n")
+        stream.flush()
+        return
+    if unwrapped and op.text:  # a document (`guide`) piped: its own text, sanitised, without rich
+        from dunetrace_cli.registry import resolve
+        from dunetrace_cli.render.sanitize import clean
+
+        stream.write(clean(resolve(op.text)(result)))
         stream.flush()
         return
     if fmt in ("tsv", "csv", "ndjson"):

@@ -50,3 +50,17 @@ def test_unknown_framework_lists_the_valid_ones(invoke) -> None:
         assert name in stderr
     err = envelope(failed(invoke(["guide", "cobol", "--json"]), 2))
     assert err["code"] == "usage" and err["exit_code"] == 2 and "python" in err["message"]
+
+
+def test_piped_guide_is_its_markdown(invoke) -> None:
+    """Not a terminal: the guide's own Markdown (`dunetrace guide python > python.md`), not a rich rendering."""
+    guide = guides.get_guide(framework="ts")
+    out = ok(invoke(["guide", "ts"]))
+    assert out == guide.markdown.rstrip("\n") + "\n"
+    assert out.startswith("# ") and "```" in out
+
+
+def test_guide_as_a_table_is_still_rendered(invoke) -> None:
+    out = ok(invoke(["guide", "python", "--format", "table"]))
+    assert not out.startswith("#") and "```" not in out
+    assert guides.get_guide(framework="python").title in out
