@@ -35,7 +35,7 @@ async def _get_run(api_client, url: str, run_id: str):
 
 
 async def test_march_prefix_scans_newest_agents_first_8_in_flight_and_stops(served, api_client) -> None:
-    url, fake = served("march", extra_agents=300, latency=0.01)
+    url, fake = served("march", extra_agents=300, latency=0.05)
     order = agent_ids(fake)
     full = runs(fake, DEEP)[0]["run_id"]
     rank = order.index(DEEP) + 1
@@ -44,7 +44,9 @@ async def test_march_prefix_scans_newest_agents_first_8_in_flight_and_stops(serv
     await asyncio.sleep(0.2)  # requests cancelled at the hit reach the fake's log once their latency is over
     scanned = _scanned(fake)
     assert len(scanned) == len(set(scanned))  # each agent once
-    assert set(order[:rank]) <= set(scanned) <= set(order[: rank + 8])  # newest activity first, stopped at the hit
+    # newest activity first, stopped at the hit: nothing past the 8 in flight then (those cancelled
+    # before their bytes left may not reach the fake at all)
+    assert DEEP in scanned and set(scanned) <= set(order[: rank + 8]) and len(scanned) >= rank - 8
     assert set(paths(fake)[:2]) == {f"/v1/runs/{full[:12]}", "/v1/runs"}  # the id and the org-wide probe together
     assert paths(fake).count("/v1/agents") == 1 and paths(fake).count(f"/v1/runs/{full}") == 1
     assert len(fake.requests) == 3 + len(scanned) + 1  # the id, the probe, the agent list, the scan, the run
