@@ -8,9 +8,20 @@
 * per run, the token figures of token stats and insights (``run_llm``: exact llm.responded prompt
   tokens, the llm.called estimate, completion, reasoning, the largest model name, first LLM arrival).
 
+Schema v4 adds the inputs of health, insights and token stats, kept by triggers (local/sql/v4.sql) on
+``runs`` and ``signals``, per agent and processed hour (``HOUR``: SQLite's own rounding, as ``date()``):
+
+* ``run_hours``: processed runs, runs with a live signal, with a loop signal, with a tool call and the sum
+  of their first tool steps; ``run_type_hours``: runs per failure type, with the first/last detection;
+* ``agent_versions`` (runs, failed runs, live signals per version), ``agent_tool_steps`` (a histogram of
+  first tool steps), ``agent_inputs`` / ``agent_input_types`` (runs per input hash, and per failure
+  type), all over every processed run (inputs: every run); ``signal_type_days``: live signals per UTC
+  day of detection, failure type and version.
+
 The LLM aggregates are added in Python by ``write_events`` (one upsert per key and batch);
 ``rebuild(conn)`` recomputes all of them from the stored rows in SQL (the migration's backfill, and
-stores built by plain SQL). The two must agree: ``tests/local/test_reads.py`` holds them to it.
+stores built by plain SQL). The two must agree: ``tests/local/test_reads.py`` holds them to it, and
+``tests/local/test_aggregate_reads.py`` holds the routes to the scans they replaced.
 Values follow SQLite's ``CAST(json_extract(payload, '$.key') AS REAL/INTEGER)``, as the reads did.
 """
 
@@ -175,7 +186,48 @@ REBUILD = [
 ]
 
 
-def rebuild(conn: Any) -> None:
-    """Recompute every aggregate from the stored rows (inside the caller's transaction)."""
-    for stmt in REBUILD:
+def HOUR(column: str) -> str:
+    """The SQL of a time's bucket hour (the triggers' and the reads' one definition)."""
+    return f"CAST(strftime('%s', {column}, 'unixepoch') AS INTEGER) / 3600"
+
+
+_LOOPS = "('TOOL_LOOP', 'TOOL_THRASHING', 'TOOL_AVOIDANCE', 'STEP_COUNT_INFLATION', 'LLM_TRUNCATION_LOOP')"
+_LIVE = "s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0"
+_RUN_FLAGS = f"""SELECT r.*, EXISTS (SELECT 1 FROM signals s WHERE {_LIVE}) AS f,
+        EXISTS (SELECT 1 FROM signals s WHERE {_LIVE} AND s.failure_type IN {_LOOPS}) AS l,
+        (SELECT COUNT(*) FROM signals s WHERE {_LIVE}) AS n
+    FROM runs r WHERE r.processed_at IS NOT NULL"""
+
+REBUILD_V4 = [
+    "DELETE FROM run_hours",
+    f"""INSERT INTO run_hours(agent_id, hour, runs, failed, looped, tool_runs, tool_steps)
+    SELECT agent_id, {HOUR('processed_at')}, COUNT(*), SUM(f), SUM(l), COUNT(first_tool_step),
+           TOTAL(first_tool_step) FROM ({_RUN_FLAGS}) GROUP BY 1, 2""",
+    "DELETE FROM run_type_hours",
+    f"""INSERT INTO run_type_hours(agent_id, hour, failure_type, runs, first_detected, last_detected)
+    SELECT r.agent_id, {HOUR('r.processed_at')}, s.failure_type, COUNT(*), MIN(s.detected_at), MAX(s.detected_at)
+    FROM runs r JOIN signals s ON {_LIVE} WHERE r.processed_at IS NOT NULL GROUP BY 1, 2, 3""",
+    "DELETE FROM agent_versions",
+    f"""INSERT INTO agent_versions(agent_id, agent_version, runs, failed, signals)
+    SELECT agent_id, agent_version, COUNT(*), SUM(f), SUM(n) FROM ({_RUN_FLAGS}) GROUP BY 1, 2""",
+    "DELETE FROM agent_tool_steps",
+    """INSERT INTO agent_tool_steps(agent_id, step, runs) SELECT agent_id, first_tool_step, COUNT(*) FROM runs
+    WHERE processed_at IS NOT NULL AND first_tool_step IS NOT NULL GROUP BY 1, 2""",
+    "DELETE FROM agent_inputs",
+    """INSERT INTO agent_inputs(agent_id, input_hash, runs) SELECT agent_id, input_hash, COUNT(*) FROM runs
+    WHERE input_hash IS NOT NULL GROUP BY 1, 2""",
+    "DELETE FROM agent_input_types",
+    f"""INSERT INTO agent_input_types(agent_id, input_hash, failure_type, runs)
+    SELECT r.agent_id, r.input_hash, s.failure_type, COUNT(*) FROM runs r JOIN signals s ON {_LIVE}
+    WHERE r.input_hash IS NOT NULL GROUP BY 1, 2, 3""",
+    "DELETE FROM signal_type_days",
+    """INSERT INTO signal_type_days(agent_id, day, failure_type, agent_version, n)
+    SELECT agent_id, CAST(strftime('%s', detected_at, 'unixepoch') AS INTEGER) / 86400, failure_type, agent_version,
+           COUNT(*) FROM signals WHERE shadow = 0 GROUP BY 1, 2, 3, 4""",
+]
+
+
+def rebuild(conn: Any, *, only_v4: bool = False) -> None:
+    """Recompute every aggregate (or only the v4 ones) from the stored rows (inside the caller's transaction)."""
+    for stmt in ([] if only_v4 else REBUILD) + REBUILD_V4:
         conn.execute(stmt)

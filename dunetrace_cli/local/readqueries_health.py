@@ -2,7 +2,8 @@
 
 The formula is ``dunetrace_cli.domain.health``'s. Its inputs come from ingest-time aggregates: the
 window's LLM averages from the per-day sums of ``agent_llm_days`` (whole days), plus the raw events of
-the window's first, partial day (an index range); run counts from the agent's runs index. The P75
+the window's first, partial day (an index range); run counts (all, with a live signal, with a loop
+signal) from the v4 hour buckets plus the runs of the window's first, partial hour. The P75
 baselines of the 30-90 day window are per-run averages over the raw events of that window (empty for
 a store younger than 30 days).
 """
@@ -15,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from dunetrace_cli.domain import health
-from dunetrace_cli.domain.loops import LOOP_TYPES
 from dunetrace_cli.local.aggregates import DAY
 from dunetrace_cli.local.readqueries import percentile_cont, placeholders
+from dunetrace_cli.local.readqueries_buckets import run_counts
 
 BASELINE_MIN_RUNS_HEALTH = 20  # runs in the 30-90 day window before a P75 baseline is used
 
@@ -74,30 +75,11 @@ def _event_baseline(
 def health_score(conn: sqlite3.Connection, agent_id: str, *, now: float) -> dict[str, Any]:
     """0-100 health score over the last 30 days (customer-api.md §D.1)."""
     since = now - health.WINDOW_S
-    total = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE agent_id = ? AND processed_at >= ?", (agent_id, since)
-        ).fetchone()[0]
-    )
+    total, failing, looping = run_counts(conn, agent_id, since)
     if total < health.MIN_RUNS:
         return {"agent_id": agent_id, "score": None, "components": {}, "sample_runs": total, "baseline_ready": False}
-
-    loop_marks = placeholders(len(LOOP_TYPES))
-    row = conn.execute(
-        f"""
-        SELECT
-            SUM(EXISTS (SELECT 1 FROM signals s
-                        WHERE s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0)),
-            SUM(EXISTS (SELECT 1 FROM signals s
-                        WHERE s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0
-                          AND s.failure_type IN ({loop_marks})))
-        FROM runs r
-        WHERE r.agent_id = ? AND r.processed_at >= ?
-        """,
-        [*LOOP_TYPES, agent_id, since],
-    ).fetchone()
-    failure_rate = int(row[0] or 0) / total
-    loop_rate = int(row[1] or 0) / total
+    failure_rate = failing / total
+    loop_rate = looping / total
 
     llm_types = ("llm.called", "llm.responded")
     avg_tokens, avg_latency = llm_averages(conn, agent_id, since)

@@ -1,19 +1,24 @@
 """GET /v1/agents/{id}/insights of the local store (customer-api.md §B.8, §D.2).
 
-Every part starts from the agent's own index range (runs, signals, deploys), so its cost grows with that
-agent's runs, not with the store; the cost figures read ``run_llm`` (see ``readqueries_tokens``). The
-systemic rule is ``dunetrace_cli.domain.systemic``'s.
+Run-based parts (versions, time to tool, hourly pattern, failure rates, systemic patterns, input
+patterns) and signal trends answer from the v4 aggregates (``local/aggregates.py``): whole hours or days
+from the buckets, the window's first, partial hour or day exactly from the agent's rows of it
+(``readqueries_buckets``). The cost figures read ``run_llm`` (see ``readqueries_tokens``). The systemic
+rule is ``dunetrace_cli.domain.systemic``'s. ``tests/local/scan_reference`` keeps the scans these replaced.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dunetrace_cli.domain.pricing import estimate_cost
 from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_S
-from dunetrace_cli.local.aggregates import DAY
-from dunetrace_cli.local.readqueries import as_float, avg_rounded, loads_object, percentile_cont, ratio, utc_day
+from dunetrace_cli.local.aggregates import DAY, HOUR
+from dunetrace_cli.local.readqueries import as_float, loads_object, ratio, utc_day
+from dunetrace_cli.local.readqueries_buckets import day_text, hour_rows, run_counts, type_hour_rows
 from dunetrace_cli.local.readqueries_tokens import run_failure_types, run_token_rows
 
 
@@ -21,184 +26,190 @@ def _input_patterns(conn: sqlite3.Connection, agent_id: str) -> list[dict[str, A
     totals = {
         row[0]: int(row[1])
         for row in conn.execute(
-            """
-            SELECT input_hash, COUNT(*) FROM runs
-            WHERE agent_id = ? AND input_hash IS NOT NULL
-            GROUP BY input_hash HAVING COUNT(*) >= 2
-            """,
-            (agent_id,),
+            "SELECT input_hash, runs FROM agent_inputs WHERE agent_id = ? AND runs >= 2", (agent_id,)
         )
     }
     if not totals:
         return []
-    rows = conn.execute(
-        """
-        SELECT r.input_hash, s.failure_type, COUNT(DISTINCT s.run_id) AS n
-        FROM runs r JOIN signals s ON s.run_id = r.run_id
-        WHERE r.agent_id = ? AND r.input_hash IS NOT NULL AND s.agent_id = ? AND s.shadow = 0
-        GROUP BY r.input_hash, s.failure_type
-        """,
-        (agent_id, agent_id),
-    ).fetchall()
     patterns = [
         {
-            "input_hash": row["input_hash"],
-            "failure_type": row["failure_type"],
-            "triggered_count": int(row["n"]),
-            "total_runs": totals[row["input_hash"]],
-            "rate": ratio(int(row["n"]), totals[row["input_hash"]], 2),
+            "input_hash": digest,
+            "failure_type": ft,
+            "triggered_count": int(n),
+            "total_runs": totals[digest],
+            "rate": ratio(int(n), totals[digest], 2),
         }
-        for row in rows
-        if row["input_hash"] in totals
+        for digest, ft, n in conn.execute(
+            "SELECT input_hash, failure_type, runs FROM agent_input_types WHERE agent_id = ? AND runs > 0",
+            (agent_id,),
+        )
+        if digest in totals
     ]
     patterns.sort(key=lambda p: (-p["rate"], -p["triggered_count"], p["input_hash"], p["failure_type"]))
     return patterns[:20]
 
 
 def _signal_trends(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
-    return [
-        {"failure_type": row[0], "agent_version": row[1], "day": row[2], "count": int(row[3])}
-        for row in conn.execute(
-            """
-            SELECT failure_type, agent_version, date(detected_at, 'unixepoch') AS day, COUNT(*)
-            FROM signals
-            WHERE agent_id = ? AND shadow = 0 AND detected_at >= ?
-            GROUP BY failure_type, agent_version, day
-            ORDER BY day DESC, failure_type, agent_version
-            LIMIT 300
-            """,
-            (agent_id, now - 30 * DAY),
+    """Live signals per UTC day of detection, type and version over 30 days: whole days from
+    ``signal_type_days``, the first, partial day from the agent's signals of that day."""
+    since = now - 30 * DAY
+    d0 = int(conn.execute(f"SELECT {HOUR('?')} / 24", (since,)).fetchone()[0])
+    counts = {
+        (day_text(int(day)), ft, version): int(n)
+        for day, ft, version, n in conn.execute(
+            "SELECT day, failure_type, agent_version, n FROM signal_type_days WHERE agent_id = ? AND day > ? AND n > 0",
+            (agent_id, d0),
         )
-    ]
+    }
+    for ft, version, n in conn.execute(
+        f"""SELECT failure_type, agent_version, COUNT(*) FROM signals
+            WHERE agent_id = ? AND shadow = 0 AND detected_at >= ? AND detected_at < ? AND {HOUR('detected_at')} / 24 = ?
+            GROUP BY failure_type, agent_version""",
+        (agent_id, since, (d0 + 1) * DAY + 1, d0),
+    ):
+        counts[(day_text(d0), ft, version)] = int(n)
+    rows = sorted(counts.items(), key=lambda kv: (_desc_key(kv[0][0]), kv[0][1], kv[0][2]))[:300]
+    return [{"failure_type": ft, "agent_version": v, "day": day, "count": n} for (day, ft, v), n in rows]
 
 
 def _versions(conn: sqlite3.Connection, agent_id: str) -> list[dict[str, Any]]:
-    out = []
-    for row in conn.execute(
-        """
-        SELECT r.agent_version,
-               COUNT(DISTINCT r.run_id) AS run_count,
-               COUNT(DISTINCT s.run_id) AS runs_with_signals,
-               COUNT(s.id) AS signal_count,
-               MIN(r.processed_at) AS first_seen,
-               MAX(r.processed_at) AS last_seen
-        FROM runs r
-        LEFT JOIN signals s ON s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0
-        WHERE r.agent_id = ? AND r.processed_at IS NOT NULL
-        GROUP BY r.agent_version
-        ORDER BY MAX(r.processed_at) DESC
-        LIMIT 10
-        """,
+    out: list[dict[str, Any]] = []
+    for version, run_count, with_signals, signal_count in conn.execute(
+        "SELECT agent_version, runs, failed, signals FROM agent_versions WHERE agent_id = ? AND runs > 0",
         (agent_id,),
     ):
-        run_count = int(row["run_count"])
-        with_signals = int(row["runs_with_signals"])
+        first, last = conn.execute(
+            """SELECT (SELECT MIN(processed_at) FROM runs WHERE agent_id = ?1 AND agent_version = ?2 AND processed_at IS NOT NULL),
+                      (SELECT MAX(processed_at) FROM runs WHERE agent_id = ?1 AND agent_version = ?2)""",
+            (agent_id, version),
+        ).fetchone()
         out.append(
             {
-                "agent_version": row["agent_version"] or "",
-                "run_count": run_count,
-                "runs_with_signals": with_signals,
-                "signal_count": int(row["signal_count"]),
-                "signal_rate": ratio(with_signals, run_count, 3),
-                "first_seen": as_float(row["first_seen"]),
-                "last_seen": as_float(row["last_seen"]),
+                "agent_version": version or "",
+                "run_count": int(run_count),
+                "runs_with_signals": int(with_signals),
+                "signal_count": int(signal_count),
+                "signal_rate": ratio(int(with_signals), int(run_count), 3),
+                "first_seen": as_float(first),
+                "last_seen": as_float(last),
             }
         )
-    return out
+    out.sort(key=lambda v: -(v["last_seen"] or 0.0))
+    return out[:10]
+
+
+def _histogram_percentile(hist: list[tuple[int, int]], q: float) -> float | None:
+    """``percentile_cont`` of the values a sorted (value, count) histogram holds."""
+    n = sum(c for _, c in hist)
+    if n == 0:
+        return None
+    rank = q * (n - 1)
+    lo = int(rank)
+    hi = min(lo + 1, n - 1)
+
+    def nth(k: int) -> int:
+        seen = 0
+        for value, count in hist:
+            seen += count
+            if k < seen:
+                return value
+        return hist[-1][0]
+
+    a, b = nth(lo), nth(hi)
+    return float(a + (b - a) * (rank - lo))
 
 
 def _time_to_tool(conn: sqlite3.Connection, agent_id: str, now: float) -> dict[str, Any]:
-    rows = conn.execute(
-        "SELECT processed_at, first_tool_step FROM runs WHERE agent_id = ? AND processed_at IS NOT NULL",
-        (agent_id,),
-    ).fetchall()
-    steps = [int(r["first_tool_step"]) for r in rows if r["first_tool_step"] is not None]
+    hist = [
+        (int(step), int(n))
+        for step, n in conn.execute(
+            "SELECT step, runs FROM agent_tool_steps WHERE agent_id = ? AND runs > 0 ORDER BY step", (agent_id,)
+        )
+    ]
+    with_tool = sum(n for _, n in hist)
+    total = int(
+        conn.execute("SELECT TOTAL(runs) FROM agent_versions WHERE agent_id = ?", (agent_id,)).fetchone()[0]
+    )
     since = now - 14 * DAY
-    daily: dict[str, list[Any]] = {}
-    for r in rows:
-        if r["processed_at"] >= since:
-            daily.setdefault(utc_day(r["processed_at"]), []).append(r["first_tool_step"])
+    daily: dict[str, list[int]] = {}
+    for hour, (runs, tool_runs, tool_steps) in hour_rows(conn, agent_id, since, ("runs", "tool_runs", "tool_steps")):
+        d = daily.setdefault(day_text(hour // 24), [0, 0, 0])
+        d[0], d[1], d[2] = d[0] + runs, d[1] + tool_runs, d[2] + tool_steps
+    _python_day_edges(conn, agent_id, since, now, daily)
     return {
-        "p25": percentile_cont(steps, 0.25),
-        "p50": percentile_cont(steps, 0.50),
-        "p75": percentile_cont(steps, 0.75),
-        "avg_steps": avg_rounded(steps, 1),
-        "runs_with_tool": len(steps),
-        "total_runs": len(rows),
+        "p25": _histogram_percentile(hist, 0.25),
+        "p50": _histogram_percentile(hist, 0.50),
+        "p75": _histogram_percentile(hist, 0.75),
+        "avg_steps": _avg(sum(v * n for v, n in hist), with_tool),
+        "runs_with_tool": with_tool,
+        "total_runs": total,
         "daily_trend": [
-            {
-                "day": day,
-                "run_count": len(values),
-                "runs_with_tool": sum(1 for v in values if v is not None),
-                "avg_first_tool_step": avg_rounded([int(v) for v in values if v is not None], 1),
-            }
-            for day, values in sorted(daily.items())
+            {"day": day, "run_count": runs, "runs_with_tool": tool_runs, "avg_first_tool_step": _avg(steps, tool_runs)}
+            for day, (runs, tool_runs, steps) in sorted(daily.items())
+            if runs
         ],
     }
 
 
-_RUN_HAS_LIVE_SIGNAL = (
-    "EXISTS (SELECT 1 FROM signals s WHERE s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0)"
-)
+def _avg(total: int, n: int) -> float | None:
+    """``avg_rounded`` from a sum and a count."""
+    if not n:
+        return None
+    return float((Decimal(total) / Decimal(n)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _python_day_edges(
+    conn: sqlite3.Connection, agent_id: str, since: float, now: float, daily: dict[str, list[int]]
+) -> None:
+    """The daily trend groups by Python's UTC day (microsecond rounding), the buckets by SQLite's
+    (millisecond rounding): move the runs processed within a millisecond of a midnight that the two
+    place on different days."""
+    first = math.floor(since / DAY)
+    for midnight in range(first * int(DAY), int(now + 2 * DAY), int(DAY)):
+        for at, step, sqlite_day in conn.execute(
+            f"""SELECT processed_at, first_tool_step, {HOUR('processed_at')} / 24 FROM runs
+                WHERE agent_id = ? AND processed_at >= ? AND processed_at >= ? AND processed_at < ?""",
+            (agent_id, since, midnight - 0.001, midnight + 0.001),
+        ):
+            want, have = utc_day(at), day_text(int(sqlite_day))
+            if want != have:
+                for day, sign in ((have, -1), (want, 1)):
+                    d = daily.setdefault(day, [0, 0, 0])
+                    d[0] += sign
+                    if step is not None:
+                        d[1] += sign
+                        d[2] += sign * int(step)
 
 
 def _hourly_pattern(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
-    out = []
-    for row in conn.execute(
-        f"""
-        SELECT CAST(strftime('%H', r.processed_at, 'unixepoch') AS INTEGER) AS hour,
-               COUNT(*) AS runs, SUM({_RUN_HAS_LIVE_SIGNAL}) AS with_signals
-        FROM runs r
-        WHERE r.agent_id = ? AND r.processed_at >= ?
-        GROUP BY hour ORDER BY hour
-        """,
-        (agent_id, now - 30 * DAY),
-    ):
-        runs, with_signals = int(row["runs"]), int(row["with_signals"] or 0)
-        out.append(
-            {
-                "hour_of_day": int(row["hour"]),
-                "run_count": runs,
-                "signal_count": with_signals,
-                "signal_rate": ratio(with_signals, runs, 3),
-            }
-        )
-    return out
+    by_hour: dict[int, list[int]] = {}
+    for hour, (runs, failed) in hour_rows(conn, agent_id, now - 30 * DAY, ("runs", "failed")):
+        h = by_hour.setdefault(hour % 24, [0, 0])
+        h[0], h[1] = h[0] + runs, h[1] + failed
+    return [
+        {"hour_of_day": hour, "run_count": runs, "signal_count": failed, "signal_rate": ratio(failed, runs, 3)}
+        for hour, (runs, failed) in sorted(by_hour.items())
+    ]
 
 
 def _failure_rates(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
     since = now - 30 * DAY
-    per_day = {
-        row[0]: int(row[1])
-        for row in conn.execute(
-            """
-            SELECT date(processed_at, 'unixepoch') AS day, COUNT(*) FROM runs
-            WHERE agent_id = ? AND processed_at >= ? GROUP BY day
-            """,
-            (agent_id, since),
-        )
-    }
-    rows = []
-    for row in conn.execute(
-        """
-        SELECT date(r.processed_at, 'unixepoch') AS day, s.failure_type, COUNT(DISTINCT s.run_id) AS affected
-        FROM runs r JOIN signals s ON s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0
-        WHERE r.agent_id = ? AND r.processed_at >= ?
-        GROUP BY day, s.failure_type
-        """,
-        (agent_id, since),
-    ):
-        total = per_day.get(row["day"], 0)
-        affected = int(row["affected"])
-        rows.append(
-            {
-                "failure_type": row["failure_type"],
-                "day": row["day"],
-                "total_runs": total,
-                "affected_runs": affected,
-                "rate": ratio(affected, total, 3),
-            }
-        )
+    per_day: dict[int, int] = {}
+    for hour, (runs,) in hour_rows(conn, agent_id, since, ("runs",)):
+        per_day[hour // 24] = per_day.get(hour // 24, 0) + runs
+    affected: dict[tuple[int, str], int] = {}
+    for hour, ft, n, _first, _last in type_hour_rows(conn, agent_id, since):
+        affected[(hour // 24, ft)] = affected.get((hour // 24, ft), 0) + n
+    rows: list[dict[str, Any]] = [
+        {
+            "failure_type": ft,
+            "day": day_text(day),
+            "total_runs": per_day.get(day, 0),
+            "affected_runs": n,
+            "rate": ratio(n, per_day.get(day, 0), 3),
+        }
+        for (day, ft), n in affected.items()
+    ]
     # newest day first, then most affected runs; ties by failure type (the server leaves them open)
     rows.sort(key=lambda x: (_desc_key(x["day"]), -x["affected_runs"], x["failure_type"]))
     return rows[:300]
@@ -210,32 +221,24 @@ def _desc_key(day: str) -> tuple[int, ...]:
 
 def _systemic_patterns(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
     since = now - SYSTEMIC_WINDOW_S
-    total = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE agent_id = ? AND processed_at >= ?", (agent_id, since)
-        ).fetchone()[0]
-    )
+    total, _failed, _looped = run_counts(conn, agent_id, since)
+    by_type: dict[str, list[Any]] = {}
+    for _hour, ft, n, first, last in type_hour_rows(conn, agent_id, since):
+        e = by_type.setdefault(ft, [0, None, None])
+        e[0] += n
+        e[1] = first if e[1] is None or (first is not None and first < e[1]) else e[1]
+        e[2] = last if e[2] is None or (last is not None and last > e[2]) else e[2]
     out = []
-    for row in conn.execute(
-        """
-        SELECT s.failure_type, COUNT(DISTINCT s.run_id) AS affected,
-               MIN(s.detected_at) AS first_seen, MAX(s.detected_at) AS last_seen
-        FROM signals s JOIN runs r ON r.run_id = s.run_id
-        WHERE s.agent_id = ? AND s.shadow = 0 AND r.agent_id = ? AND r.processed_at >= ?
-        GROUP BY s.failure_type
-        """,
-        (agent_id, agent_id, since),
-    ):
-        affected = int(row["affected"])
+    for ft, (affected, first, last) in by_type.items():
         rate = ratio(affected, total, 3)
         out.append(
             {
-                "failure_type": row["failure_type"],
+                "failure_type": ft,
                 "total_runs": total,
                 "affected_runs": affected,
                 "rate": rate,
-                "first_seen": as_float(row["first_seen"]),
-                "last_seen": as_float(row["last_seen"]),
+                "first_seen": as_float(first),
+                "last_seen": as_float(last),
                 "is_systemic": rate >= SYSTEMIC_RATE,  # the rounded rate, as the server compares it
             }
         )

@@ -66,6 +66,9 @@ policy_evaluations               policy.evaluated events (same columns as events
     baseline_key                 the baselines the last analysis used (JSON), to skip no-op re-evaluations
 v3: the read aggregates, see dunetrace_cli/local/aggregates.py (agent_stats, agent_signal_types,
 agent_signal_days kept by triggers; agent_llm_days and run_llm kept by ingest, rebuilt by the migration)
+v4: the health, insights and token-stats aggregates (run_hours, run_type_hours, agent_versions,
+agent_tool_steps, agent_inputs, agent_input_types, signal_type_days), kept by triggers, rebuilt by the
+migration; see dunetrace_cli/local/aggregates.py
 run_metrics (v2)                 run_time = the run's end by its own events (terminal event timestamp, else
                                  its last event): baselines are taken over runs that ended earlier
 
@@ -78,7 +81,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib.resources import files
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 def script(version: int) -> str:
     """The DDL of one schema version (local/sql/vN.sql, shipped in the package)."""
@@ -121,11 +124,20 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_to_3(conn: sqlite3.Connection) -> None:
-    from dunetrace_cli.local.aggregates import rebuild
+    from dunetrace_cli.local.aggregates import REBUILD
 
     for stmt in statements(script(3)):
         conn.execute(stmt)
-    rebuild(conn)
+    for stmt in REBUILD:  # the v3 aggregates only: the v4 tables come next
+        conn.execute(stmt)
+
+
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    from dunetrace_cli.local.aggregates import rebuild
+
+    for stmt in statements(script(4)):
+        conn.execute(stmt)
+    rebuild(conn, only_v4=True)
 
 
 #: MIGRATIONS[n] brings a database at version n-1 to version n. Append only.
@@ -133,6 +145,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
+    4: _migrate_to_4,
 }
 
 

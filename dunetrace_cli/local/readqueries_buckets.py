@@ -1,0 +1,114 @@
+"""Rolling windows over the v4 hour buckets (local/aggregates.py): whole hours from the buckets, the
+window's first, partial hour exactly from the agent's runs of that hour (an index range).
+
+A run is in bucket ``HOUR(processed_at)`` (SQLite's millisecond rounding, the same as ``date()`` and
+``strftime('%H')`` of the scans), and that is monotonic in ``processed_at``; so "``processed_at >= since``"
+is exactly: every bucket after ``HOUR(since)``, plus the runs of bucket ``HOUR(since)`` at or after ``since``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+from collections.abc import Iterable
+
+from dunetrace_cli.domain.loops import LOOP_TYPES
+from dunetrace_cli.local.aggregates import HOUR
+from dunetrace_cli.local.readqueries import placeholders
+
+HOUR_S = 3600
+LIVE = "s.run_id = r.run_id AND +s.agent_id = r.agent_id AND s.shadow = 0"
+_LOOPS = placeholders(len(LOOP_TYPES))
+
+
+def hour_of(conn: sqlite3.Connection, ts: float) -> int:
+    """The bucket of ``ts``, as SQLite computes it (so a read and the triggers never disagree)."""
+    return int(conn.execute(f"SELECT {HOUR('?')}", (ts,)).fetchone()[0])
+
+
+def day_text(day: int) -> str:
+    """``date(day * 86400, 'unixepoch')`` for a whole day number."""
+    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=day)).isoformat()
+
+
+def edge_runs_where(alias: str = "r") -> str:
+    """The runs of one agent in bucket ``h0`` at or after ``since`` (params: ``edge_params``)."""
+    return (
+        f"{alias}.agent_id = ? AND {alias}.processed_at >= ? AND {alias}.processed_at < ? "
+        f"AND {HOUR(alias + '.processed_at')} = ?"
+    )
+
+
+def edge_params(agent_id: str, since: float, h0: int) -> list[object]:
+    return [agent_id, since, (h0 + 1) * HOUR_S + 1, h0]
+
+
+def run_counts(conn: sqlite3.Connection, agent_id: str, since: float) -> tuple[int, int, int]:
+    """Processed runs since ``since``, those with a live signal, those with a loop signal."""
+    h0 = hour_of(conn, since)
+    full = conn.execute(
+        "SELECT TOTAL(runs), TOTAL(failed), TOTAL(looped) FROM run_hours WHERE agent_id = ? AND hour > ?",
+        (agent_id, h0),
+    ).fetchone()
+    edge = conn.execute(
+        f"""SELECT COUNT(*), TOTAL(EXISTS (SELECT 1 FROM signals s WHERE {LIVE})),
+                   TOTAL(EXISTS (SELECT 1 FROM signals s WHERE {LIVE} AND s.failure_type IN ({_LOOPS})))
+            FROM runs r WHERE {edge_runs_where()}""",
+        [*LOOP_TYPES, *edge_params(agent_id, since, h0)],
+    ).fetchone()
+    return int(full[0] + edge[0]), int(full[1] + edge[1]), int(full[2] + edge[2])
+
+
+def hour_rows(
+    conn: sqlite3.Connection, agent_id: str, since: float, columns: Iterable[str]
+) -> list[tuple[int, list[int]]]:
+    """Per bucket hour of runs processed since ``since``: the ``run_hours`` columns (the edge hour exact)."""
+    cols = list(columns)
+    h0 = hour_of(conn, since)
+    out = [
+        (int(row[0]), [int(v) for v in row[1:]])
+        for row in conn.execute(
+            f"SELECT hour, {', '.join(cols)} FROM run_hours WHERE agent_id = ? AND hour > ? AND runs > 0",  # noqa: S608
+            (agent_id, h0),
+        )
+    ]
+    exact = {
+        "runs": "COUNT(*)",
+        "failed": f"TOTAL(EXISTS (SELECT 1 FROM signals s WHERE {LIVE}))",
+        "looped": f"TOTAL(EXISTS (SELECT 1 FROM signals s WHERE {LIVE} AND s.failure_type IN ({_LOOPS})))",
+        "tool_runs": "COUNT(r.first_tool_step)",
+        "tool_steps": "TOTAL(r.first_tool_step)",
+    }
+    params = [*LOOP_TYPES] if "looped" in cols else []
+    edge = conn.execute(
+        f"SELECT {', '.join(exact[c] for c in cols)} FROM runs r WHERE {edge_runs_where()}",  # noqa: S608
+        [*params, *edge_params(agent_id, since, h0)],
+    ).fetchone()
+    if edge[0]:
+        out.append((h0, [int(v) for v in edge]))
+    return out
+
+
+def type_hour_rows(
+    conn: sqlite3.Connection, agent_id: str, since: float
+) -> list[tuple[int, str, int, float | None, float | None]]:
+    """Per bucket hour and failure type of runs processed since ``since``: (hour, type, runs with it,
+    first and last detection of those signals), the edge hour exact."""
+    h0 = hour_of(conn, since)
+    out = [
+        (int(r[0]), r[1], int(r[2]), r[3], r[4])
+        for r in conn.execute(
+            "SELECT hour, failure_type, runs, first_detected, last_detected FROM run_type_hours "
+            "WHERE agent_id = ? AND hour > ? AND runs > 0",
+            (agent_id, h0),
+        )
+    ]
+    out += [
+        (h0, r[0], int(r[1]), r[2], r[3])
+        for r in conn.execute(
+            f"""SELECT s.failure_type, COUNT(*), MIN(s.detected_at), MAX(s.detected_at)
+                FROM runs r JOIN signals s ON {LIVE} WHERE {edge_runs_where()} GROUP BY s.failure_type""",
+            edge_params(agent_id, since, h0),
+        )
+    ]
+    return out
