@@ -41,6 +41,7 @@ from dunetrace_cli.http_errors import (
     map_reply,
     retry_after_seconds,
 )
+from dunetrace_cli.shared_reads import SharedReads
 
 RETRY_STATUSES = {502, 503, 504}
 MAX_ATTEMPTS = 3
@@ -99,6 +100,7 @@ class ApiClient:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         service: Service = CUSTOMER_API,
         command_deadline: bool = True,
+        shared_reads_ttl: float = 0.0,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -114,6 +116,8 @@ class ApiClient:
         self._has_deadline = command_deadline
         self._deadline = monotonic() + settings.command_deadline if command_deadline else float("inf")
         self.request_count = 0
+        # A long-lived client (mcp serve) shares identical GETs between its calls for a few seconds.
+        self.shared_reads = SharedReads(shared_reads_ttl) if shared_reads_ttl > 0 else None
         # Progress for slow server work (an issue's LLM explain): the CLI writes it to stderr,
         # the MCP server sends it as a progress notification. Queries call ``client.progress(text)``.
         self.progress: Callable[[str], None] = lambda text: None
@@ -164,9 +168,15 @@ class ApiClient:
     # ------------------------------------------------------------ requests
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET ``path`` and return the parsed JSON body, or raise a typed error."""
+        """GET ``path`` and return the parsed JSON body, or raise a typed error.
+
+        With ``shared_reads_ttl`` the body may be shared with other calls: treat it as read-only.
+        """
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        return await self.request("GET", path, params=clean)
+        reads = self.shared_reads
+        if reads is None:
+            return await self.request("GET", path, params=clean)
+        return await reads.get(reads.key(path, clean), lambda: self.request("GET", path, params=clean))
 
     async def post(self, path: str, content: bytes, headers: dict[str, str] | None = None) -> Any:
         """POST ``content`` (JSON bytes) to an idempotent route (ingest de-duplicates by event id)."""
@@ -209,6 +219,8 @@ class ApiClient:
             headers = {"Content-Type": "application/json"}
         async with self._semaphore:
             reply = await self._send(method, path, {}, content, headers, write=True)
+        if self.shared_reads is not None:
+            self.shared_reads.clear()  # what was read before a write may have changed
         if reply.kind == "response" and reply.location is None and 200 <= (reply.status or 0) < 300 and not reply.body:
             return None
         return map_reply(reply, self._context(path, write=True))

@@ -135,11 +135,13 @@ async def get_signal(client: ApiClient, *, signal_id: int, agent_id: str | None 
     """One signal by id. There is no single-signal endpoint, so lists are scanned.
 
     With an agent: page that agent's signals. Without: org-wide /v1/signals when present,
-    else every agent concurrently, stopping at the first hit.
+    else every agent concurrently, stopping at the first hit. The first page (the newest
+    signals, where most lookups end) comes explained; deeper pages are scanned without the
+    server's explanations (``explain=false``) and the hit is fetched again, explained.
     """
     if signal_id < 1:
         raise UsageError(f"invalid signal id {signal_id}: ids are positive integers.")
-    params = {"include_shadow": True, "explain": True}
+    params = {"include_shadow": True}
     found: Signal | None = None
     scanned = 0
     if agent_id:
@@ -161,20 +163,44 @@ async def get_signal(client: ApiClient, *, signal_id: int, agent_id: str | None 
     return SignalView(signal=found, detector=_detector_info(found.failure_type))
 
 
+EXPLAINED_FIRST_PAGE = 50  # the server explains every row it returns: only the first, short page asks for it
+
+
 async def _find(
     client: ApiClient, path: str, params: dict[str, Any], signal_id: int, stop: asyncio.Event | None = None
 ) -> tuple[Signal | None, int]:
     offset = 0
     while stop is None or not stop.is_set():
-        body = await client.get(path, {**params, "limit": PAGE_MAX, "offset": offset})
+        explain = offset == 0
+        size = EXPLAINED_FIRST_PAGE if explain else PAGE_MAX
+        body = await client.get(path, {**params, "explain": explain, "limit": size, "offset": offset})
         batch = body.get("signals") or []
-        for row in batch:
+        for index, row in enumerate(batch):
             if row.get("id") == signal_id:
+                if not explain and not _explained(row):
+                    row = await _explained_row(client, path, params, row, offset + index)
                 return Signal.model_validate(row), offset + len(batch)
         offset += len(batch)
         if not batch or not (body.get("page") or {}).get("has_more"):
             break
     return None, offset
+
+
+def _explained(row: dict[str, Any]) -> bool:
+    """Whether the server filled the explanation anyway (servers before ``explain`` always do)."""
+    return bool(row.get("what") or row.get("why_it_matters") or row.get("suggested_fixes"))
+
+
+async def _explained_row(
+    client: ApiClient, path: str, params: dict[str, Any], row: dict[str, Any], position: int
+) -> dict[str, Any]:
+    """The hit at ``position`` again, explained; if newer signals moved it, the rows around it."""
+    for offset, size in ((position, 1), (max(0, position - PAGE_MAX // 2), PAGE_MAX)):
+        body = await client.get(path, {**params, "explain": True, "limit": size, "offset": offset})
+        for candidate in body.get("signals") or []:
+            if candidate.get("id") == row.get("id"):
+                return dict(candidate)
+    return row  # moved out of reach: the unexplained row still carries the facts
 
 
 async def _find_across_agents(

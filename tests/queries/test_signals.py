@@ -213,6 +213,20 @@ async def test_get_signal_without_agent_uses_org_signals_on_latest(api_client, f
     assert {p for p in paths(fake_latest)} == {"/v1/signals"}
 
 
+async def test_a_deep_signal_is_scanned_unexplained_then_fetched_explained(api_client, fake_latest) -> None:
+    deep = [s for s in signals(fake_latest)[60:] if s["suggested_fixes"] and s["what"]]
+    wanted = deep[0]
+    view = await get_signal(api_client(fake_latest), signal_id=wanted["id"])
+    sig = view.signal
+    assert (sig.id, sig.what, sig.why_it_matters) == (wanted["id"], wanted["what"], wanted["why_it_matters"])
+    assert [f.code for f in sig.suggested_fixes] == [f["code"] for f in wanted["suggested_fixes"]]
+    probe, first, scan, again = requests_to(fake_latest, "/v1/signals")  # the route probe (limit=1) first
+    assert probe == {"limit": "1", "offset": "0"}
+    assert (first["explain"], first["limit"], first["offset"]) == ("true", "50", "0")
+    assert (scan["explain"], scan["limit"], scan["offset"]) == ("false", "500", "50")
+    assert (again["explain"], again["limit"]) == ("true", "1") and int(again["offset"]) >= 50
+
+
 async def test_get_signal_without_agent_scans_agents_on_march(api_client, fake_march) -> None:
     wanted = signals(fake_march, "support-agent-lc")[0]
     view = await get_signal(api_client(fake_march), signal_id=wanted["id"])
