@@ -172,30 +172,8 @@ def json_writing(trees: list[tuple[str, Path]], repeat: int, config_dir: str) ->
 def mcp_rows(trees: list[tuple[str, Path]], clients: int, calls: int, sessions: int) -> None:
     import mcp_scale
 
-    rows: list[list[object]] = []
     with FakeProcess("latest", latency=LATENCY, extra_agents=300) as fake:  # its own process: no shared GIL
-        mix = mcp_scale.calls_for(fake.data)
-        variants: list[tuple[str, Path, tuple[str, ...]]] = [(label, root, ()) for label, root in trees]
-        variants += [("this checkout, --stateless", ROOT, ("--stateless",)),
-                     ("this checkout, --stateless --workers 2", ROOT, ("--stateless", "--workers", "2"))]
-        for label, root, extra in variants:
-            fake.clear()
-            try:
-                result = mcp_scale.run_load(root, fake.url, mix, clients, calls, extra)
-            except RuntimeError as exc:
-                rows.append([label, "", "", "", "", str(exc)[:60], ""])
-                continue
-            rows.append(mcp_scale.load_row(label, result, fake.request_count()))
-            for err in result["errors"][:2]:
-                print(f"  {label}: {err}", file=sys.stderr)
-        print_table(f"MCP over streamable HTTP, {clients} clients x {calls} calls (306 agents, "
-                    f"{LATENCY * 1000:g} ms per request)", mcp_scale.LOAD_HEADER, rows)
-        rss_rows = []
-        for label, root in trees:
-            out = mcp_scale.run_sessions(root, fake.url, sessions, clients)
-            rss_rows.append([label, out["sessions"], *out["rss"], len(out["errors"])])
-        print_table(f"MCP server RSS (MiB) over {sessions} sessions", ["code", "sessions", "start", "25%", "50%", "75%",
-                    "100%", "errors"], rss_rows)
+        mcp_scale.mcp_tables(trees, fake, clients, calls, sessions, LATENCY)
 
 
 def main() -> None:

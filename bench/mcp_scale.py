@@ -6,6 +6,12 @@ request). 50 concurrent MCP clients each open a session and make 20 tool calls (
 read tools); then 1,000 short sessions (one call each, 50 at a time) while the server's RSS is
 sampled. Prints figures; asserts nothing.
 
+One table: this checkout by default (identical calls within 2 s share one answer), `--stateless`,
+`--stateless --workers 2`, with sharing off (`DUNETRACE_MCP_SHARE_TTL=0`: every call asks the API,
+the cost of a call nobody else asked), and the baseline revision, each with calls/s (and its ratio
+to the baseline's), p50/p95, errors, the API requests in the fake's log and the server's own CPU per
+call (which the machine's other load does not change).
+
     python bench/mcp_scale.py [--clients 50] [--calls 20] [--sessions 1000] [--baseline REV]
 """
 
@@ -51,10 +57,11 @@ def calls_for(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @contextmanager
-def mcp_server(root: Path, api_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def mcp_server(root: Path, api_url: str, *extra: str,
+               env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``dunetrace mcp serve --http --port 0`` from ``root``; yields (endpoint URL, process)."""
-    env = {**os.environ, "DUNETRACE_API_URL": api_url, "PYTHONPATH": str(root)}
-    env.pop("DUNETRACE_MCP_TOKEN", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUNETRACE_")}
+    env.update({"DUNETRACE_API_URL": api_url, "PYTHONPATH": str(root), **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(root), "mcp", "serve", "--http", "--port", "0", *extra],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -195,13 +202,13 @@ async def sessions(url: str, pid: int, total: int, concurrency: int) -> dict[str
 
 
 def run_load(root: Path, api_url: str, mix: list[tuple[str, dict[str, Any]]], clients: int, calls: int,
-             extra: tuple[str, ...] = ()) -> dict[str, Any]:
+             extra: tuple[str, ...] = (), env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     from mcp import ClientSession
 
     original = ClientSession.validate_tool_result
     ClientSession.validate_tool_result = _no_validation  # type: ignore[method-assign]  # client-side cost
     try:
-        with mcp_server(root, api_url, *extra) as (url, proc):
+        with mcp_server(root, api_url, *extra, env_extra=env_extra) as (url, proc):
             asyncio.run(load(url, mix, 1, len(mix)))  # warm-up
             before = cpu_seconds(proc.pid)
             result = asyncio.run(load(url, mix, clients, calls))
@@ -212,25 +219,79 @@ def run_load(root: Path, api_url: str, mix: list[tuple[str, dict[str, Any]]], cl
         ClientSession.validate_tool_result = original  # type: ignore[method-assign]
 
 
-def run_sessions(root: Path, api_url: str, total: int, concurrency: int, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+def run_sessions(root: Path, api_url: str, total: int, concurrency: int, extra: tuple[str, ...] = (),
+                 env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     from mcp import ClientSession
 
     original = ClientSession.validate_tool_result
     ClientSession.validate_tool_result = _no_validation  # type: ignore[method-assign]
     try:
-        with mcp_server(root, api_url, *extra) as (url, proc):
+        with mcp_server(root, api_url, *extra, env_extra=env_extra) as (url, proc):
             return asyncio.run(sessions(url, proc.pid, total, concurrency))
     finally:
         ClientSession.validate_tool_result = original  # type: ignore[method-assign]
 
 
-def load_row(label: str, result: dict[str, Any], requests: int | None = None) -> list[object]:
-    return [label, result["calls"], f"{result['calls_per_s']:.1f}", f"{result['p50']:,.0f}", f"{result['p95']:,.0f}",
-            len(result["errors"]), "" if requests is None else requests, f"{result.get('cpu_ms_per_call', 0):.1f}"]
+SHARING_OFF = {"DUNETRACE_MCP_SHARE_TTL": "0"}
+Variant = tuple[str, Path, tuple[str, ...], dict[str, str]]
+
+
+def variants(trees: list[tuple[str, Path]]) -> list[Variant]:
+    """This checkout's ways of serving, the baseline right after the default (nearest in time)."""
+    (label, root), *others = trees
+    out: list[Variant] = [(label, root, (), {})]
+    out += [(other, other_root, (), {}) for other, other_root in others]
+    out += [(f"{label}, --stateless", root, ("--stateless",), {}),
+            (f"{label}, --stateless --workers 2", root, ("--stateless", "--workers", "2"), {}),
+            (f"{label}, sharing off", root, (), SHARING_OFF)]
+    return out
 
 
 # server CPU ms per call: the server's own cost, whatever else the machine runs
-LOAD_HEADER = ["server", "calls", "calls/s", "p50 ms", "p95 ms", "errors", "API requests", "server CPU ms/call"]
+LOAD_HEADER = ["server", "calls", "calls/s", "x baseline", "p50 ms", "p95 ms", "errors", "API requests",
+               "requests/call", "server CPU ms/call"]
+
+
+def load_row(label: str, result: dict[str, Any], requests: int | None, baseline: float | None) -> list[object]:
+    calls = result["calls"]
+    ratio = f"{result['calls_per_s'] / baseline:.1f}x" if baseline else ""
+    return [label, calls, f"{result['calls_per_s']:.1f}", ratio, f"{result['p50']:,.0f}", f"{result['p95']:,.0f}",
+            len(result["errors"]), "" if requests is None else requests,
+            f"{requests / calls:.2f}" if requests is not None and calls else "",
+            f"{result.get('cpu_ms_per_call', 0):.1f}"]
+
+
+def mcp_tables(trees: list[tuple[str, Path]], fake: FakeProcess, clients: int, calls: int, sessions_total: int,
+               latency: float) -> None:
+    """The load table (every variant) and the RSS table (this checkout, sharing off, the baseline)."""
+    mix = calls_for(fake.data)
+    results: list[tuple[Variant, dict[str, Any] | None, int | None]] = []
+    for variant in variants(trees):
+        label, root, extra, env_extra = variant
+        fake.clear()
+        try:
+            result = run_load(root, fake.url, mix, clients, calls, extra, env_extra)
+        except RuntimeError as exc:
+            print(f"  {label}: {str(exc)[:200]}", file=sys.stderr)
+            results.append((variant, None, None))
+            continue
+        results.append((variant, result, fake.request_count()))
+        for err in result["errors"][:3]:
+            print(f"  {label} error: {err}", file=sys.stderr)
+    base = next((r["calls_per_s"] for (label, *_), r, _ in results if r and label.startswith("baseline")), None)
+    rows = [load_row(v[0], r, n, base) if r else [v[0], "failed"] for v, r, n in results]
+    print_table(f"MCP over streamable HTTP: {clients} clients x {calls} calls, {len(fake.data['agents'])} agents, "
+                f"{latency * 1000:g} ms per request (fake API in its own process)", LOAD_HEADER, rows)
+    rss_rows = []
+    for label, root, extra, env_extra in variants(trees):
+        if extra:
+            continue
+        out = run_sessions(root, fake.url, sessions_total, clients, extra, env_extra)
+        rss_rows.append([label, out["sessions"], *out["rss"], len(out["errors"])])
+        for err in out["errors"][:2]:
+            print(f"  {label} session error: {err}", file=sys.stderr)
+    print_table(f"MCP server RSS (MiB) over {sessions_total} sessions ({clients} at a time, one call each)",
+                ["server", "sessions", "start", "25%", "50%", "75%", "100%", "errors"], rss_rows)
 
 
 def main() -> None:
@@ -243,27 +304,11 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision to measure side by side (e.g. 2b46962)")
     args = parser.parse_args()
 
-    rows = []
+    trees = [("this checkout", ROOT)]
+    if args.baseline:
+        trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
     with FakeProcess("latest", latency=args.latency, extra_agents=args.agents) as fake:
-        mix = calls_for(fake.data)
-        api_url = fake.url
-        trees = [("this checkout", ROOT)]
-        if args.baseline:
-            trees.append((f"baseline {args.baseline}", baseline_tree(args.baseline)))
-        for label, root in trees:
-            fake.clear()
-            result = run_load(root, api_url, mix, args.clients, args.calls)
-            rows.append(load_row(label, result, fake.request_count()))
-            for err in result["errors"][:3]:
-                print(f"  {label} error: {err}", file=sys.stderr)
-        print_table(f"MCP over HTTP: {args.clients} clients x {args.calls} calls, {len(fake.data['agents'])} agents, "
-                    f"{args.latency * 1000:g} ms per request", LOAD_HEADER, rows)
-        rss_rows = []
-        for label, root in trees:
-            result = run_sessions(root, api_url, args.sessions, args.clients)
-            rss_rows.append([label, result["sessions"], *result["rss"], len(result["errors"])])
-        print_table(f"Server RSS MiB over {args.sessions} sessions", ["server", "sessions", "start", "25%", "50%", "75%",
-                    "100%", "errors"], rss_rows)
+        mcp_tables(trees, fake, args.clients, args.calls, args.sessions, args.latency)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ path and query parameters, and lets concurrent identical GETs wait for the one r
 (single flight) instead of each making it: 50 sessions asking for the same page within the TTL cost
 one request and one JSON parse. Errors are never kept (each caller of a failed flight gets the error,
 the next call asks again); a write through the client forgets everything. At most ``max_entries``
-bodies are kept (expired ones are dropped first, then the oldest).
+bodies are kept (expired ones are dropped whenever one is asked for or kept, then the oldest).
 
 A body handed out here may be handed to other calls too: the query layer treats API bodies as
 read-only (it copies before it adjusts a row).
@@ -22,7 +22,7 @@ Key = Hashable  # (path, sorted query params) for GET bodies; the MCP runner key
 
 
 class SharedReads:
-    def __init__(self, ttl: float, *, max_entries: int = 128, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float, *, max_entries: int = 64, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._monotonic = monotonic
@@ -37,8 +37,10 @@ class SharedReads:
 
     async def get(self, key: Key, fetch: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         """The body for ``key``: kept (younger than the TTL), the flight in progress, or ``fetch()``."""
+        now = self._monotonic()
+        self._drop_expired(now)
         kept = self._bodies.get(key)
-        if kept is not None and self._monotonic() - kept[0] < self.ttl:
+        if kept is not None:
             self.hits += 1
             return kept[1]
         loop = asyncio.get_running_loop()
@@ -65,13 +67,19 @@ class SharedReads:
 
     def _keep(self, key: Key, body: Any) -> None:
         now = self._monotonic()
-        if len(self._bodies) >= self.max_entries:
-            for old in [k for k, (at, _) in self._bodies.items() if now - at >= self.ttl]:
-                del self._bodies[old]
-            while len(self._bodies) >= self.max_entries:
-                del self._bodies[next(iter(self._bodies))]  # the oldest kept
         self._bodies.pop(key, None)
-        self._bodies[key] = (now, body)
+        self._bodies[key] = (now, body)  # insertion order is age order: the oldest first
+        self._drop_expired(now)
+        while len(self._bodies) > self.max_entries:
+            del self._bodies[next(iter(self._bodies))]
+
+    def _drop_expired(self, now: float) -> None:
+        """Expired bodies go as soon as anything is asked or kept (a burst's pages do not linger)."""
+        while self._bodies:
+            oldest = next(iter(self._bodies))
+            if now - self._bodies[oldest][0] < self.ttl:
+                break
+            del self._bodies[oldest]
 
     def clear(self) -> None:
         """Forget every kept body (after a write); flights in progress still answer their callers."""

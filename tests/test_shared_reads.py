@@ -79,8 +79,10 @@ async def test_kept_bodies_expire_and_are_bounded() -> None:
     for name in "bcd":
         await reads.get(name, fetch(name))
     assert len(reads) == 3  # "a" (the oldest) made room for "d"
+    now[0] += 2.0
+    assert await reads.get("e", fetch("e")) == {"name": "e"} and len(reads) == 1  # the expired ones went
     await reads.get("a", fetch("a"))
-    assert fetched == ["a", "a", "b", "c", "d", "a"]
+    assert fetched == ["a", "a", "b", "c", "d", "e", "a"]
 
 
 async def test_a_caller_that_gives_up_does_not_cancel_the_shared_request() -> None:
