@@ -6,6 +6,8 @@
     process caches (a fresh client, no remembered routes, no agent list): what one CLI command
     pays. With ``warm`` one client and its caches serve every call (what a long-lived MCP server
     pays).
+    With ``nosniffio`` the process behaves as if sniffio were not installed (the cost httpcore paid
+    per request before it was a dependency).
 ``python bench/_probe.py ROOT json MODULE:FUNCTION JSON_KWARGS REPEAT``
     fetches the result once, then times writing it as ``--json`` to /dev/null REPEAT times.
 
@@ -133,9 +135,25 @@ def _json(spec: str, kwargs: dict[str, Any], repeat: int) -> dict[str, Any]:
             "plain_write_ms": [round(s * 1000, 3) for s in plain], "dump_ms": round(plain_dump * 1000, 3)}
 
 
+class _NoSniffio:
+    """``nosniffio``: behave as an environment without sniffio (before it was a dependency): every
+    ``import sniffio`` searches all of sys.path and fails, as httpcore's imports did then."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name != "sniffio":
+            return None
+        from importlib.machinery import PathFinder
+
+        PathFinder.find_spec("sniffio_is_not_installed")  # the same walk over sys.path, finding nothing
+        raise ModuleNotFoundError("No module named 'sniffio'", name=name)
+
+
 def main(argv: list[str]) -> None:
     root, mode, spec, kwargs_json, repeat = argv[:5]
     sys.path.insert(0, root)
+    if "nosniffio" in argv[5:]:
+        sys.modules.pop("sniffio", None)
+        sys.meta_path.insert(0, _NoSniffio())
     kwargs = json.loads(kwargs_json)
     with contextlib.redirect_stdout(sys.stderr):  # nothing but the figures on stdout
         if mode == "query":

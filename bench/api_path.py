@@ -116,14 +116,17 @@ def lookups(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> None
             floor = f"{pages} pages x {LATENCY * 1000:g} ms / 8 = {pages * LATENCY * 1000 / 8:.0f} ms"
         with serve(fake) as url:
             env = _env(url, config_dir)
-            for label, root in trees:
+            variants = [(label, root, ()) for label, root in trees]
+            variants.insert(1, ("this checkout, no sniffio", ROOT, ("nosniffio",)))  # as before it was a dependency
+            for label, root, flags in variants:
                 rows.append(_query_row(f"get_run {run_id[:12]} (agent #{rank}), {generation}", label, fake, root, env,
-                                       "dunetrace_cli.queries.runs:get_run", {"run_id": run_id[:12]}, repeat, floor))
+                                       "dunetrace_cli.queries.runs:get_run", {"run_id": run_id[:12]}, repeat, floor,
+                                       *flags))
             missing = "ffffffff-0000"
-            for label, root in trees:
+            for label, root, flags in variants:
                 rows.append(_query_row(f"get_run {missing} (no match), {generation}", label, fake, root, env,
                                        "dunetrace_cli.queries.runs:get_run", {"run_id": missing}, repeat,
-                                       "every run read once"))
+                                       "every run read once", *flags))
     print_table(f"Run prefix lookups, 306 agents, {LATENCY * 1000:g} ms per request, median of {repeat} cold calls",
                 ["lookup", "code", "ms", "client CPU ms", "requests", "floor", "note"], rows)
 

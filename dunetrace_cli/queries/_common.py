@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,26 @@ def seg(value: str) -> str:
     if "/" in value:  # the server decodes %2F before routing: such an id is never found (real-backend.md)
         raise NotFound(f"no agent or run '{value}': the Dunetrace API cannot address an id containing '/'.")
     return quote(value, safe="")
+
+
+async def gather_all(*aws: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather`` that cancels the others once one fails (``gather`` leaves them running:
+    requests nobody reads, e.g. the data of an agent the agent list has just said is unknown).
+
+    Raises the failure of the earliest awaitable, in argument order, among those that failed.
+    """
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            error = task.exception() if task.done() and not task.cancelled() else None
+            if error is not None:
+                raise error
+        return [t.result() for t in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def page_all(

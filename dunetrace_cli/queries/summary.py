@@ -11,7 +11,7 @@ from dunetrace_cli.models.common import SEVERITY_RANK, NextStep
 from dunetrace_cli.models.insights import Patterns
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
-from dunetrace_cli.queries._common import check_agent_id, page_all, require_agent, seg
+from dunetrace_cli.queries._common import check_agent_id, gather_all, page_all, require_agent, seg
 from dunetrace_cli.queries.health import get_health
 from dunetrace_cli.queries.patterns import get_patterns
 
@@ -51,7 +51,7 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
     insights): the run counts come from the insights the systemic verdict needs anyway.
     """
     check_agent_id(agent_id)
-    agent, health, (signal_rows, signal_total), patterns = await asyncio.gather(
+    agent, health, (signal_rows, signal_total), patterns = await gather_all(
         require_agent(client, agent_id),  # the result shows the agent's summary: one wave with the rest
         get_health(client, agent_id=agent_id),
         page_all(

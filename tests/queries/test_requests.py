@@ -144,3 +144,16 @@ async def test_concurrent_callers_share_one_agent_list_fetch(api_client, make_fa
     client = api_client(fake)
     await asyncio.gather(*(list_agents(client) for _ in range(5)))
     assert paths(fake) == ["/v1/agents"]
+
+
+async def test_an_unknown_agent_cancels_the_data_requests_still_out(api_client, make_fake) -> None:
+    import asyncio
+
+    fake = make_fake("latest", latency=0.05)
+    client = api_client(fake)
+    await list_agents(client)  # the agent list is known: "no agent" is certain at once
+    with pytest.raises(NotFound, match="no agent 'ghost'"):
+        await summarize_agent(client, agent_id="ghost")
+    await asyncio.sleep(0.15)  # requests left running would have been answered (and logged) by now
+    assert paths(fake) == ["/v1/agents"]
+    assert fake.in_flight == 0
