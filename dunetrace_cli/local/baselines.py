@@ -151,19 +151,31 @@ class BaselineCache:
             return baselines(conn, agent_id, version, before=at)
         return {m: (p75(list(w)) if len(w) >= MIN_BASELINE_RUNS else None) for m, w in group[1].items()}
 
+    def from_memory(self, agent_id: str, version: str, at: tuple[float, str]) -> bool | None:
+        """True: ``get`` answers from memory; None: the group is new here (``get`` reads the store as it
+        is); False: ``get`` would read runs of this group that this cache already saw from the store."""
+        group = self._groups.get((agent_id, version))
+        if group is None:
+            return None
+        return bool(group[2]) and at > group[0]
+
+    def at_tip(self, agent_id: str, version: str, at: tuple[float, str]) -> bool:
+        """The run is the newest of its group and the store held nothing later: no later run to flag."""
+        return self.from_memory(agent_id, version, at) is True
+
     def add(
         self, conn: Any, agent_id: str, version: str, at: tuple[float, str], metrics: dict[str, Any] | None,
-        clean: bool,
-    ) -> None:
-        """Record a just-detected run (``metrics=None``: not part of the baselines)."""
+        clean: bool, *, run_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """Record a just-detected run (``metrics=None``: not part of the baselines).
+
+        A group new to the cache is loaded from the store as of just before the run (``run_id``: the
+        run, whose own stored figures may be stale or not written yet), then the run is added."""
         key = (agent_id, version)
         group = self._groups.get(key)
         if group is not None and group[2] and at > group[0]:
             windows = group[1]
-            if metrics is not None and clean:
-                for m in METRICS:
-                    if metrics.get(m) is not None:
-                        windows[m].append(float(metrics[m]))
+            _append(windows, metrics, clean)
             self._groups[key] = (at, windows, True)
             return
         later = conn.execute(
@@ -171,9 +183,20 @@ class BaselineCache:
             "AND (run_time > ? OR (run_time = ? AND run_id > ?)) LIMIT 1",
             (agent_id, version, at[0], at[0], at[1]),
         ).fetchone()
-        loaded = _windows(conn, agent_id, version, before=at, inclusive=True)
+        loaded = _windows(conn, agent_id, version, exclude_run=run_id or at[1], before=at)
         windows = {m: deque(v, maxlen=BASELINE_LOOKBACK) for m, v in loaded.items()}
+        _append(windows, metrics, clean)
         self._groups[key] = (at, windows, later is None)
+
+    def clear(self) -> None:
+        self._groups.clear()
+
+
+def _append(windows: dict[str, deque[float]], metrics: dict[str, Any] | None, clean: bool) -> None:
+    if metrics is not None and clean:
+        for m in METRICS:
+            if metrics.get(m) is not None:
+                windows[m].append(float(metrics[m]))
 
 
 def flag_later_runs(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from dunetrace.run_builder import build_run_state
 
 from dunetrace_cli.lazy import lazy_exports
 from dunetrace_cli.local import baselines as bl
+from dunetrace_cli.local import detect_record as rec
 from dunetrace_cli.local.crossrun import cross_run_signals, injection_signal
 from dunetrace_cli.local.ingest import dumps_compact
 from dunetrace_cli.local.paths import DEFAULT_STALL_SECONDS
@@ -155,16 +155,16 @@ def _enum_value(x: Any) -> str:
 
 
 @dataclass
-class _Outcome:
+class Outcome:
     rows: list[tuple[Any, ...]]  # (failure_type, severity, step, confidence, evidence, shadow, co, det_sev, det_conf)
     metrics: dict[str, float | None] | None
     error: str | None = None
 
 
-def _evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str, float | None]) -> _Outcome:
+def evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str, float | None]) -> Outcome:
     """Every signal row for one run (post-processed), and its metrics for the baselines."""
     if not events:
-        return _Outcome([], None)
+        return Outcome([], None)
     try:
         state = build_run_state(events)
         # The first event decides identity in build_run_state; prefer run.started's (as stored).
@@ -188,7 +188,7 @@ def _evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str,
         _post_process(unique, state, incomplete)
         metrics = None if incomplete else bl.run_metrics(state)
     except Exception as exc:  # noqa: BLE001 - a bad run must not stop detection of the others
-        return _Outcome([], None, f"{type(exc).__name__}: {exc}"[:2000])
+        return Outcome([], None, f"{type(exc).__name__}: {exc}"[:2000])
     rows = []
     for s in unique:
         ft = _enum_value(s.failure_type)
@@ -201,7 +201,7 @@ def _evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str,
         shadow = 1 if (incomplete or ft not in LIVE_TYPES) else 0
         rows.append((ft, _enum_value(s.severity), int(s.step_index or 0), float(s.confidence), evidence_text,
                      shadow, int(s.co_signal_count or 0), det_sev, det_conf))  # fmt: skip
-    return _Outcome(rows, metrics)
+    return Outcome(rows, metrics)
 
 
 # ── detection of one run ──────────────────────────────────────────────────────────────────────
@@ -234,22 +234,6 @@ def detect_run(store: Store, run_id: str, *, now: float | None = None, stalled: 
     """
     with store.write() as conn:
         return detect_in(conn, run_id, now=now, stalled=stalled)
-
-
-_INSERT_SIGNAL = (
-    "INSERT OR IGNORE INTO signals(run_id, agent_id, agent_version, failure_type, severity, step_index, "
-    "confidence, evidence, detected_at, alerted, shadow, co_signal_count, detector_severity, "
-    "detector_confidence) VALUES (?,?,?,?,?,?,?,?,?,0,?,?,?,?)"
-)
-_UPSERT_METRICS = (
-    "INSERT INTO run_metrics(run_id, agent_id, agent_version, processed_at, steps, tool_latency_ms, "
-    "llm_latency_ms, token_growth, llm_tool_ratio, total_tokens, duration_s, clean, run_time) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET processed_at=excluded.processed_at, "
-    "steps=excluded.steps, tool_latency_ms=excluded.tool_latency_ms, llm_latency_ms=excluded.llm_latency_ms, "
-    "token_growth=excluded.token_growth, llm_tool_ratio=excluded.llm_tool_ratio, "
-    "total_tokens=excluded.total_tokens, duration_s=excluded.duration_s, clean=excluded.clean, "
-    "run_time=excluded.run_time"
-)
 
 
 def detect_in(
@@ -294,91 +278,15 @@ def detect_in(
         conn.execute("UPDATE runs SET needs_reeval=0 WHERE run_id=?", (run_id,))
         result.changed = False
         if cache is not None:
-            _cache_add_stored(conn, cache, run_id, agent, version, at)
+            rec.cache_add_stored(conn, cache, run_id, agent, version, at)
         return result
     if events is None:
         events = load_events(conn, run_id)
-    outcome = _evaluate(conn, run, events, base)
-    result.error = outcome.error
-    # When it was processed: the backend's clock for server-stamped runs, the run's own for file input.
-    if replace:
-        stamp = float(run["processed_at"])
-    elif now is not None:
-        stamp = now
-    elif run["event_clock"]:
-        stamp = float(run["last_received_at"] if run["last_received_at"] is not None else at[0])
-        if run["terminal_event_type"] is None:
-            stamp += stall_seconds
-    else:
-        stamp = time.time()
-    result.all_types = [r[0] for r in outcome.rows]
-    if replace:
-        old = {r[0] for r in conn.execute("SELECT failure_type FROM signals WHERE run_id=?", (run_id,))}
-        gone = old - set(result.all_types)
-        if gone:
-            conn.execute(
-                f"DELETE FROM signals WHERE run_id=? AND failure_type IN ({','.join('?' * len(gone))})",  # noqa: S608
-                [run_id, *sorted(gone)],
-            )
-        for ft, sev, step, conf, evidence, shadow, co, det_sev, det_conf in outcome.rows:
-            if ft in old:
-                conn.execute(
-                    "UPDATE signals SET severity=?, step_index=?, confidence=?, evidence=?, shadow=?, "
-                    "co_signal_count=?, detector_severity=?, detector_confidence=? WHERE run_id=? AND failure_type=?",
-                    (sev, step, conf, evidence, shadow, co, det_sev, det_conf, run_id, ft),
-                )
-    for ft, sev, step, conf, evidence, shadow, co, det_sev, det_conf in outcome.rows:
-        cur = conn.execute(
-            _INSERT_SIGNAL,
-            (run_id, agent, version, ft, sev, step, conf, evidence, stamp, shadow, co, det_sev, det_conf),
-        )
-        if cur.rowcount == 1:
-            result.new_signals.append(ft)
-    live_count = conn.execute("SELECT COUNT(*) FROM signals WHERE run_id=? AND shadow=0", (run_id,)).fetchone()[0]
-    seen_events = len(events)
-    conn.execute(
-        "UPDATE runs SET processed_at=?, trigger=?, processed_event_count=?, signal_count=?, "
-        "needs_detection=CASE WHEN event_count > ? THEN 1 ELSE 0 END, needs_reeval=0, processing_error=?, "
-        "baseline_key=? WHERE run_id=?",
-        (stamp, trigger, seen_events, live_count, seen_events, result.error, key, run_id),
-    )
-    _record_metrics(conn, run, at, stamp, outcome.metrics, clean=live_count == 0, cache=cache)
+    outcome = evaluate(conn, run, events, base)
+    at_tip = cache is not None and cache.at_tip(agent, version, at)
+    rec.record(conn, run, result, at, outcome, key, len(events), now=now, replace=replace,
+               stall_seconds=stall_seconds, cache=cache, at_tip=at_tip)  # fmt: skip
     return result
-
-
-def _record_metrics(
-    conn: Any, run: Any, at: tuple[float, str], stamp: float, metrics: dict[str, float | None] | None, *,
-    clean: bool, cache: bl.BaselineCache | None,
-) -> None:
-    """Upsert the run's baseline figures; flag later runs whose windows it enters or leaves."""
-    run_id, agent, version = run["run_id"], run["agent_id"], run["agent_version"]
-    prev = conn.execute(
-        f"SELECT clean, {','.join(bl.METRICS)} FROM run_metrics WHERE run_id=?", (run_id,)  # noqa: S608
-    ).fetchone()
-    if metrics is not None:
-        conn.execute(
-            _UPSERT_METRICS,
-            (run_id, agent, version, stamp, *[metrics[m] for m in bl.METRICS], 1 if clean else 0, at[0]),
-        )
-    elif prev is not None:
-        conn.execute("DELETE FROM run_metrics WHERE run_id=?", (run_id,))
-    before = None if prev is None or not prev[0] else {m: prev[1 + i] for i, m in enumerate(bl.METRICS)}
-    after = metrics if (metrics is not None and clean) else None
-    if before != after:
-        union = {m: (after or {}).get(m) if (after or {}).get(m) is not None else (before or {}).get(m)
-                 for m in bl.METRICS}  # fmt: skip
-        bl.flag_later_runs(conn, agent, version, at, union)
-    if cache is not None:
-        cache.add(conn, agent, version, at, metrics, clean)
-
-
-def _cache_add_stored(conn: Any, cache: bl.BaselineCache, run_id: str, agent: str, version: str,
-                      at: tuple[float, str]) -> None:
-    row = conn.execute(
-        f"SELECT clean, {','.join(bl.METRICS)} FROM run_metrics WHERE run_id=?", (run_id,)  # noqa: S608
-    ).fetchone()
-    metrics = None if row is None else {m: row[1 + i] for i, m in enumerate(bl.METRICS)}
-    cache.add(conn, agent, version, at, metrics, bool(row[0]) if row is not None else False)
 
 
 # The sweeps (local/sweep.py) build on detect_in; re-exported here lazily, so neither module imports

@@ -46,8 +46,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_finite_float)
+
+
 def loads_strict(data: str | bytes) -> Any:
     """``json.loads`` that refuses NaN/Infinity and out-of-range numbers (they break JSON readers later)."""
+    if isinstance(data, str) and not data.startswith("\ufeff"):
+        return _STRICT.decode(data)  # json.loads without building a decoder per call
     return json.loads(data, parse_constant=_reject_constant, parse_float=_parse_finite_float)
 
 
@@ -62,8 +67,12 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+
+
 def dumps_compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    """Compact JSON (``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)``)."""
+    return _COMPACT.encode(value)
 
 
 @dataclass(slots=True)

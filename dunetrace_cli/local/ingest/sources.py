@@ -55,6 +55,7 @@ def parse_line(text: str, *, now: float | None = None) -> list[Event]:
         raise ValidationFailed([_err("json_invalid", (), f"invalid JSON ({msg}{col})", None)]) from None
     if not isinstance(obj, dict):
         raise ValidationFailed([_err("model_attributes_type", (), "expected a JSON object (one event per line)", obj)])
+    plain = "\\ud" not in text and "\\uD" not in text  # no escape that can make a lone surrogate
     if "event_type" not in obj and isinstance(obj.get("events"), list):
         events = obj["events"]
         if len(events) == 0:
@@ -62,11 +63,11 @@ def parse_line(text: str, *, now: float | None = None) -> list[Event]:
         out: list[Event] = []
         stamp = time.time() if now is None else now
         for i, raw in enumerate(events):
-            out.append(normalize_event(raw, ("events", i), now=stamp))
+            out.append(normalize_event(raw, ("events", i), now=stamp, no_surrogates=plain))
         return out
     if "ts" in obj and "timestamp" not in obj and obj.get("logger") == "dunetrace":
         obj = _loki_to_event(obj)
-    return [normalize_event(obj, (), now=now)]
+    return [normalize_event(obj, (), now=now, no_surrogates=plain)]
 
 
 class _CountingReader(io.RawIOBase):

@@ -161,10 +161,59 @@ def _check_name(value: str, loc: tuple[Any, ...], errors: list[dict[str, Any]]) 
         )  # fmt: skip
 
 
-def normalize_event(raw: Any, loc: tuple[Any, ...] = (), *, now: float | None = None) -> Event:
-    """Validate one event dict as the ingest service does; raise ValidationFailed with every problem."""
+_OPTIONAL_IDS = ("parent_run_id", "trace_id", "conversation_id", "event_id")
+
+
+def _fast_event(raw: dict[str, Any]) -> Event | None:
+    """The common, well-formed event in one pass, or None when any field needs the full rules below
+    (which then produce the same Event or the errors). The caller has ruled out lone surrogates."""
+    get = raw.get
+    event_type, run_id, agent_id, version = get("event_type"), get("run_id"), get("agent_id"), get("agent_version")
+    step, ts, payload = get("step_index"), get("timestamp"), get("payload")
+    if not (
+        type(event_type) is str and event_type in KNOWN_EVENT_TYPES and type(run_id) is str and type(agent_id) is str and type(version) is str
+        and type(step) is int and type(payload) is dict
+        and ((type(ts) is float and math.isfinite(ts)) or (type(ts) is int and -(2**53) < ts < 2**53))
+        and 0 < len(run_id) <= MAX_ID_CHARS and 0 < len(agent_id) <= MAX_ID_CHARS and len(version) <= MAX_ID_CHARS
+        and 0 <= step <= MAX_STEP_INDEX and _CONTROL.search(agent_id) is None
+    ):  # fmt: skip
+        return None
+    tool_name = payload.get("tool_name")
+    if isinstance(tool_name, str) and _CONTROL.search(tool_name) is not None:
+        return None
+    ids: list[str | None] = []
+    for key in _OPTIONAL_IDS:
+        value = get(key)
+        if value is not None and (type(value) is not str or len(value) > MAX_ID_CHARS):
+            return None
+        ids.append(value or None)
+    if ids[3] is None:
+        return None  # minted from the canonical JSON by the full path
+    try:
+        payload_text = dumps_compact(payload)
+    except (ValueError, RecursionError, TypeError):
+        return None
+    return Event(
+        event_id=ids[3], run_id=run_id, agent_id=agent_id, agent_version=version, event_type=event_type,
+        step_index=step, timestamp=float(ts), parent_run_id=ids[0], trace_id=ids[1], conversation_id=ids[2],
+        payload=payload, payload_text=payload_text,
+    )  # fmt: skip
+
+
+def normalize_event(
+    raw: Any, loc: tuple[Any, ...] = (), *, now: float | None = None, no_surrogates: bool = False
+) -> Event:
+    """Validate one event dict as the ingest service does; raise ValidationFailed with every problem.
+
+    ``no_surrogates``: the caller knows no string of ``raw`` holds a lone surrogate (its JSON text has no
+    ``\\ud`` escape), which allows the one-pass path for well-formed events.
+    """
     if not isinstance(raw, dict):
         raise ValidationFailed([_err("model_attributes_type", loc, "Input should be a valid dictionary", raw)])
+    if no_surrogates:
+        fast = _fast_event(raw)
+        if fast is not None:
+            return fast
     errors: list[dict[str, Any]] = []
     event_type = _req_str(raw, "event_type", loc, errors)
     if event_type and not any(e["loc"][-1] == "event_type" for e in errors) and event_type not in KNOWN_EVENT_TYPES:
