@@ -5,8 +5,9 @@ run/event ids, 60 agents, spread over 7 days ending 10 minutes ago, so every unf
 stall timeout by its own clock).
 
 * **floor**: a plain parse-and-insert of the same lines into the same ``events`` table with the same
-  indexes (``json.loads``, compact ``json.dumps`` of the payload, ``executemany`` in 2,000-row
-  transactions), no validation, no run rows, no detection.
+  indexes and the same write settings as ``local ingest`` (``json.loads``, compact ``json.dumps`` of the
+  payload, ``executemany`` in transactions of ``load.COMMIT_EVERY`` rows inside ``load.bulk_writes``:
+  WAL, ``synchronous=NORMAL``, the same checkpoint interval), no validation, no run rows, no detection.
 * **JSONL**: ``dunetrace local ingest FILE --json`` as a user runs it (validation, run bookkeeping,
   detection while streaming, the stall sweep), in a child process; peak RSS = its VmHWM.
 * **HTTP**: ``dunetrace local serve --stall-seconds 2`` in a subprocess; the real SDK's
@@ -81,6 +82,7 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[str, int, float]:
 # ── children ──────────────────────────────────────────────────────────────────────────────────
 def child_floor(source: str, db: str) -> None:
     """Plain parse + insert of the same rows into the same table and indexes."""
+    from dunetrace_cli.local.load import COMMIT_EVERY, bulk_writes
     from dunetrace_cli.local.store import open_store
 
     store = open_store(db)
@@ -99,17 +101,17 @@ def child_floor(source: str, db: str) -> None:
         conn.execute("COMMIT")
         rows.clear()
 
-    with open(source, "rb") as fh:
+    with bulk_writes(store), open(source, "rb") as fh:
         for line in fh:
             e = json.loads(line)
             rows.append((e["event_id"], e["run_id"], e["agent_id"], e["agent_version"], e["event_type"],
                          e["step_index"], e["timestamp"], e["parent_run_id"], e["trace_id"], e["conversation_id"],
                          json.dumps(e["payload"], separators=(",", ":"), ensure_ascii=False), e["timestamp"]))  # fmt: skip
             n += 1
-            if len(rows) >= 2000:
+            if len(rows) >= COMMIT_EVERY:
                 commit()
-    if rows:
-        commit()
+        if rows:
+            commit()
     store.close()
     print(json.dumps({"events": n, "seconds": time.perf_counter() - start, "peak_rss_kb": vm_hwm_kb()}))
 

@@ -85,9 +85,27 @@ def injection_signal(events: list[dict[str, Any]], run: Any) -> FailureSignal | 
     return None
 
 
+def lineage(conn: Any, run: Any) -> list[str]:
+    """The agents of this run, its parent, grandparent ... as far as the store knows, root first."""
+    chain = [run["agent_id"]]
+    seen = {run["run_id"]}
+    current = run["parent_run_id"]
+    while current and current not in seen and len(chain) < _MAX_LINEAGE:
+        seen.add(current)
+        row = conn.execute("SELECT agent_id, parent_run_id FROM runs WHERE run_id=?", (current,)).fetchone()
+        if row is None:
+            break
+        chain.append(row[0])
+        current = row[1]
+    chain.reverse()
+    return chain
+
+
 def cross_run_signals(
-    conn: Any, run: Any, events: list[dict[str, Any]], load_events: EventLoader
+    conn: Any, run: Any, events: list[dict[str, Any]], load_events: EventLoader, chain: list[str] | None = None
 ) -> list[FailureSignal]:
+    """HANDOFF_CONTEXT_LOSS and DELEGATION_LOOP of a child run. ``load_events`` reads the parent's events;
+    ``chain`` is the lineage when the caller took it already (another process, as of an earlier moment)."""
     parent_id = run["parent_run_id"]
     if not parent_id:
         return []
@@ -105,18 +123,8 @@ def cross_run_signals(
         sig = handoff.evaluate_handoff(context, child_input, run["run_id"], run["agent_id"], run["agent_version"])
         if sig:
             out.append(sig)
-    # Lineage, root first: this run, its parent, grandparent ... as far as the store knows.
-    chain = [run["agent_id"]]
-    seen = {run["run_id"]}
-    current = parent_id
-    while current and current not in seen and len(chain) < _MAX_LINEAGE:
-        seen.add(current)
-        row = conn.execute("SELECT agent_id, parent_run_id FROM runs WHERE run_id=?", (current,)).fetchone()
-        if row is None:
-            break
-        chain.append(row["agent_id"])
-        current = row["parent_run_id"]
-    chain.reverse()
+    if chain is None:
+        chain = lineage(conn, run)
     if len(chain) >= 2:
         sig = DelegationLoopDetector().evaluate_delegation_cycle(
             _find_agent_cycle(chain), chain, run["run_id"], run["agent_id"], run["agent_version"]

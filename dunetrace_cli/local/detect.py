@@ -87,10 +87,13 @@ def _event_dict(r: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def load_events(conn: Any, run_id: str) -> list[dict[str, Any]]:
-    """One run's stored events in replay order (step, then time, then arrival)."""
+def load_events(conn: Any, run_id: str, *, max_seq: int | None = None) -> list[dict[str, Any]]:
+    """One run's stored events in replay order (step, then time, then arrival); ``max_seq``: only those
+    stored by then (what another process saw at that moment)."""
+    upto = "" if max_seq is None else f" AND seq <= {int(max_seq)}"
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id=? ORDER BY step_index, COALESCE(timestamp, 0), seq",
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id=?{upto} "  # noqa: S608
+        "ORDER BY step_index, COALESCE(timestamp, 0), seq",
         (run_id,),
     ).fetchall()
     return [_event_dict(r) for r in rows]
@@ -161,8 +164,13 @@ class Outcome:
     error: str | None = None
 
 
-def evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str, float | None]) -> Outcome:
-    """Every signal row for one run (post-processed), and its metrics for the baselines."""
+def evaluate(
+    conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str, float | None], *,
+    max_seq: int | None = None, chain: list[str] | None = None,
+) -> Outcome:  # fmt: skip
+    """Every signal row for one run (post-processed), and its metrics for the baselines.
+
+    ``max_seq``/``chain``: the store as another process saw it (see ``load_events``, ``crossrun.lineage``)."""
     if not events:
         return Outcome([], None)
     try:
@@ -176,7 +184,8 @@ def evaluate(conn: Any, run: Any, events: list[dict[str, Any]], base: dict[str, 
         inj = injection_signal(events, run)
         if inj:
             found.append(inj)
-        found.extend(cross_run_signals(conn, run, events, load_events))
+        loader = load_events if max_seq is None else (lambda c, r: load_events(c, r, max_seq=max_seq))
+        found.extend(cross_run_signals(conn, run, events, loader, chain))
         seen: set[str] = set()
         unique = []
         for s in found:
@@ -247,12 +256,15 @@ def detect_in(
     run: Any = None,
     events: list[dict[str, Any]] | None = None,
     cache: bl.BaselineCache | None = None,
+    max_seq: int | None = None,
+    chain: list[str] | None = None,
 ) -> RunDetection | None:
     """Detection of one run inside the caller's write transaction (so it sees earlier runs' results).
 
     ``recheck`` ("ready" / "stalled" / "reeval") re-verifies, under the write lock, that the run still
     needs it: another process (a server and a `local ingest` on one file) may have just done it.
-    ``run``/``events`` may be passed pre-loaded (a sweep loads a chunk at once).
+    ``run``/``events`` may be passed pre-loaded (a sweep loads a chunk at once); ``max_seq``/``chain``:
+    the store as of an earlier moment (see ``evaluate``).
     """
     if run is None:
         run = conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
@@ -281,8 +293,8 @@ def detect_in(
             rec.cache_add_stored(conn, cache, run_id, agent, version, at)
         return result
     if events is None:
-        events = load_events(conn, run_id)
-    outcome = evaluate(conn, run, events, base)
+        events = load_events(conn, run_id, max_seq=max_seq)
+    outcome = evaluate(conn, run, events, base, max_seq=max_seq, chain=chain)
     at_tip = cache is not None and cache.at_tip(agent, version, at)
     rec.record(conn, run, result, at, outcome, key, len(events), now=now, replace=replace,
                stall_seconds=stall_seconds, cache=cache, at_tip=at_tip)  # fmt: skip

@@ -60,17 +60,22 @@ def record(
     stall_seconds: float,
     cache: bl.BaselineCache | None,
     at_tip: bool = False,
+    batch: Batch | None = None,
 ) -> None:
     """Write one run's detection (``outcome``: rows, metrics, error) inside the caller's write transaction.
 
     ``at_tip``: the run is the newest of its agent version in a store holding nothing later, so no later
-    run can need a re-evaluation (the baseline cache knows it).
+    run can need a re-evaluation (the baseline cache knows it). ``batch``: a first detection at the tip
+    only collects its rows there, written by ``batch.write`` (the caller's, before its commit).
     """
     run_id, agent, version = run["run_id"], run["agent_id"], run["agent_version"]
     result.error = outcome.error
     stamp = stamp_of(run, at, now=now, replace=replace, stall_seconds=stall_seconds)
     result.all_types = [r[0] for r in outcome.rows]
     first = run["processed_at"] is None and not replace
+    if first and at_tip and batch is not None:
+        batch.add(run_id, agent, version, outcome, stamp, result, key, seen_events, at)
+        return
     if first:  # never detected: no signals, no baseline row yet
         conn.executemany(
             _INSERT_SIGNAL,
@@ -85,6 +90,34 @@ def record(
     conn.execute(_UPDATE_RUN, (stamp, result.trigger, seen_events, live_count, seen_events, result.error, key, run_id))
     _record_metrics(conn, run, at, stamp, outcome.metrics, clean=live_count == 0, cache=cache, first=first,
                     at_tip=at_tip)  # fmt: skip
+
+
+class Batch:
+    """First detections at the tip, written with one ``executemany`` per table (see ``record``)."""
+
+    def __init__(self) -> None:
+        self.signals: list[tuple[Any, ...]] = []
+        self.runs: list[tuple[Any, ...]] = []
+        self.metrics: list[tuple[Any, ...]] = []
+
+    def add(
+        self, run_id: str, agent: str, version: str, outcome: Any, stamp: float, result: Any, key: str, seen: int,
+        at: tuple[float, str],
+    ) -> None:  # fmt: skip
+        self.signals += [(run_id, agent, version, ft, sev, step, conf, evidence, stamp, shadow, co, det_sev, det_conf)
+                         for ft, sev, step, conf, evidence, shadow, co, det_sev, det_conf in outcome.rows]  # fmt: skip
+        result.new_signals.extend(result.all_types)
+        live = sum(1 for r in outcome.rows if not r[5])
+        self.runs.append((stamp, result.trigger, seen, live, seen, result.error, key, run_id))
+        if outcome.metrics is not None:
+            m = outcome.metrics
+            self.metrics.append((run_id, agent, version, stamp, *[m[k] for k in bl.METRICS], 1 if live == 0 else 0, at[0]))
+
+    def write(self, conn: Any) -> None:
+        conn.executemany(_INSERT_SIGNAL, self.signals)
+        conn.executemany(_UPDATE_RUN, self.runs)
+        conn.executemany(_UPSERT_METRICS, self.metrics)
+        self.signals, self.runs, self.metrics = [], [], []
 
 
 def _rewrite_signals(

@@ -1,0 +1,203 @@
+"""`local ingest`'s detection process: the SDK's detectors on a second core while the first parses and writes.
+
+The importing process stays the store's only writer. It sends batches of runs due for their *first*
+detection, in run-time order, each with a snapshot of its ``runs`` row and its events (or ``None``: the
+child reads them from the store, where they are committed). The child keeps the baselines of every agent
+version in memory (:class:`~dunetrace_cli.local.baselines.BaselineCache`), runs the detectors and sends
+back, per run, what :func:`dunetrace_cli.local.detect_record.record` needs; the parent writes it, in the
+order it sent the runs. So each agent version's runs are still evaluated one after another in run time,
+exactly as in one process.
+
+What the child cannot answer from memory it leaves to the parent (the run comes back as ``None``, and so
+does every later run of that agent version): a group whose stored history holds runs later than the
+run (a file older than what the store already has), or a run earlier than one the child already
+evaluated. The parent detects those in-process after the child has finished, where the store is
+complete and re-evaluation takes care of the order. If the child dies, the parent detects whatever was
+in flight itself and carries on alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from dunetrace_cli.local import baselines as bl
+from dunetrace_cli.local.detect import evaluate, load_events_many, run_time
+from dunetrace_cli.local.ingest import Event
+from dunetrace_cli.local.store import Store
+
+#: The ``runs`` columns evaluation and recording read from the snapshot (a child run's also carries
+#: ``_max_seq``, the newest stored event when it was sent, and ``_chain``, its lineage then: its
+#: cross-run detectors see the store as the importer did, not as it is when the child gets to it).
+ROW_KEYS = (
+    "run_id", "agent_id", "agent_version", "parent_run_id", "completed_at", "last_event_at", "started_at",
+    "event_clock", "last_received_at", "terminal_event_type", "processed_at", "trigger", "baseline_key",
+    "needs_detection", "needs_reeval",
+)  # fmt: skip
+#: Events in flight before the parent waits for results (bounds both processes' memory).
+MAX_INFLIGHT_EVENTS = 60_000
+#: Inputs smaller than this are detected in-process (a second process costs more than it saves).
+MIN_INPUT_BYTES = 8 * 1024 * 1024
+
+Job = tuple[dict[str, Any], str, list[tuple[Any, ...]] | None]  # (row snapshot, kind, events or None)
+Result = tuple[str, list[tuple[Any, ...]], dict[str, Any] | None, str | None, bool, int] | None
+
+
+def event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
+    """A run's events in replay order (step, then time, then arrival), compact for the pipe."""
+    ordered = sorted(events, key=lambda e: (e.step_index, e.timestamp))
+    return [(e.event_type, e.agent_id, e.agent_version, e.step_index, e.timestamp, e.payload, e.parent_run_id,
+             e.trace_id, e.conversation_id, e.event_id) for e in ordered]  # fmt: skip
+
+
+def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [
+        {"event_type": t[0], "run_id": run_id, "agent_id": t[1], "agent_version": t[2], "step_index": t[3],
+         "timestamp": t[4], "payload": t[5], "parent_run_id": t[6], "trace_id": t[7], "conversation_id": t[8],
+         "event_id": t[9]}
+        for t in events
+    ]  # fmt: skip
+
+
+# ── the child ─────────────────────────────────────────────────────────────────────────────────
+class _Evaluator:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.cache = bl.BaselineCache()
+        self.left: set[tuple[str, str]] = set()  # groups handed back to the parent
+
+    def one(self, row: dict[str, Any], events: list[dict[str, Any]]) -> Result:
+        group = (row["agent_id"], row["agent_version"])
+        at = run_time(row)
+        if group in self.left:
+            return None
+        memory = self.cache.from_memory(*group, at)
+        if memory is False:  # the store would have to answer for runs still in flight: not here
+            self.left.add(group)
+            return None
+        base = self.cache.get(self.conn, *group, at)
+        outcome = evaluate(self.conn, row, events, base, max_seq=row.get("_max_seq"), chain=row.get("_chain"))
+        clean = not any(r[5] == 0 for r in outcome.rows)
+        self.cache.add(self.conn, *group, at, outcome.metrics, clean, run_id=row["run_id"])
+        return (bl.baseline_key(base), outcome.rows, outcome.metrics, outcome.error, memory is True, len(events))
+
+
+def _child(db: str, tasks: Any, results: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends this process; no second traceback
+    store = Store(Path(db))
+    try:
+        ev = _Evaluator(store.conn())
+        while True:
+            batch: list[Job] | None = tasks.get()
+            if batch is None:
+                break
+            missing = [job[0]["run_id"] for job in batch if job[2] is None]
+            loaded = load_events_many(ev.conn, missing) if missing else {}
+            out: list[Result] = []
+            for row, _kind, events in batch:
+                dicts = event_dicts(row["run_id"], events) if events is not None else loaded.get(row["run_id"], [])
+                out.append(ev.one(row, dicts))
+            results.put(("ok", out))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which carries on alone
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        store.close()
+
+
+# ── the parent's handle ───────────────────────────────────────────────────────────────────────
+class DetectionProcess:
+    """The child and the batches in flight, in the order sent. A batch holds every run picked, the ones
+    the parent keeps (``child=False``) in their place among those the child evaluates."""
+
+    def __init__(self, db: Path) -> None:
+        method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
+        self._tasks = ctx.Queue()
+        self._results = ctx.Queue()
+        self._proc = ctx.Process(  # type: ignore[attr-defined]
+            target=_child, args=(str(db), self._tasks, self._results), daemon=True, name="dunetrace-detect"
+        )
+        self._proc.start()
+        self.inflight: deque[tuple[list[tuple[Job, bool]], int]] = deque()
+        self.inflight_events = 0
+        self.inflight_ids: set[str] = set()
+        self.failed: str | None = None
+
+    def submit(self, jobs: list[tuple[Job, bool]]) -> None:
+        """Queue a batch: (job, whether the child evaluates it)."""
+        if not jobs:
+            return
+        n = sum(len(j[2]) if j[2] is not None else 1 for j, _ in jobs)
+        mine = [j for j, child in jobs if child]
+        if mine:
+            self._tasks.put(mine)
+        self.inflight.append((jobs, n))
+        self.inflight_events += n
+        self.inflight_ids.update(j[0]["run_id"] for j, _ in jobs)
+
+    def busy(self) -> bool:
+        return self.inflight_events > MAX_INFLIGHT_EVENTS
+
+    def collect(self, *, block: bool) -> list[tuple[Job, bool, Result]]:
+        """(job, evaluated by the child, its result) of the batches that are back, in order (``block``: wait
+        for at least one if any is in flight). When the child failed, ``failed`` says why and the batches
+        still in flight stay in ``inflight``."""
+        out: list[tuple[Job, bool, Result]] = []
+        while self.inflight and self.failed is None:
+            jobs, n = self.inflight[0]
+            results: list[Result] = []
+            if any(child for _, child in jobs):
+                try:
+                    msg = self._results.get(timeout=1.0) if block and not out else self._results.get_nowait()
+                except queue.Empty:
+                    if block and not out and self._proc.is_alive():
+                        continue
+                    if not self._proc.is_alive() and self._results.empty():
+                        self.failed = f"the detection process exited ({self._proc.exitcode})"
+                    break
+                if msg[0] != "ok":
+                    self.failed = str(msg[1])
+                    break
+                results = list(msg[1])
+            self.inflight.popleft()
+            self.inflight_events -= n
+            it = iter(results)
+            for job, child in jobs:
+                self.inflight_ids.discard(job[0]["run_id"])
+                out.append((job, child, next(it) if child else None))
+        return out
+
+    def lost(self) -> list[tuple[Job, bool]]:
+        """The jobs in flight when the child failed, in the order sent (the caller detects them)."""
+        jobs = [job for batch, _ in self.inflight for job in batch]
+        self.inflight.clear()
+        self.inflight_ids.clear()
+        self.inflight_events = 0
+        return jobs
+
+    def close(self) -> None:
+        try:
+            if self._proc.is_alive():
+                self._tasks.put(None)
+                self._proc.join(5)
+        finally:
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(5)
+            self._tasks.close()
+            self._results.close()
+            self._tasks.cancel_join_thread()
+            self._results.cancel_join_thread()
+
+
+def worth_a_process(total_bytes: int | None) -> bool:
+    """A second process pays off on a second core and an input of some megabytes (or a stream)."""
+    if (os.cpu_count() or 1) < 2:
+        return False
+    return total_bytes is None or total_bytes >= MIN_INPUT_BYTES

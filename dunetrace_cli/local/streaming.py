@@ -1,0 +1,210 @@
+"""Detection while `local ingest` streams a file in: runs detected in run-time order as the input's own
+clock passes them, on a second process when that pays (:mod:`dunetrace_cli.local.detect_proc`).
+
+A completed run waits until the input's newest event is a stall timeout past its end, so a run that
+stalled earlier is detected before it. The runs due are sent to the detection process with their
+events from memory; the results are written here, by the one writer, in the order sent. A run detected
+before (late events), one still in flight, or one the process handed back is detected in-process once
+the process is done; after that the sweep takes stalled runs and re-evaluations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dunetrace_cli.local import baselines as bl
+from dunetrace_cli.local import detect
+from dunetrace_cli.local import detect_proc as dp
+from dunetrace_cli.local.crossrun import lineage
+from dunetrace_cli.local.detect import RunDetection, run_time
+from dunetrace_cli.local.detect_record import Batch, record
+from dunetrace_cli.local.ingest import Event, WriteOutcome
+from dunetrace_cli.local.stall import stalled_where
+from dunetrace_cli.local.store import Store
+from dunetrace_cli.local.sweep import SweepSummary, detect_runs
+
+#: Events of still-open runs kept in memory for their detection (beyond that they are re-read).
+MAX_BUFFERED = 50_000
+_CHUNK = 500
+
+
+class StreamDetector:
+    """Detection of one `local ingest` (``use_process``: None decides by the input's size)."""
+
+    def __init__(
+        self, store: Store, *, stall_seconds: float | None, use_process: bool | None, total_bytes: int | None
+    ) -> None:
+        self.store = store
+        self.stall_seconds = stall_seconds
+        self.stall_s = float(stall_seconds) if stall_seconds is not None else detect.DEFAULT_STALL_SECONDS
+        self.found = SweepSummary()
+        self.cache = bl.BaselineCache()
+        self.buffers: dict[str, list[Event]] = {}  # open runs' events, in arrival order
+        self.buffered = 0
+        self.waiting: dict[str, float] = {}  # ready runs -> their run time
+        self.event_counts: dict[str, int] = {}  # run -> its stored events (after the last write)
+        self.taken: set[tuple[str, str]] = set()  # agent versions this process detects (not the child)
+        want = dp.worth_a_process(total_bytes) if use_process is None else use_process
+        self._want_process = want
+        self.proc: dp.DetectionProcess | None = None
+
+    # -- streaming ---------------------------------------------------------------------------
+    def written(self, outcome: WriteOutcome, watermark: float | None) -> None:
+        """A batch was stored: remember its runs' events, then detect what the input's clock made due."""
+        self.event_counts.update(outcome.event_counts)
+        for run_id, evs in outcome.new_events.items():
+            self.buffers.setdefault(run_id, []).extend(evs)
+            self.buffered += len(evs)
+        for run_id in outcome.ready_runs:
+            self.waiting[run_id] = outcome.run_times.get(run_id) or 0.0
+        self.due(watermark)
+        if self.buffered > MAX_BUFFERED:  # runs that never finish: forget their events, detection re-reads them
+            self.buffers.clear()
+            self.buffered = 0
+
+    def due(self, watermark: float | None) -> None:
+        """Detect, in run-time order, the runs that ended before ``watermark`` (every ready run if None)."""
+        timed = [(at, r, "ready") for r, at in self.waiting.items() if watermark is None or at <= watermark]
+        if watermark is not None and self.stall_seconds is not None:
+            timed += [(at, r, "stalled") for r, at in stalled_by(self.store, watermark)]
+        if timed:
+            timed.sort()
+            picks = [(r, kind) for _, r, kind in timed]
+            events: dict[str, list[Event]] = {}
+            for run_id, _kind in picks:
+                self.waiting.pop(run_id, None)
+                evs = self.buffers.pop(run_id, [])
+                self.buffered -= len(evs)
+                if evs and len(evs) == self.event_counts.get(run_id):  # all of the run's events are in memory
+                    events[run_id] = evs
+            for i in range(0, len(picks), _CHUNK):
+                self._detect(picks[i : i + _CHUNK], events)
+        self._poll(block=False)
+
+    def _detect(self, picks: list[tuple[str, str]], events: dict[str, list[Event]]) -> None:
+        if self.proc is None and self._want_process:
+            self._want_process = False
+            self.proc = dp.DetectionProcess(self.store.path)
+        if self.proc is None:
+            known = {r: _replay_dicts(evs) for r, evs in events.items()}
+            detect_runs(self.store, picks, summary=self.found, cache=self.cache, stall_seconds=self.stall_s,
+                        events=known)  # fmt: skip
+            return
+        conn = self.store.conn()
+        rows = _rows(conn, [r for r, _ in picks])
+        max_seq = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
+        jobs: list[tuple[dp.Job, bool]] = []
+        for run_id, kind in picks:
+            row = rows.get(run_id)
+            if row is None or (kind == "stalled" and run_id in self.proc.inflight_ids):
+                continue  # (a stalled run still in flight: its detection is on its way)
+            row["_max_seq"] = max_seq  # what this process would read now: the run's and its parent's events
+            if row["parent_run_id"]:
+                row["_chain"] = lineage(conn, row)
+            evs = events.get(run_id)
+            # A first detection goes to the child; a run detected before (late events) or still in flight
+            # is detected here, in its place in the order.
+            child = row["processed_at"] is None and run_id not in self.proc.inflight_ids
+            jobs.append(((row, kind, dp.event_tuples(evs) if evs is not None else None), child))
+        self.proc.submit(jobs)
+        while self.proc is not None and self.proc.busy():
+            self._poll(block=True)
+
+    def _poll(self, *, block: bool) -> None:
+        if self.proc is None or not self.proc.inflight:
+            return
+        results = self.proc.collect(block=block)
+        if results:
+            self._record(results)
+        if self.proc.failed is not None:
+            self._fall_back()
+
+    def _record(self, results: list[tuple[dp.Job, bool, dp.Result]]) -> None:
+        """Write the results in the order sent; detect here the runs kept or handed back, in their place.
+        An agent version the parent detected a run of stays with the parent from then on (``taken``)."""
+        batch = Batch()
+        with self.store.write() as conn:
+            current = _rows(conn, [job[0]["run_id"] for job, _, _ in results])
+            for (row, kind, evs), child, res in results:
+                now_row = current.get(row["run_id"])
+                if now_row is None:
+                    continue
+                group = (row["agent_id"], row["agent_version"])
+                if child and res is not None and group not in self.taken:
+                    if now_row["processed_at"] is not None:
+                        continue  # another process analysed it meanwhile
+                    key, rows, metrics, error, at_tip, seen = res
+                    det = RunDetection(run_id=row["run_id"], trigger=row["terminal_event_type"] or "stalled")
+                    record(conn, row, det, run_time(row), detect.Outcome(rows, metrics, error), key, seen, now=None,
+                           replace=False, stall_seconds=self.stall_s, cache=None, at_tip=at_tip, batch=batch)  # fmt: skip
+                    self.found.add(det)
+                    continue
+                batch.write(conn)  # what follows reads the baselines
+                self.taken.add(group)
+                fresh = conn.execute("SELECT * FROM runs WHERE run_id=?", (row["run_id"],)).fetchone()
+                self._here(conn, row, kind, evs, fresh)
+            batch.write(conn)
+
+    def _here(self, conn: Any, row: dict[str, Any], kind: str, evs: list[tuple[Any, ...]] | None, now_row: Any) -> None:
+        """Detect one run in this process as it was when picked (its row then, the events stored then); a
+        run analysed meanwhile is taken as it is now (late events)."""
+        first = now_row["processed_at"] is None
+        run = dict(row, needs_detection=1, needs_reeval=0) if first else now_row
+        events = dp.event_dicts(row["run_id"], evs) if evs is not None else None
+        det = detect.detect_in(
+            conn, row["run_id"], now=None, stalled=kind == "stalled", recheck=None if first else kind,
+            stall_seconds=self.stall_s, run=run, events=events, cache=self.cache, max_seq=row.get("_max_seq"),
+            chain=row.get("_chain"),
+        )  # fmt: skip
+        if det is not None:
+            self.found.add(det)
+
+    def _fall_back(self) -> None:
+        """The detection process failed: detect what was in flight here, and carry on in-process."""
+        assert self.proc is not None
+        lost = self.proc.lost()
+        self.proc.close()
+        self.proc = None
+        with self.store.write() as conn:
+            current = _rows(conn, [job[0]["run_id"] for job, _ in lost])
+            for (row, kind, evs), _child in lost:
+                now_row = current.get(row["run_id"])
+                if now_row is not None:
+                    self._here(conn, row, kind, evs, now_row)
+
+    # -- the end -----------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Every ready run detected, the process drained and stopped."""
+        self.due(None)
+        while self.proc is not None and self.proc.inflight:
+            self._poll(block=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.close()
+            self.proc = None
+
+
+def stalled_by(store: Store, watermark: float) -> list[tuple[str, float]]:
+    """Unfinished runs whose last event is older than ``watermark`` (this input's own time, less the
+    stall), with their run time."""
+    where, params = stalled_where(watermark, None)
+    sql = f"SELECT run_id, COALESCE(last_event_at, started_at, 0) FROM runs WHERE {where}"  # noqa: S608
+    return [(r[0], float(r[1])) for r in store.conn().execute(sql, params)]
+
+
+def _rows(conn: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    cols = ",".join(dp.ROW_KEYS)
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i : i + 500]
+        for r in conn.execute(f"SELECT {cols} FROM runs WHERE run_id IN ({','.join('?' * len(part))})", part):  # noqa: S608
+            out[r[0]] = dict(zip(dp.ROW_KEYS, r))
+    return out
+
+
+def _replay_dicts(events: list[Event]) -> list[dict[str, Any]]:
+    """A run's events as detection reads them from the store: step, then time, then arrival."""
+    ordered = sorted(events, key=lambda e: (e.step_index, e.timestamp))
+    return [e.to_sdk_dict() for e in ordered]

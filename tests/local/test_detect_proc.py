@@ -1,0 +1,121 @@
+"""`local ingest`'s detection process gives exactly the store one process gives (issue 11).
+
+Six clones of the SDK 0.5.7 fixture (bench/_gen_events.py, one agent per family so the cross-run
+baselines fill up), ingested with the detection process forced on and forced off: in time order, with the
+clones reversed (every agent version's runs arrive newest first), into a store that already holds the
+newer half (the process hands those agent versions back), and with the process killed mid-file (the
+importer detects what was in flight and carries on alone). Signals, processing times, triggers and the
+baseline figures must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dunetrace_cli.local import detect_proc
+from dunetrace_cli.local.load import ingest_sources
+from dunetrace_cli.local.store import open_store
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from _gen_events import clone_events  # noqa: E402
+
+CLONES = 6
+PER_CLONE = 648
+
+
+def _clones() -> list[list[dict[str, Any]]]:
+    events = list(clone_events(CLONES * PER_CLONE, agents_per_family=1, span_days=2, now=time.time() - 3600))
+    return [events[k * PER_CLONE : (k + 1) * PER_CLONE] for k in range(CLONES)]
+
+
+def _file(path: Path, events: list[dict[str, Any]]) -> str:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(e) + "\n" for e in events)
+    return str(path)
+
+
+def _ingest(db: Path, files: list[str], *, proc: bool, commit_every: int = 500) -> dict[str, Any]:
+    store = open_store(db)
+    try:
+        summary = None
+        for f in files:
+            summary = ingest_sources(store, [f], report=lambda p: None, detect_process=proc, commit_every=commit_every)
+    finally:
+        store.close()
+    assert summary is not None
+    return summary.as_dict()
+
+
+def _state(db: Path) -> dict[str, Any]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {
+            "signals": sorted(conn.execute(
+                "SELECT run_id, failure_type, severity, shadow, ROUND(confidence, 6), evidence, detected_at, "
+                "co_signal_count FROM signals"
+            ).fetchall()),
+            "runs": sorted(conn.execute(
+                "SELECT run_id, processed_at, trigger, signal_count, needs_detection, needs_reeval, processed_event_count "
+                "FROM runs"
+            ).fetchall()),
+            "metrics": sorted(conn.execute("SELECT * FROM run_metrics").fetchall()),
+        }  # fmt: skip
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("order", ["time", "reversed", "newer-half-first"])
+def test_the_detection_process_gives_the_store_one_process_gives(tmp_path: Path, order: str) -> None:
+    clones = _clones()
+    if order == "time":
+        files = [_file(tmp_path / "all.jsonl", [e for c in clones for e in c])]
+    elif order == "reversed":
+        files = [_file(tmp_path / "rev.jsonl", [e for c in reversed(clones) for e in c])]
+    else:
+        files = [_file(tmp_path / "new.jsonl", [e for c in clones[3:] for e in c]),
+                 _file(tmp_path / "old.jsonl", [e for c in clones[:3] for e in c])]  # fmt: skip
+    one = _ingest(tmp_path / "one.db", files, proc=False)
+    two = _ingest(tmp_path / "two.db", files, proc=True)
+    want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
+    assert len(want["signals"]) > CLONES * 30 and len(want["metrics"]) > CLONES * 40
+    for key in ("signals", "runs", "metrics"):
+        assert got[key] == want[key], (order, key, set(got[key]) ^ set(want[key]))
+    assert got["runs"] and all(r[1] is not None for r in got["runs"])  # every run analysed
+    assert {k: v for k, v in two.items() if k not in ("db", "seconds")} == {
+        k: v for k, v in one.items() if k not in ("db", "seconds")
+    }
+
+
+def test_a_dead_detection_process_costs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [e for c in _clones() for e in c]
+    src = _file(tmp_path / "all.jsonl", events)
+    _ingest(tmp_path / "one.db", [src], proc=False)
+    started: list[detect_proc.DetectionProcess] = []
+    original = detect_proc.DetectionProcess.submit
+
+    def submit(self: detect_proc.DetectionProcess, jobs: list[detect_proc.Job]) -> None:
+        original(self, jobs)
+        started.append(self)
+        if len(started) == 3:  # the third batch: the child dies with work in flight
+            os.kill(self._proc.pid, signal.SIGKILL)
+            self._proc.join(10)
+
+    monkeypatch.setattr(detect_proc.DetectionProcess, "submit", submit)
+    summary = _ingest(tmp_path / "two.db", [src], proc=True)
+    assert len(started) >= 3 and started[0].failed is not None  # it did die, and was noticed
+    assert summary["runs_pending"] == 0 and not summary["detection_errors"]
+    want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
+    for key in ("signals", "runs", "metrics"):
+        assert got[key] == want[key], (key, set(got[key]) ^ set(want[key]))
