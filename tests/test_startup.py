@@ -171,3 +171,41 @@ def test_plain_converter_takes_the_common_values_itself(monkeypatch: pytest.Monk
 def test_the_hand_written_entries_are_in_app() -> None:
     names = [entry.name for entry in (*app_module.LATE_COMMANDS, *app_module.GROUPS)]
     assert names == ["check", "doctor", "export", "demo", "help", "config", "mcp", "local"]
+
+
+# ---------------------------------------------------------------- the cyclic GC during start-up
+
+
+@pytest.mark.parametrize("args", [["config", "path"], ["guide", "python"], ["agents", "--json"]])
+def test_the_gc_is_back_on_once_the_command_works(served, args: list[str], capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """main() turns the cyclic GC off for start-up; every command turns it back on before its work."""
+    import gc
+
+    from dunetrace_cli.cli.app import run
+
+    url, _ = served("latest")
+    monkeypatch.setenv("DUNETRACE_API_URL", url)
+    monkeypatch.setenv("DUNETRACE_CONFIG_DIR", str(tmp_path))
+    gc.disable()
+    try:
+        assert run(args) == 0
+        assert gc.isenabled(), args
+    finally:
+        gc.enable()
+    assert capsys.readouterr().out
+
+
+def test_main_turns_the_gc_off_for_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from dunetrace_cli.cli import app as app_module
+
+    seen: list[bool] = []
+    monkeypatch.setattr(app_module, "run", lambda argv: seen.append(gc.isenabled()) or 0)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            app_module.main()
+    finally:
+        gc.enable()
+    assert seen == [False] and exit_.value.code == 0

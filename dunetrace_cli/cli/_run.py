@@ -51,6 +51,17 @@ def options(ctx: typer.Context) -> GlobalOptions:
     return root.obj
 
 
+def work_begins() -> None:
+    """Start-up is over: the cyclic garbage collector back on (``main()`` turns it off for start-up).
+
+    Called once a registry command has its query's result (or starts ``--follow``), and before a
+    hand-written command (servers, exports) runs; a no-op when it is on already (tests, in process).
+    """
+    import gc
+
+    gc.enable()
+
+
 def debug_enabled(opts: GlobalOptions) -> bool:
     return opts.debug or os.environ.get("DUNETRACE_DEBUG", "") not in ("", "0", "false", "no")
 
@@ -152,6 +163,7 @@ def run_operation(ctx: typer.Context, op: Operation, raw: dict[str, Any], values
         if kwargs.pop("follow", False):  # --follow: cli/follow.py polls the same query for new rows
             from dunetrace_cli.cli.follow import run_follow
 
+            work_begins()
             run_follow(settings_for(ctx), query, kwargs, op=op.name, as_json=as_json, interval=kwargs.pop("interval"))
             return
         kwargs.pop("interval", None)
@@ -175,6 +187,7 @@ def run_operation(ctx: typer.Context, op: Operation, raw: dict[str, Any], values
 
             with spinner(f"dunetrace {op.cli}: asking {settings.display_url}"):
                 result = asyncio.run(call())
+        work_begins()
         emit(result, op, fmt=fmt, fields=fields, now=now)
 
     guarded(ctx, body, as_json=as_json)
