@@ -66,6 +66,23 @@ for (const [name, args] of CALLS) {
     report(false, `ts-sdk tools/call ${name}`, String(err?.message ?? err).slice(0, 200));
   }
 }
+// paging (issue 13): page 2 of each list tool, and an offset past the end, still validate against the schema
+for (const [name, args] of [
+  ["search_signals", { limit: 5, offset: 5 }],
+  ["get_agent_signals", { agent_id: LC, limit: 5, offset: 5 }],
+  ["get_agent_runs", { agent_id: LC, limit: 5, offset: 5 }],
+  ["list_agents", { offset: 2 }],
+  ["search_signals", { offset: 100000 }],
+]) {
+  try {
+    const result = await client.callTool({ name, arguments: args });
+    const page = result.structuredContent?.page ?? {};
+    const ok = !result.isError && page.offset === args.offset && typeof page.total === "number";
+    report(ok, `ts-sdk ${name} offset=${args.offset}`, `page ${JSON.stringify(page)}`);
+  } catch (err) {
+    report(false, `ts-sdk ${name} offset=${args.offset}`, String(err?.message ?? err).slice(0, 200));
+  }
+}
 const bad = await client.callTool({ name: "search_signals", arguments: { limit: 0 } });
 const text = bad.content?.[0]?.text ?? "";
 report(bad.isError && text.includes("`limit` must be") && !text.includes("pydantic"), "ts-sdk argument error is one sentence",

@@ -109,7 +109,8 @@ async def test_an_offset_past_the_end_says_so_and_names_the_last_page(mcp_client
         assert data["page"] == {"total": total, "offset": args["offset"]}
         step = next(s for s in data["next_steps"] if s["call"].startswith(f"{tool}("))
         name, back = parse_call(step["call"])
-        assert back.get("offset", 0) == max(0, total - args.get("limit", 120))  # the last page (list_agents: 120)
+        size = args.get("limit", 120)  # list_agents: 120 a page
+        assert back.get("offset", 0) == (total - 1) // size * size  # the last page, paging by size from 0
         assert f"offset {args['offset']} is past the end ({total} rows)" in step["why"]
         assert f"none at offset {args['offset']}, past the end of {total} {noun}" in text_of(r)
         assert step["call"] in text_of(r)

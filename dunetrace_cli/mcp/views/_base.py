@@ -121,7 +121,7 @@ def page_of(
     if more:
         plan.append(step(op_name, "next page", **args, limit=size, offset=end))
     elif page.past_end and total > 0:
-        last = max(0, total - size)
+        last = (total - 1) // size * size  # where the last page starts, paging by ``size`` from 0
         plan.append(step(op_name, f"offset {offset} is past the end ({total} rows): the last page",
                          **args, limit=size, offset=last or None))
     return page, plan
