@@ -69,7 +69,9 @@ UPSTREAM_DIRS = {"march": "upstream-mcp", "latest": "upstream-mcp-latest"}
 # Calls on the big org: the widest each tool can be asked to answer.
 BIG_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_agents", {}),
+    ("list_agents", {"offset": 120}),  # page 2 (issue 13: every list pages)
     ("search_signals", {"limit": 200}),
+    ("search_signals", {"limit": 200, "offset": 100}),
     ("search_signals", {}),
     ("get_agent_signals", {"agent_id": LC, "limit": 100}),
     ("get_agent_runs", {"agent_id": LC, "limit": 100}),
