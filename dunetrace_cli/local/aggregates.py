@@ -16,7 +16,9 @@ Schema v4 adds the inputs of health, insights and token stats, kept by triggers 
 * ``agent_versions`` (runs, failed runs, live signals per version), ``agent_tool_steps`` (a histogram of
   first tool steps), ``agent_inputs`` / ``agent_input_types`` (runs per input hash, and per failure
   type), all over every processed run (inputs: every run); ``signal_type_days``: live signals per UTC
-  day of detection, failure type and version.
+  day of detection, failure type and version; ``run_starts`` (kept by the ingest hook): the latest
+  ``run.started`` arrival per run and event agent, with the run's input hash; ``run_llm.live_types`` /
+  ``live_first``: the run's live signal types (of its own agent) and their first detection.
 
 The LLM aggregates are added in Python by ``write_events`` (one upsert per key and batch);
 ``rebuild(conn)`` recomputes all of them from the stored rows in SQL (the migration's backfill, and
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 DAY = 86400.0
@@ -186,6 +189,35 @@ REBUILD = [
 ]
 
 
+_UPSERT_START = (
+    "INSERT INTO run_starts(run_id, agent_id, last_start, input_hash) "
+    "SELECT ?1, ?2, ?3, (SELECT input_hash FROM runs WHERE run_id = ?1) WHERE true "
+    "ON CONFLICT(run_id, agent_id) DO UPDATE SET last_start = MAX(last_start, excluded.last_start), "
+    "input_hash = excluded.input_hash"
+)
+
+
+def batch_written(conn: Any, events: Iterable[Any], *, stamp: float, event_clock: bool) -> None:
+    """THE ingest hook: the aggregates of one written batch (``events`` = the newly stored ones, their
+    runs already written), folded per key and upserted with one ``executemany`` per table: the LLM
+    figures (``agent_llm_days``, ``run_llm``) and the latest ``run.started`` arrival per run and agent
+    with the run's input hash (``run_starts``, for insights' user impact)."""
+    llm = LlmBatch()
+    starts: dict[tuple[str, str], float] = {}
+    for ev in events:
+        et = ev.event_type
+        if et in LLM_TYPES:
+            llm.add(ev.run_id, ev.agent_id, ev.agent_version, et, ev.payload, ev.timestamp if event_clock else stamp)
+        elif et == "run.started":
+            at = ev.timestamp if event_clock else stamp
+            key = (ev.run_id, ev.agent_id)
+            if key not in starts or at > starts[key]:
+                starts[key] = at
+    llm.write(conn)
+    if starts:
+        conn.executemany(_UPSERT_START, [(run_id, agent, at) for (run_id, agent), at in starts.items()])
+
+
 def HOUR(column: str) -> str:
     """The SQL of a time's bucket hour (the triggers' and the reads' one definition)."""
     return f"CAST(strftime('%s', {column}, 'unixepoch') AS INTEGER) / 3600"
@@ -221,6 +253,15 @@ REBUILD_V4 = [
     SELECT r.agent_id, r.input_hash, s.failure_type, COUNT(*) FROM runs r JOIN signals s ON {_LIVE}
     WHERE r.input_hash IS NOT NULL GROUP BY 1, 2, 3""",
     "DELETE FROM signal_type_days",
+    """UPDATE run_llm SET
+        live_types = (SELECT group_concat(failure_type, ',') FROM (SELECT s.failure_type FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0 ORDER BY 1)),
+        live_first = (SELECT MIN(s.detected_at) FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0)""",
+    "DELETE FROM run_starts",
+    """INSERT INTO run_starts(run_id, agent_id, last_start, input_hash)
+    SELECT e.run_id, e.agent_id, MAX(e.received_at), MIN(r.input_hash)
+    FROM events e JOIN runs r ON r.run_id = e.run_id WHERE e.event_type = 'run.started' GROUP BY e.run_id, e.agent_id""",
     """INSERT INTO signal_type_days(agent_id, day, failure_type, agent_version, n)
     SELECT agent_id, CAST(strftime('%s', detected_at, 'unixepoch') AS INTEGER) / 86400, failure_type, agent_version,
            COUNT(*) FROM signals WHERE shadow = 0 GROUP BY 1, 2, 3, 4""",

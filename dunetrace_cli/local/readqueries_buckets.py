@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from dunetrace_cli.domain.loops import LOOP_TYPES
 from dunetrace_cli.local.aggregates import HOUR
@@ -59,19 +60,25 @@ def run_counts(conn: sqlite3.Connection, agent_id: str, since: float) -> tuple[i
     return int(full[0] + edge[0]), int(full[1] + edge[1]), int(full[2] + edge[2])
 
 
+_KEYS = {"hour": ("hour", lambda h: h), "day": ("hour / 24", lambda h: h // 24), "hour_of_day": ("hour % 24", lambda h: h % 24)}
+
+
 def hour_rows(
-    conn: sqlite3.Connection, agent_id: str, since: float, columns: Iterable[str]
-) -> list[tuple[int, list[int]]]:
-    """Per bucket hour of runs processed since ``since``: the ``run_hours`` columns (the edge hour exact)."""
+    conn: sqlite3.Connection, agent_id: str, since: float, columns: Iterable[str], by: str = "hour"
+) -> dict[int, list[int]]:
+    """Sums of ``run_hours`` columns over the runs processed since ``since``, per ``by`` (``hour``,
+    ``day`` or ``hour_of_day`` of the bucket): whole hours summed in SQL, the edge hour exact."""
     cols = list(columns)
+    key_sql, key_of = _KEYS[by]
     h0 = hour_of(conn, since)
-    out = [
-        (int(row[0]), [int(v) for v in row[1:]])
+    out: dict[int, list[int]] = {
+        int(row[0]): [int(v) for v in row[1:]]
         for row in conn.execute(
-            f"SELECT hour, {', '.join(cols)} FROM run_hours WHERE agent_id = ? AND hour > ? AND runs > 0",  # noqa: S608
+            f"SELECT {key_sql} AS k, {', '.join(f'SUM({c})' for c in cols)} FROM run_hours "  # noqa: S608
+            "WHERE agent_id = ? AND hour > ? AND runs > 0 GROUP BY k",
             (agent_id, h0),
         )
-    ]
+    }
     exact = {
         "runs": "COUNT(*)",
         "failed": f"TOTAL(EXISTS (SELECT 1 FROM signals s WHERE {LIVE}))",
@@ -85,30 +92,34 @@ def hour_rows(
         [*params, *edge_params(agent_id, since, h0)],
     ).fetchone()
     if edge[0]:
-        out.append((h0, [int(v) for v in edge]))
+        into = out.setdefault(key_of(h0), [0] * len(cols))
+        for i, v in enumerate(edge):
+            into[i] += int(v)
     return out
 
 
-def type_hour_rows(
-    conn: sqlite3.Connection, agent_id: str, since: float
-) -> list[tuple[int, str, int, float | None, float | None]]:
-    """Per bucket hour and failure type of runs processed since ``since``: (hour, type, runs with it,
-    first and last detection of those signals), the edge hour exact."""
+def type_rows(
+    conn: sqlite3.Connection, agent_id: str, since: float, by: str = "hour"
+) -> dict[tuple[int, str], list[Any]]:
+    """Per ``by`` key (as ``hour_rows``) and failure type of the runs processed since ``since``: [runs
+    with the type, first detection, last detection of those signals], the edge hour exact."""
+    key_sql, key_of = _KEYS[by] if by != "all" else ("0", lambda h: 0)
     h0 = hour_of(conn, since)
-    out = [
-        (int(r[0]), r[1], int(r[2]), r[3], r[4])
+    out: dict[tuple[int, str], list[Any]] = {
+        (int(r[0]), r[1]): [int(r[2]), r[3], r[4]]
         for r in conn.execute(
-            "SELECT hour, failure_type, runs, first_detected, last_detected FROM run_type_hours "
-            "WHERE agent_id = ? AND hour > ? AND runs > 0",
+            f"SELECT {key_sql} AS k, failure_type, SUM(runs), MIN(first_detected), MAX(last_detected) "  # noqa: S608
+            "FROM run_type_hours WHERE agent_id = ? AND hour > ? AND runs > 0 GROUP BY k, failure_type",
             (agent_id, h0),
         )
-    ]
-    out += [
-        (h0, r[0], int(r[1]), r[2], r[3])
-        for r in conn.execute(
-            f"""SELECT s.failure_type, COUNT(*), MIN(s.detected_at), MAX(s.detected_at)
-                FROM runs r JOIN signals s ON {LIVE} WHERE {edge_runs_where()} GROUP BY s.failure_type""",
-            edge_params(agent_id, since, h0),
-        )
-    ]
+    }
+    for ft, n, first, last in conn.execute(
+        f"""SELECT s.failure_type, COUNT(*), MIN(s.detected_at), MAX(s.detected_at)
+            FROM runs r JOIN signals s ON {LIVE} WHERE {edge_runs_where()} GROUP BY s.failure_type""",
+        edge_params(agent_id, since, h0),
+    ):
+        e = out.setdefault((key_of(h0), ft), [0, None, None])
+        e[0] += int(n)
+        e[1] = first if e[1] is None or (first is not None and first < e[1]) else e[1]
+        e[2] = last if e[2] is None or (last is not None and last > e[2]) else e[2]
     return out

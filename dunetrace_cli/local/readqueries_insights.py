@@ -18,8 +18,8 @@ from dunetrace_cli.domain.pricing import estimate_cost
 from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_S
 from dunetrace_cli.local.aggregates import DAY, HOUR
 from dunetrace_cli.local.readqueries import as_float, loads_object, ratio, utc_day
-from dunetrace_cli.local.readqueries_buckets import day_text, hour_rows, run_counts, type_hour_rows
-from dunetrace_cli.local.readqueries_tokens import run_failure_types, run_token_rows
+from dunetrace_cli.local.readqueries_buckets import day_text, hour_rows, run_counts, type_rows
+from dunetrace_cli.local.readqueries_tokens import token_profiles
 
 
 def _input_patterns(conn: sqlite3.Connection, agent_id: str) -> list[dict[str, Any]]:
@@ -131,10 +131,10 @@ def _time_to_tool(conn: sqlite3.Connection, agent_id: str, now: float) -> dict[s
         conn.execute("SELECT TOTAL(runs) FROM agent_versions WHERE agent_id = ?", (agent_id,)).fetchone()[0]
     )
     since = now - 14 * DAY
-    daily: dict[str, list[int]] = {}
-    for hour, (runs, tool_runs, tool_steps) in hour_rows(conn, agent_id, since, ("runs", "tool_runs", "tool_steps")):
-        d = daily.setdefault(day_text(hour // 24), [0, 0, 0])
-        d[0], d[1], d[2] = d[0] + runs, d[1] + tool_runs, d[2] + tool_steps
+    daily = {
+        day_text(day): sums
+        for day, sums in hour_rows(conn, agent_id, since, ("runs", "tool_runs", "tool_steps"), by="day").items()
+    }
     _python_day_edges(conn, agent_id, since, now, daily)
     return {
         "p25": _histogram_percentile(hist, 0.25),
@@ -182,10 +182,7 @@ def _python_day_edges(
 
 
 def _hourly_pattern(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
-    by_hour: dict[int, list[int]] = {}
-    for hour, (runs, failed) in hour_rows(conn, agent_id, now - 30 * DAY, ("runs", "failed")):
-        h = by_hour.setdefault(hour % 24, [0, 0])
-        h[0], h[1] = h[0] + runs, h[1] + failed
+    by_hour = hour_rows(conn, agent_id, now - 30 * DAY, ("runs", "failed"), by="hour_of_day")
     return [
         {"hour_of_day": hour, "run_count": runs, "signal_count": failed, "signal_rate": ratio(failed, runs, 3)}
         for hour, (runs, failed) in sorted(by_hour.items())
@@ -194,12 +191,8 @@ def _hourly_pattern(conn: sqlite3.Connection, agent_id: str, now: float) -> list
 
 def _failure_rates(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
     since = now - 30 * DAY
-    per_day: dict[int, int] = {}
-    for hour, (runs,) in hour_rows(conn, agent_id, since, ("runs",)):
-        per_day[hour // 24] = per_day.get(hour // 24, 0) + runs
-    affected: dict[tuple[int, str], int] = {}
-    for hour, ft, n, _first, _last in type_hour_rows(conn, agent_id, since):
-        affected[(hour // 24, ft)] = affected.get((hour // 24, ft), 0) + n
+    per_day = {day: sums[0] for day, sums in hour_rows(conn, agent_id, since, ("runs",), by="day").items()}
+    affected = {key: v[0] for key, v in type_rows(conn, agent_id, since, by="day").items()}
     rows: list[dict[str, Any]] = [
         {
             "failure_type": ft,
@@ -222,14 +215,8 @@ def _desc_key(day: str) -> tuple[int, ...]:
 def _systemic_patterns(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
     since = now - SYSTEMIC_WINDOW_S
     total, _failed, _looped = run_counts(conn, agent_id, since)
-    by_type: dict[str, list[Any]] = {}
-    for _hour, ft, n, first, last in type_hour_rows(conn, agent_id, since):
-        e = by_type.setdefault(ft, [0, None, None])
-        e[0] += n
-        e[1] = first if e[1] is None or (first is not None and first < e[1]) else e[1]
-        e[2] = last if e[2] is None or (last is not None and last > e[2]) else e[2]
     out = []
-    for ft, (affected, first, last) in by_type.items():
+    for (_all, ft), (affected, first, last) in type_rows(conn, agent_id, since, by="all").items():
         rate = ratio(affected, total, 3)
         out.append(
             {
@@ -266,32 +253,23 @@ def _deploy_events(conn: sqlite3.Connection, agent_id: str, now: float) -> list[
 
 def _cost_stats(conn: sqlite3.Connection, agent_id: str, now: float) -> dict[str, Any] | None:
     """30-day cost and the share on runs with a live signal; None when the rounded total is 0."""
-    since = now - 30 * DAY
-    run_types = run_failure_types(conn, agent_id, since)
-    total_cost = wasted_cost = 0.0
-    per_type: dict[str, dict[str, Any]] = {}
-    for r in run_token_rows(conn, agent_id, since):
-        prompt = int(r["prompt_responded"] or 0) or int(r["prompt_called"] or 0)
-        cost = estimate_cost(r["model"] or "unknown", prompt, int(r["completion"] or 0))
-        total_cost += cost
-        types = run_types.get(r["run_id"])
-        if types:
-            wasted_cost += cost
-            for ft in types:
-                entry = per_type.setdefault(ft, {"usd": 0.0, "runs": set()})
-                entry["usd"] += cost
-                entry["runs"].add(r["run_id"])
+    prof = token_profiles(conn, agent_id, now - 30 * DAY, blocking=False)
+    costs = [estimate_cost(r["model"], r["prompt_tokens"], r["completion_tokens"]) for r in prof.rows]
+    total_cost = prof.ordered_sum(costs)
+    wasted_cost = prof.ordered_sum([c if r["failure_types"] else 0.0 for r, c in zip(prof.rows, costs)])
+    per_type = [
+        {
+            "failure_type": ft,
+            "wasted_usd": round(prof.ordered_sum([c if ft in r["failure_types"] else 0.0 for r, c in zip(prof.rows, costs)]), 4),
+            "affected_runs": sum(r["n"] for r in prof.rows if ft in r["failure_types"]),
+        }
+        for ft in {ft for r in prof.rows for ft in r["failure_types"]}
+    ]
     stats = {
         "total_cost_usd": round(total_cost, 4),
         "wasted_cost_usd": round(wasted_cost, 4),
         "wasted_pct": round(wasted_cost / total_cost, 3) if total_cost else 0.0,
-        "cost_by_failure_type": sorted(
-            (
-                {"failure_type": ft, "wasted_usd": round(v["usd"], 4), "affected_runs": len(v["runs"])}
-                for ft, v in per_type.items()
-            ),
-            key=lambda x: (-float(x["wasted_usd"]), str(x["failure_type"])),
-        ),
+        "cost_by_failure_type": sorted(per_type, key=lambda x: (-float(x["wasted_usd"]), str(x["failure_type"]))),
     }
     return stats if total_cost > 0 and stats["total_cost_usd"] else None
 
@@ -345,39 +323,36 @@ def _deploy_regressions(conn: sqlite3.Connection, agent_id: str, now: float) -> 
 
 
 def _user_impact(conn: sqlite3.Connection, agent_id: str, now: float) -> list[dict[str, Any]]:
+    """Distinct input hashes ("users") of the runs started in 30 days, and per failure type those of the
+    runs with a live signal detected in the window: two covering-index reads, counted in SQL."""
     since = now - 30 * DAY
-    run_hash = {
-        row[0]: row[1]
-        for row in conn.execute(
-            """
-            SELECT e.run_id, r.input_hash
-            FROM events e JOIN runs r ON r.run_id = e.run_id
-            WHERE e.agent_id = ? AND e.event_type = 'run.started' AND e.received_at >= ? AND r.input_hash IS NOT NULL
-            """,
+    total_users = int(
+        conn.execute(
+            "SELECT COUNT(DISTINCT input_hash) FROM run_starts WHERE agent_id = ? AND last_start >= ?",
             (agent_id, since),
-        )
-    }
-    if not run_hash:
+        ).fetchone()[0]
+    )
+    if not total_users:
         return []
-    total_users = len(set(run_hash.values()))
-    affected: dict[str, set[str]] = {}
-    for row in conn.execute(
-        "SELECT run_id, failure_type FROM signals WHERE agent_id = ? AND shadow = 0 AND detected_at >= ?",
+    affected = conn.execute(
+        """SELECT s.failure_type, COUNT(DISTINCT rs.input_hash)
+           FROM signals s INDEXED BY ix_signals_live_agent_detected
+           JOIN run_starts rs ON rs.run_id = s.run_id AND rs.agent_id = s.agent_id
+           WHERE s.agent_id = ?1 AND s.shadow = 0 AND s.detected_at >= ?2 AND rs.last_start >= ?2
+             AND rs.input_hash IS NOT NULL
+           GROUP BY s.failure_type""",
         (agent_id, since),
-    ):
-        digest = run_hash.get(row["run_id"])
-        if digest is not None:
-            affected.setdefault(row["failure_type"], set()).add(digest)
+    ).fetchall()
     out = [
         {
             "failure_type": ft,
-            "affected_users": len(users),
+            "affected_users": int(n),
             "total_users": total_users,
-            "user_impact_rate": ratio(len(users), total_users, 3),
+            "user_impact_rate": ratio(int(n), total_users, 3),
         }
-        for ft, users in affected.items()
+        for ft, n in affected
     ]
-    out.sort(key=lambda x: (-len(affected[str(x["failure_type"])]), str(x["failure_type"])))
+    out.sort(key=lambda x: (-int(x["affected_users"]), str(x["failure_type"])))
     return out
 
 

@@ -36,6 +36,7 @@ V4_TABLES = {
     "agent_inputs": "agent_id, input_hash",
     "agent_input_types": "agent_id, input_hash, failure_type",
     "signal_type_days": "agent_id, day, failure_type, agent_version",
+    "run_starts": "run_id, agent_id",
 }
 
 
@@ -45,6 +46,7 @@ def _v4_snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
         rows = conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()  # noqa: S608
         # a bucket emptied by a delete stays as a row of zeros (its first/last detection NULL)
         out[table] = [tuple(r) for r in rows if any(v for v in tuple(r)[len(key.split(",")):])]
+    out["run_llm"] = conn.execute("SELECT run_id, live_types, live_first FROM run_llm ORDER BY 1").fetchall()
     return out
 
 
@@ -204,18 +206,26 @@ def test_migration_from_v3_backfills_the_v4_aggregates(sdk_store: Path, tmp_path
     db = tmp_path / "v3.db"
     shutil.copy(sdk_store, db)
     want = _v4_snapshot(sqlite3.connect(db))
+    want_llm = sqlite3.connect(db).execute("SELECT run_id, live_types, live_first FROM run_llm ORDER BY 1").fetchall()
+    assert any(types for _, types, _ in want_llm)
     conn = sqlite3.connect(db)
     with conn:
         for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'tr4_%'").fetchall():
             conn.execute(f"DROP {kind.upper()} {name}")
         for table in V4_TABLES:
             conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP INDEX ix_run_llm_agent_cover")
+        conn.execute("DROP INDEX ix_signals_live_agent_detected")
+        conn.execute("CREATE INDEX ix_run_llm_agent ON run_llm(agent_id, first_received_at)")
+        conn.execute("ALTER TABLE run_llm DROP COLUMN live_types")
+        conn.execute("ALTER TABLE run_llm DROP COLUMN live_first")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
     open_store(db, create=False).close()
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(schema.SCHEMA_VERSION)
     assert _v4_snapshot(conn) == want
+    assert conn.execute("SELECT run_id, live_types, live_first FROM run_llm ORDER BY 1").fetchall() == want_llm
     conn.close()
 
 

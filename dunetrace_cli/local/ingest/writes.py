@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dunetrace_cli.local.aggregates import LLM_TYPES, LlmBatch
+from dunetrace_cli.local import aggregates
 from dunetrace_cli.local.ingest.event import SIDE_TABLE_TYPES, TERMINAL_TYPES, Event
 from dunetrace_cli.local.store import Store
 
@@ -196,13 +196,8 @@ def write_events(
         out.new = len(batch) - len(stored)
         out.duplicate += len(stored)
         new_by_run: dict[str, list[Event]] = {}
-        llm = LlmBatch()
         for ev in fresh:
             new_by_run.setdefault(ev.run_id, []).append(ev)
-            if ev.event_type in LLM_TYPES:
-                llm.add(ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.payload,
-                        ev.timestamp if event_clock else stamp)  # fmt: skip
-        llm.write(conn)
         rows = _rows(conn, list(new_by_run))
         inserts, updates = [], []
         for run_id, evs in new_by_run.items():
@@ -224,6 +219,7 @@ def write_events(
                 out.ready_runs.add(run_id)
         conn.executemany(_INSERT_RUN, inserts)
         conn.executemany(_UPDATE_RUN, updates)
+        aggregates.batch_written(conn, fresh, stamp=stamp, event_clock=event_clock)  # the read aggregates
     out.new_events = new_by_run
     return out
 

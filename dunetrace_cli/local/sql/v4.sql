@@ -59,6 +59,14 @@ CREATE TABLE IF NOT EXISTS signal_type_days (
     n             INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (agent_id, day, failure_type, agent_version)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_starts (
+    run_id     TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    last_start REAL NOT NULL,
+    input_hash TEXT,
+    PRIMARY KEY (run_id, agent_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_run_starts_agent ON run_starts(agent_id, last_start, input_hash);
 
 -- ── runs: a processed run's own contribution (SUB for the old row, ADD for the new) ──────────
 CREATE TRIGGER IF NOT EXISTS tr4_runs_insert AFTER INSERT ON runs BEGIN
@@ -125,6 +133,7 @@ CREATE TRIGGER IF NOT EXISTS tr4_runs_delete AFTER DELETE ON runs BEGIN
     WHERE OLD.input_hash IS NOT NULL AND agent_id = OLD.agent_id AND input_hash = OLD.input_hash
       AND failure_type IN (SELECT s.failure_type FROM signals s
                            WHERE s.run_id = OLD.run_id AND +s.agent_id = OLD.agent_id AND s.shadow = 0);
+    DELETE FROM run_starts WHERE run_id = OLD.run_id;
 END;
 CREATE TRIGGER IF NOT EXISTS tr4_runs_update AFTER UPDATE OF processed_at, agent_id, agent_version, first_tool_step ON runs
 WHEN (OLD.processed_at IS NOT NULL OR NEW.processed_at IS NOT NULL) AND (OLD.processed_at IS NOT NEW.processed_at OR OLD.agent_id IS NOT NEW.agent_id OR OLD.agent_version IS NOT NEW.agent_version OR OLD.first_tool_step IS NOT NEW.first_tool_step) BEGIN
@@ -192,6 +201,7 @@ WHEN OLD.input_hash IS NOT NEW.input_hash OR (OLD.agent_id IS NOT NEW.agent_id A
     SELECT NEW.agent_id, NEW.input_hash, s.failure_type, 1 FROM signals s
     WHERE NEW.input_hash IS NOT NULL AND s.run_id = NEW.run_id AND +s.agent_id = NEW.agent_id AND s.shadow = 0
     ON CONFLICT(agent_id, input_hash, failure_type) DO UPDATE SET runs = runs + 1;
+    UPDATE run_starts SET input_hash = NEW.input_hash WHERE run_id = NEW.run_id;
 END;
 
 -- ── signals: a live signal's contribution (the run's flags change only when it is the first/last) ──
@@ -285,4 +295,49 @@ WHEN (OLD.shadow = 0 OR NEW.shadow = 0) AND (OLD.shadow IS NOT NEW.shadow OR OLD
     INSERT INTO signal_type_days(agent_id, day, failure_type, agent_version, n)
     SELECT NEW.agent_id, CAST(strftime('%s', NEW.detected_at, 'unixepoch') AS INTEGER) / 86400, NEW.failure_type, NEW.agent_version, 1 WHERE NEW.shadow = 0
     ON CONFLICT(agent_id, day, failure_type, agent_version) DO UPDATE SET n = n + 1;
+END;
+
+-- ── token stats and insights' cost: one covering-index range per read, no table rows ─────────────
+-- run_llm carries its run's live signal types (of the run's own agent, sorted) and their first detection,
+-- kept by the triggers below, so a read needs no signal lookup per run.
+ALTER TABLE run_llm ADD COLUMN live_types TEXT;
+ALTER TABLE run_llm ADD COLUMN live_first REAL;
+DROP INDEX IF EXISTS ix_run_llm_agent;
+CREATE INDEX IF NOT EXISTS ix_run_llm_agent_cover ON run_llm(agent_id, first_received_at, agent_version, model,
+    prompt_responded, prompt_called, completion, reasoning, live_types, live_first, run_id);
+CREATE INDEX IF NOT EXISTS ix_signals_live_agent_detected ON signals(agent_id, detected_at, run_id, failure_type)
+    WHERE shadow = 0;
+CREATE TRIGGER IF NOT EXISTS tr4_run_llm_insert AFTER INSERT ON run_llm BEGIN
+    UPDATE run_llm SET
+        live_types = (SELECT group_concat(failure_type, ',') FROM (SELECT s.failure_type FROM signals s
+                      WHERE s.run_id = NEW.run_id AND +s.agent_id = NEW.agent_id AND s.shadow = 0 ORDER BY 1)),
+        live_first = (SELECT MIN(s.detected_at) FROM signals s
+                      WHERE s.run_id = NEW.run_id AND +s.agent_id = NEW.agent_id AND s.shadow = 0)
+    WHERE run_id = NEW.run_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tr4_signals_llm_insert AFTER INSERT ON signals WHEN NEW.shadow = 0 BEGIN
+    UPDATE run_llm SET
+        live_types = (SELECT group_concat(failure_type, ',') FROM (SELECT s.failure_type FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0 ORDER BY 1)),
+        live_first = (SELECT MIN(s.detected_at) FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0)
+    WHERE run_id = NEW.run_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tr4_signals_llm_delete AFTER DELETE ON signals WHEN OLD.shadow = 0 BEGIN
+    UPDATE run_llm SET
+        live_types = (SELECT group_concat(failure_type, ',') FROM (SELECT s.failure_type FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0 ORDER BY 1)),
+        live_first = (SELECT MIN(s.detected_at) FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0)
+    WHERE run_id = OLD.run_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tr4_signals_llm_update AFTER UPDATE OF shadow, agent_id, failure_type, detected_at, run_id
+ON signals WHEN (OLD.shadow = 0 OR NEW.shadow = 0) AND (OLD.shadow IS NOT NEW.shadow OR OLD.agent_id IS NOT NEW.agent_id
+    OR OLD.failure_type IS NOT NEW.failure_type OR OLD.detected_at IS NOT NEW.detected_at OR OLD.run_id IS NOT NEW.run_id) BEGIN
+    UPDATE run_llm SET
+        live_types = (SELECT group_concat(failure_type, ',') FROM (SELECT s.failure_type FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0 ORDER BY 1)),
+        live_first = (SELECT MIN(s.detected_at) FROM signals s
+                      WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0)
+    WHERE run_id IN (OLD.run_id, NEW.run_id);
 END;
