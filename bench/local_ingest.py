@@ -14,8 +14,10 @@ stall timeout by its own clock).
   ``HttpBatchingEmitter`` ships 100-event batches (its drain size) from 1 or 4 client processes (each
   owning whole clones); the rate runs until every run is analysed (stalled runs included).
 * **signals**: live signals stored through each route, which must be equal.
-* **reads at 1M**: in-process ASGI exactly as ``DUNETRACE_API_URL=local:PATH`` sends them, median of
-  20 warm calls, on the 1M-event store the JSONL row built.
+* **reads at 1M**: in-process ASGI exactly as ``DUNETRACE_API_URL=local:PATH`` sends them, median wall
+  and CPU time of 20 warm calls next to the targets (30 ms; 5 ms for a run prefix), an ambiguous prefix
+  (its candidates listed), and the scans the aggregates replaced (``tests/local/scan_reference``) on the
+  same store in the same run. ``--reads DB`` measures only this section on an existing store.
 
 Run from the repo root: ``python bench/local_ingest.py`` (about 10 minutes on 2 cores; ``--quick``: 20k
 and 100k events, HTTP at 20k).
@@ -208,7 +210,14 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
 
 
 # ── reads ─────────────────────────────────────────────────────────────────────────────────────
+READ_TARGETS = {"agents": 30.0, "insights": 30.0, "health-score": 30.0, "token-stats": 30.0,
+                "run by 12-char prefix": 5.0}  # fmt: skip
+
+
 async def reads(db: Path, calls: int = 20) -> list[list[object]]:
+    """Each route in-process as ``DUNETRACE_API_URL=local:PATH`` sends it: median wall and CPU ms of
+    ``calls`` warm calls next to its target; health, insights and token stats also next to the scans
+    they replaced (``tests/local/scan_reference``), called on the same store in the same run."""
     import httpx
 
     from dunetrace_cli.local.api import create_api_app
@@ -218,27 +227,62 @@ async def reads(db: Path, calls: int = 20) -> list[list[object]]:
         "SELECT agent_id, run_id FROM runs WHERE processed_at IS NOT NULL GROUP BY agent_id ORDER BY COUNT(*) DESC"
     ).fetchone()
     conn.close()
+    short = run_id[:3]
     queries = {
         "agents": ("/v1/agents", {}),
-        f"insights ({agent})": (f"/v1/agents/{agent}/insights", {}),
+        "insights": (f"/v1/agents/{agent}/insights", {}),
         "health-score": (f"/v1/agents/{agent}/health-score", {}),
         "token-stats": (f"/v1/agents/{agent}/token-stats", {}),
         "run by 12-char prefix": ("/v1/runs", {"run_id_prefix": run_id[:12]}),
+        f"ambiguous prefix {short!r} (candidates listed)": ("/v1/runs", {"run_id_prefix": short, "limit": 500}),
         "run detail": (f"/v1/runs/{run_id}", {}),
     }
+    scans = _scan_medians(db, agent, calls // 2)
     rows: list[list[object]] = []
     transport = httpx.ASGITransport(app=create_api_app(db))
     async with httpx.AsyncClient(transport=transport, base_url="http://dunetrace.local") as client:
         for name, (path, params) in queries.items():
-            samples = []
+            wall, cpu = [], []
+            note = ""
             for _ in range(calls + 1):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 resp = await client.get(path, params=params)
-                samples.append(time.perf_counter() - start)
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
                 if resp.status_code != 200:
                     raise RuntimeError(f"{path} answered {resp.status_code}: {resp.text[:200]}")
-            rows.append([name, median_ms(samples[1:]), round(samples[0] * 1000, 1)])
+                if "ambiguous" in name:
+                    note = f"{resp.json()['page']['total']} runs"
+            target = READ_TARGETS.get(name)
+            scan = scans.get(name)
+            rows.append([
+                f"{name} ({agent})" if "agents/" in path else name, median_ms(wall[1:]), median_ms(cpu[1:]),
+                f"< {target:g}" if target else "-", f"{scan[0]} / {scan[1]}" if scan else "-",
+                f"x{scan[0] / max(median_ms(wall[1:]), 0.1):.0f}" if scan else "-", note or round(wall[0] * 1000, 1),
+            ])  # fmt: skip
     return rows
+
+
+def _scan_medians(db: Path, agent: str, calls: int) -> dict[str, tuple[float, float]]:
+    """Median wall / CPU ms of the scan reference of health, insights and token stats (direct calls)."""
+    from tests.local.scan_reference import health_scan, insights_scan, tokens_scan
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    out = {}
+    try:
+        for name, fn in (("insights", insights_scan.insights), ("health-score", health_scan.health_score),
+                         ("token-stats", tokens_scan.token_stats)):  # fmt: skip
+            wall, cpu = [], []
+            for _ in range(max(calls, 3)):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn(conn, agent, now=time.time())
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - start_cpu)
+            out[name] = (median_ms(wall), median_ms(cpu))
+    finally:
+        conn.close()
+    return out
 
 
 # ── main ──────────────────────────────────────────────────────────────────────────────────────
@@ -246,6 +290,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="20k and 100k events, HTTP at 20k")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep the largest JSONL store (for more reads)")
+    ap.add_argument("--reads", metavar="DB", help="only the read section, on an existing store")
     ap.add_argument("--child-floor", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -254,6 +299,13 @@ def main() -> None:
         return
     if args.child_client:
         child_client(*args.child_client)
+        return
+    if args.reads:
+        print_table(
+            f"Reads on {args.reads}, in-process, median of 20 warm calls; the scans they replaced, same run",
+            ["query", "wall ms", "CPU ms", "target ms", "scan wall / CPU ms", "scan / now", "1st call ms / note"],
+            asyncio.run(reads(Path(args.reads))),
+        )
         return
 
     sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
@@ -309,8 +361,9 @@ def main() -> None:
         route_rows,
     )
     print_table(
-        f"Reads at {sizes[-1]:,} events, in-process (DUNETRACE_API_URL=local:PATH), median ms of 20 warm calls",
-        ["query", "median ms", "1st call ms"],
+        f"Reads at {sizes[-1]:,} events, in-process (DUNETRACE_API_URL=local:PATH), median of 20 warm calls; "
+        "the scans they replaced (tests/local/scan_reference) on the same store, same run",
+        ["query", "wall ms", "CPU ms", "target ms", "scan wall / CPU ms", "scan / now", "1st call ms / note"],
         read_rows,
     )
 

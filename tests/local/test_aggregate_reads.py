@@ -252,5 +252,5 @@ def test_generated_100k_store_reads_equal_the_scans(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     clocks = _clocks(conn)[:5]
     conn.close()
-    assert assert_reads_equal_scans(db, clocks) > 1000
+    assert assert_reads_equal_scans(db, clocks) >= 900  # 60 agents and an unknown one, 3 routes, 5 clocks
     assert_triggers_equal_rebuild(db)
