@@ -148,8 +148,8 @@ async def _fetch_first_agents_page(client: ApiClient) -> tuple[float, list[Agent
 async def all_agents(client: ApiClient) -> list[AgentSummary]:
     """Every agent (all pages), shared by the whole process for a short while (``ApiClient.memo``).
 
-    The first page is the one :func:`find_agent` reads (fetched once for both); the other pages
-    follow it concurrently.
+    The first page is the one :func:`require_agent` reads first (fetched once for both); the other
+    pages follow it concurrently.
     """
 
     async def fetch() -> list[AgentSummary]:
@@ -175,18 +175,6 @@ async def all_agents(client: ApiClient) -> list[AgentSummary]:
 
     agents: list[AgentSummary] = await client.memo("agents", fetch)
     return agents
-
-
-async def find_agent(client: ApiClient, agent_id: str) -> AgentSummary | None:
-    """One agent's summary: from the first agent page when it is there (the list is newest activity
-    first, so an agent someone asks about usually is), else from the whole list; None if unknown."""
-    _, agents, page = await _first_agents_page(client)
-    for agent in agents:
-        if agent.agent_id == agent_id:
-            return agent
-    if not page.get("has_more"):
-        return None
-    return next((a for a in await all_agents(client) if a.agent_id == agent_id), None)
 
 
 def check_agent_id(agent_id: str) -> None:
@@ -220,11 +208,16 @@ async def require_agent(client: ApiClient, agent_id: str) -> AgentSummary:
     empty (:func:`check_agent_if_empty`), or concurrently when the result shows the summary.
     """
     check_agent_id(agent_id)
-    agent = await find_agent(client, agent_id)
-    if agent is not None:
-        return agent
-    names = [a.agent_id for a in await all_agents(client)]  # the first page's memo when it is all there is
-    raise NotFound(unknown_agent_message(agent_id, names))
+    _, agents, page = await _first_agents_page(client)  # cached: returns or raises without waiting
+    for agent in agents:
+        if agent.agent_id == agent_id:
+            return agent
+    if page.get("has_more"):
+        agents = await all_agents(client)
+        for agent in agents:
+            if agent.agent_id == agent_id:
+                return agent
+    raise NotFound(unknown_agent_message(agent_id, [a.agent_id for a in agents]))
 
 
 async def check_agent_if_empty(client: ApiClient, agent_id: str, empty: bool) -> None:

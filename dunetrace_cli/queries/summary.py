@@ -51,8 +51,12 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
     insights): the run counts come from the insights the systemic verdict needs anyway.
     """
     check_agent_id(agent_id)
+    known = asyncio.ensure_future(require_agent(client, agent_id))  # the result shows the agent's summary
+    await asyncio.sleep(0)  # a cached agent list answers at once: an unknown agent then costs no request
+    if known.done():
+        known.result()  # raises NotFound
     agent, health, (signal_rows, signal_total), patterns = await gather_all(
-        require_agent(client, agent_id),  # the result shows the agent's summary: one wave with the rest
+        known,  # else in one wave with the data
         get_health(client, agent_id=agent_id),
         page_all(
             client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP

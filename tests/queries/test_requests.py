@@ -146,14 +146,30 @@ async def test_concurrent_callers_share_one_agent_list_fetch(api_client, make_fa
     assert paths(fake) == ["/v1/agents"]
 
 
+async def test_an_unknown_agent_costs_no_request_once_the_agent_list_is_known(api_client, make_fake) -> None:
+    fake = make_fake("latest", latency=0.05)
+    client = api_client(fake)
+    await list_agents(client)
+    with pytest.raises(NotFound, match="no agent 'ghost'"):
+        await summarize_agent(client, agent_id="ghost")
+    assert paths(fake) == ["/v1/agents"]
+
+
 async def test_an_unknown_agent_cancels_the_data_requests_still_out(api_client, make_fake) -> None:
     import asyncio
 
-    fake = make_fake("latest", latency=0.05)
-    client = api_client(fake)
-    await list_agents(client)  # the agent list is known: "no agent" is certain at once
+    import httpx
+
+    fake = make_fake("latest")
+
+    async def slow_data(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/agents":
+            await asyncio.sleep(0.3)  # the agent's data is slower than the agent list
+        return await fake.ahandle(request)
+
+    client = api_client(fake, transport=httpx.MockTransport(slow_data))
     with pytest.raises(NotFound, match="no agent 'ghost'"):
         await summarize_agent(client, agent_id="ghost")
-    await asyncio.sleep(0.15)  # requests left running would have been answered (and logged) by now
+    assert client.request_count == 4  # one wave: the list and the 3 data requests
+    await asyncio.sleep(0.4)  # requests left running would have been answered (and logged) by now
     assert paths(fake) == ["/v1/agents"]
-    assert fake.in_flight == 0
