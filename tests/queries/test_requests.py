@@ -113,7 +113,8 @@ async def test_summary_of_an_unknown_agent_names_the_known_ones(served, api_clie
             await summarize_agent(client, agent_id="langchain-agent")
     finally:
         await client.aclose()
-    assert paths(fake).count("/v1/agents") == 1 and len(fake.requests) == 4
+    assert client.request_count == 4  # one wave: the agent list and the 3 data requests
+    assert paths(fake).count("/v1/agents") == 1 and len(fake.requests) <= 4  # the rest cancelled at "no agent"
 
 
 async def test_list_pages_after_the_first_go_out_together(api_client, make_fake) -> None:
