@@ -84,3 +84,16 @@ async def test_summary_of_an_agent_with_two_runs(api_client, fake) -> None:
     result = await summarize_agent(api_client(fake), agent_id="onboarding-agent")
     assert result.runs_total == 2
     assert result.health.score is None
+
+
+async def test_run_counts_come_from_insights_for_every_captured_agent(api_client, fake) -> None:
+    """Insights' processed-run total and per-version failing runs equal the run list's counts on every agent."""
+    from tests.queries._data import paths
+
+    for agent in [a["agent_id"] for a in fake.data["agents"]]:
+        fake.requests.clear()
+        result = await summarize_agent(api_client(fake), agent_id=agent)
+        rows = runs(fake, agent)
+        assert (result.runs_total, result.failing_runs) == (len(rows), sum(1 for r in rows if r["has_signals"]))
+        assert not any(p == f"/v1/agents/{agent}/runs" and q.get("limit") == "1" for _, p, q in fake.requests), agent
+        assert f"/v1/agents/{agent}/insights" in paths(fake)
