@@ -1,4 +1,35 @@
-from dunetrace_cli.cli.app import main
+"""The `dunetrace` command (console script and ``python -m dunetrace_cli``): fast paths, then the Typer app.
+
+A fast path recognises a command line from argv and runs it without building the Typer app (typer, click
+and rich cost a few hundred ms at every start). It returns an exit code, or None for "not mine", and must
+accept only what the Typer app parses the same way: help, usage errors and anything unusual fall through.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def run(argv: list[str]) -> int:
+    """Run ``dunetrace ARGV`` and return its exit code."""
+    if "mcp" in argv:  # `[GLOBAL OPTIONS] mcp serve [OPTIONS]`: the editor's spawn (issue 13)
+        from dunetrace_cli.cli.mcp_serve import fast_serve
+
+        code = fast_serve(argv)
+        if code is not None:
+            return code
+    from dunetrace_cli.cli.app import run as run_app
+
+    return run_app(argv)
+
+
+def main() -> None:
+    # The CLI loads no third-party pydantic plugins: finding them scans every installed package's entry
+    # points (tens of ms at each start) the first time typer or a model builds a validator.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    sys.exit(run(sys.argv[1:]))
+
 
 if __name__ == "__main__":
     main()

@@ -117,28 +117,34 @@ def tool_function(op: Operation) -> Callable[..., Any]:
     return tool
 
 
-def build_tools(*, allow_writes: bool = False) -> list[Tool]:
-    """Every registry operation with an MCP face (write tools only when ``allow_writes``)."""
+def build_tool(op: Operation) -> Tool:
+    """The SDK tool of ``op``: its function, input schema (compacted) and output schema (shallow)."""
     from dunetrace_cli.mcp.errors import ReadTool
     from dunetrace_cli.mcp.schema import compact_input, strip_titles
     from dunetrace_cli.mcp.views._base import output_schema
 
-    tools = []
-    for op in registry.load().values():
-        if op.mcp is None or (op.writes and not allow_writes):
-            continue
-        fn = tool_function(op)
-        globals()[op.mcp] = fn
-        tool = ReadTool.from_function(  # argument errors as one sentence
-            fn, name=op.mcp, title=op.title, description=(op.description or op.summary).replace("\n", " "),
-            annotations=annotations_for(op),
-        )
-        tool.parameters = compact_input(strip_titles(tool.parameters))
-        # shallow (top-level keys and types): the catalog is context in every session (issue 13)
-        tool.fn_metadata.output_schema = output_schema(registry.resolve(op.mcp_model or op.model))
-        tool.__dict__.pop("output_schema", None)  # a cached_property over fn_metadata
-        tools.append(tool)
-    return tools
+    assert op.mcp is not None, op.name
+    fn = tool_function(op)
+    globals()[op.mcp] = fn
+    tool = ReadTool.from_function(  # argument errors as one sentence
+        fn, name=op.mcp, title=op.title, description=(op.description or op.summary).replace("\n", " "),
+        annotations=annotations_for(op),
+    )
+    tool.parameters = compact_input(strip_titles(tool.parameters))
+    # shallow (top-level keys and types): the catalog is context in every session (issue 13)
+    tool.fn_metadata.output_schema = output_schema(registry.resolve(op.mcp_model or op.model))
+    tool.__dict__.pop("output_schema", None)  # a cached_property over fn_metadata
+    return tool
+
+
+def mcp_operations(*, allow_writes: bool = False) -> list[Operation]:
+    """The registry operations with an MCP face, in registry order (write tools only when ``allow_writes``)."""
+    return [op for op in registry.load().values() if op.mcp is not None and (allow_writes or not op.writes)]
+
+
+def build_tools(*, allow_writes: bool = False) -> list[Tool]:
+    """Every registry operation with an MCP face (write tools only when ``allow_writes``)."""
+    return [build_tool(op) for op in mcp_operations(allow_writes=allow_writes)]
 
 
 def __getattr__(name: str) -> Callable[..., Any]:

@@ -216,7 +216,7 @@ def worker_app() -> Starlette:
     configure_logging(debug=spec.debug)
     settings = load_settings(api_url=spec.api_url, timeout=spec.timeout, profile=spec.profile)
     token = os.environ.get(spec.token_env, "").strip() if spec.token_env else None
-    from dunetrace_cli.cli.mcp_cmd import writes_allowed
+    from dunetrace_cli.cli.mcp_serve import writes_allowed
 
     server = build_server(settings, auth_token=token or None, allow_writes=writes_allowed())
     return http_app(server, sse=False, http=True, host=spec.host, allowed_hosts=spec.allowed_hosts, stateless=True)
