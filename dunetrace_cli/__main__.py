@@ -7,6 +7,7 @@ accept only what the Typer app parses the same way: help, usage errors and anyth
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -24,10 +25,24 @@ def run(argv: list[str]) -> int:
     return run_app(argv)
 
 
-def main() -> None:
+def prepare() -> None:
+    """Process set-up before any command is recognised (the console script and ``python -m``)."""
     # The CLI loads no third-party pydantic plugins: finding them scans every installed package's entry
     # points (tens of ms at each start) the first time typer or a model builds a validator.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # httpx's own command-line client (httpx._main, which imports click, pygments and rich's progress
+    # and syntax modules) never runs in this process: without it, `import httpx` takes ~80 ms less and
+    # httpx falls back to its stub `main` (an ImportError is its documented "not installed" case).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # Start-up (imports, pydantic model classes, the first request) allocates hundreds of thousands of
+    # long-lived objects and no garbage worth collecting: the cyclic GC spends ~7% of `agents --json`
+    # scanning them. It is off until the command's own work begins (cli/_run.py: work_begins; a server:
+    # cli/mcp_serve.py, once it is built).
+    gc.disable()
+
+
+def main() -> None:
+    prepare()
     sys.exit(run(sys.argv[1:]))
 
 

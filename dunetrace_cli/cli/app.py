@@ -7,8 +7,6 @@ the hand-written ones with their --help lines, the registry's come from ``comman
 
 from __future__ import annotations
 
-import gc
-import os
 import sys
 from typing import Annotated, Any, Optional
 
@@ -220,15 +218,8 @@ def _report(message: str, code: int, args: list[str]) -> int:
 
 
 def main() -> None:
-    # The CLI loads no third-party pydantic plugins: finding them scans every installed package's entry
-    # points (tens of ms at each start) the first time typer or a model builds a validator.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # httpx's own command-line client (httpx._main, which imports click, pygments and rich's progress
-    # and syntax modules) never runs in this process: without it, `import httpx` takes ~80 ms less and
-    # httpx falls back to its stub `main` (an ImportError is its documented "not installed" case).
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    # Start-up (imports, pydantic model classes, the first request) allocates hundreds of thousands of
-    # long-lived objects and no garbage worth collecting: the cyclic GC spends ~7% of `agents --json`
-    # scanning them. It is off until the command's own work begins (cli/_run.py: work_begins).
-    gc.disable()
-    sys.exit(run(None))
+    """The former console-script entry, kept for installs made before it moved: ``dunetrace_cli.__main__``
+    (process set-up in ``prepare()``, then `mcp serve`'s fast path or :func:`run`)."""
+    from dunetrace_cli.__main__ import main as entry
+
+    entry()

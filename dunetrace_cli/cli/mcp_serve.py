@@ -12,6 +12,7 @@ so usage errors and help stay the Typer ones. Under stdio nothing but protocol r
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -161,6 +162,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         + (f"; {opts.workers} workers" if opts.workers > 1 else "")
     )
     if opts.workers > 1:
+        gc.enable()  # start-up is over (dunetrace_cli.__main__ turns the cyclic GC off for it)
         token_env = (opts.token_env or "").strip() or (EnvVars.MCP_TOKEN if token else None)
         spec = transports.WorkerSpec(
             **opts.settings_overrides, token_env=token_env if token else None, host=opts.host,
@@ -169,6 +171,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         transports.run_workers(spec, port=opts.port, workers=opts.workers, announce=announce, banner=banner)
         return
     server = mcp_server.build_server(settings, auth_token=token, allow_writes=writes)
+    gc.enable()  # start-up is over (dunetrace_cli.__main__ turns the cyclic GC off for it)
     if opts.stdio:
         if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
             print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)

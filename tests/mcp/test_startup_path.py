@@ -244,3 +244,41 @@ def test_errors_are_the_typer_ones(argv: list[str], tmp_path: Path) -> None:
     assert (fast.returncode, fast.stdout, fast.stderr) == (full.returncode, full.stdout, full.stderr)
     assert fast.returncode in (2, 3) and fast.stdout == ""
     assert "Traceback" not in fast.stderr and fast.stderr.strip()
+
+
+def test_the_server_serves_with_the_gc_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry turns the cyclic GC off for start-up (dunetrace_cli.__main__.prepare); serving turns it on."""
+    import gc
+
+    from dunetrace_cli.mcp import transports
+
+    seen: list[bool] = []
+    monkeypatch.setattr(transports, "run_stdio", lambda server: seen.append(gc.isenabled()))
+    gc.disable()
+    try:
+        mcp_serve.serve_with(settings_for(), mcp_serve.ServeOptions())
+    finally:
+        gc.enable()
+    assert seen == [True]
+
+
+def test_the_entry_prepares_then_dispatches(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import dunetrace_cli.__main__ as entry
+
+    seen: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(entry, "run", lambda argv: seen.append((argv, gc.isenabled())) or 0)
+    monkeypatch.setattr(sys, "argv", ["dunetrace", "mcp", "serve"])
+    # set first so that teardown puts back what was there (or nothing), then removed for main() to set
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "x")
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    monkeypatch.setitem(sys.modules, "httpx._main", sys.modules.get("httpx._main"))  # type: ignore[arg-type]
+    monkeypatch.delitem(sys.modules, "httpx._main")
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            entry.main()
+    finally:
+        gc.enable()
+    assert seen == [(["mcp", "serve"], False)] and exit_.value.code == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__" and sys.modules["httpx._main"] is None
