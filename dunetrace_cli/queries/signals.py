@@ -170,9 +170,11 @@ async def _find(
     client: ApiClient, path: str, params: dict[str, Any], signal_id: int, stop: asyncio.Event | None = None
 ) -> tuple[Signal | None, int]:
     offset = 0
+    # a server without org-wide /v1/signals predates `explain` (it explains every row): full pages there
+    first = PAGE_MAX if client.feature_known_missing("org_signals") else EXPLAINED_FIRST_PAGE
     while stop is None or not stop.is_set():
         explain = offset == 0
-        size = EXPLAINED_FIRST_PAGE if explain else PAGE_MAX
+        size = first if explain else PAGE_MAX
         body = await client.get(path, {**params, "explain": explain, "limit": size, "offset": offset})
         batch = body.get("signals") or []
         for index, row in enumerate(batch):

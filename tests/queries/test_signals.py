@@ -271,3 +271,13 @@ async def test_signal_ids_are_positive(api_client, fake_latest) -> None:
     with pytest.raises(UsageError, match="positive"):
         await get_signal(api_client(fake_latest), signal_id=0)
     assert fake_latest.requests == []
+
+
+async def test_a_server_before_explain_is_scanned_in_full_pages(api_client, make_fake) -> None:
+    fake = make_fake("march", extra_agents=10)
+    wanted = signals(fake, "support-agent-lc")[-1]
+    view = await get_signal(api_client(fake), signal_id=wanted["id"])
+    assert view.signal.id == wanted["id"] and view.signal.what == wanted["what"]
+    scans = [params for _, p, params in fake.requests if p.startswith("/v1/agents/") and p.endswith("/signals")]
+    assert {params["limit"] for params in scans} == {"500"}  # not 50 then 500: March explains every row anyway
+    assert len(scans) <= len(agent_ids(fake))  # at most one page per agent
