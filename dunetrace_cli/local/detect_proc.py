@@ -18,6 +18,7 @@ in flight itself and carries on alone.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import queue
@@ -41,7 +42,7 @@ ROW_KEYS = (
     "needs_detection", "needs_reeval",
 )  # fmt: skip
 #: Events in flight before the parent waits for results (bounds both processes' memory).
-MAX_INFLIGHT_EVENTS = 60_000
+MAX_INFLIGHT_EVENTS = 20_000
 #: Inputs smaller than this are detected in-process (a second process costs more than it saves).
 MIN_INPUT_BYTES = 8 * 1024 * 1024
 
@@ -50,19 +51,29 @@ Result = tuple[str, list[tuple[Any, ...]], dict[str, Any] | None, str | None, bo
 
 
 def event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
-    """A run's events in replay order (step, then time, then arrival), compact for the pipe."""
+    """A run's events in replay order (step, then time, then arrival), compact for the pipe: the payload
+    as its stored JSON text (a string pickles as a copy; the child decodes it, off this core)."""
     ordered = sorted(events, key=lambda e: (e.step_index, e.timestamp))
-    return [(e.event_type, e.agent_id, e.agent_version, e.step_index, e.timestamp, e.payload, e.parent_run_id,
+    return [(e.event_type, e.agent_id, e.agent_version, e.step_index, e.timestamp, e.payload_text, e.parent_run_id,
              e.trace_id, e.conversation_id, e.event_id) for e in ordered]  # fmt: skip
 
 
 def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The events of ``event_tuples`` as the SDK's dicts (the payload decoded as the store's reader does)."""
     return [
         {"event_type": t[0], "run_id": run_id, "agent_id": t[1], "agent_version": t[2], "step_index": t[3],
-         "timestamp": t[4], "payload": t[5], "parent_run_id": t[6], "trace_id": t[7], "conversation_id": t[8],
-         "event_id": t[9]}
+         "timestamp": t[4], "payload": _payload(t[5]), "parent_run_id": t[6], "trace_id": t[7],
+         "conversation_id": t[8], "event_id": t[9]}
         for t in events
     ]  # fmt: skip
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 # ── the child ─────────────────────────────────────────────────────────────────────────────────

@@ -29,9 +29,12 @@ from dunetrace_cli.local.store import Store
 from dunetrace_cli.local.streaming import StreamDetector
 
 #: Events written per transaction while streaming.
-COMMIT_EVERY = 10_000
+COMMIT_EVERY = 5_000
+#: Page cache of the importing connection (KiB): the id indexes are random-keyed, so a store larger than
+#: the cache turns most inserts into page reads; capped, so memory stays flat past it.
+BULK_CACHE_KIB = 64 * 1024
 #: WAL pages between checkpoints while a file is imported (SQLite's default is 1,000: about one per
-#: 2,000 events, each an fsync); the WAL grows to about 64 MiB at most.
+#: 2,000 events, each an fsync); the WAL grows to about 64 MiB while no reader holds it back.
 BULK_CHECKPOINT_PAGES = 16_000
 
 
@@ -106,11 +109,14 @@ def bulk_writes(store: Store) -> Iterator[None]:
     conn = store.conn()
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
+    cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     try:
         yield
     finally:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA wal_autocheckpoint=1000")
+        conn.execute(f"PRAGMA cache_size={int(cache)}")
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # syncs the WAL, then copies what readers allow
         except sqlite3.Error:

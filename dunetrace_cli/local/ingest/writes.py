@@ -179,22 +179,16 @@ def write_events(
     main = [ev for ev in batch if ev.event_type not in SIDE_TABLE_TYPES]
     side = [ev for ev in batch if ev.event_type in SIDE_TABLE_TYPES]
     with store.write() as conn:
-        stored = _existing(conn, "events", [ev.event_id for ev in main])
-        stored |= _existing(conn, "policy_evaluations", [ev.event_id for ev in side])
-        fresh = [ev for ev in main if ev.event_id not in stored]
-        conn.executemany(
-            _INSERT_EVENT,
-            [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index, ev.timestamp,
-              ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
-              ev.timestamp if event_clock else stamp) for ev in fresh],
-        )  # fmt: skip
+        side_stored = _existing(conn, "policy_evaluations", [ev.event_id for ev in side])
+        fresh = _insert_new(conn, main, stamp, event_clock)
         conn.executemany(
             _INSERT_POLICY_EVAL,
             [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.step_index, ev.timestamp, ev.payload_text,
-              ev.timestamp if event_clock else stamp) for ev in side if ev.event_id not in stored],
+              ev.timestamp if event_clock else stamp) for ev in side if ev.event_id not in side_stored],
         )  # fmt: skip
-        out.new = len(batch) - len(stored)
-        out.duplicate += len(stored)
+        stored = len(main) - len(fresh) + len(side_stored)
+        out.new = len(batch) - stored
+        out.duplicate += stored
         new_by_run: dict[str, list[Event]] = {}
         for ev in fresh:
             new_by_run.setdefault(ev.run_id, []).append(ev)
@@ -226,6 +220,24 @@ def write_events(
 
 _INSERT_RUN = f"INSERT INTO runs({','.join(_RUN_COLUMNS)}) VALUES ({','.join('?' * len(_RUN_COLUMNS))})"
 _UPDATE_RUN = f"UPDATE runs SET {','.join(c + '=?' for c in _RUN_MUTABLE)} WHERE run_id=?"
+
+
+def _insert_new(conn: Any, events: list[Event], stamp: float, event_clock: bool) -> list[Event]:
+    """Insert the events whose id is new; return them. One probe of the id index per event (the insert's
+    own): when some were stored already, the rows this insert added are the ones after the newest before."""
+    if not events:
+        return []
+    before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    cur = conn.executemany(
+        _INSERT_EVENT,
+        [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index, ev.timestamp,
+          ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
+          ev.timestamp if event_clock else stamp) for ev in events],
+    )  # fmt: skip
+    if cur.rowcount == len(events):
+        return events
+    added = {r[0] for r in conn.execute("SELECT event_id FROM events WHERE seq > ?", (before,))}
+    return [ev for ev in events if ev.event_id in added]
 
 
 def _existing(conn: Any, table: str, ids: list[str]) -> set[str]:
