@@ -130,3 +130,26 @@ def test_agents_json_imports_only_its_own_command(served, tmp_path) -> None:
                       "dunetrace_cli.cli.mcp_cmd", "dunetrace_cli.cli.local_cmd", "dunetrace_cli.cli.config_cmd"}
     models = {m for m in loaded if m.startswith("dunetrace_cli.models.")}
     assert models == {"dunetrace_cli.models.agents", "dunetrace_cli.models.common"}
+
+
+MAIN_PROBE = """
+import atexit, sys
+atexit.register(lambda: print('MODULES ' + ' '.join(sorted(sys.modules)), file=sys.stderr))
+sys.argv = ['dunetrace', *sys.argv[1:]]
+from dunetrace_cli.cli.app import main
+main()
+"""
+
+
+def test_agents_json_through_main_imports_no_rich(served, tmp_path) -> None:
+    """The console script's path, output piped and stderr not a terminal: JSON written without rich (no spinner
+    to draw), and no httpx command-line client (click, pygments)."""
+    url, fake = served("latest")
+    proc = subprocess.run([sys.executable, "-c", MAIN_PROBE, "agents", "--json"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "DUNETRACE_API_URL": url, "DUNETRACE_CONFIG_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["total"] == len(fake.data["agents"])
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("MODULES "))
+    roots = {name.split(".")[0] for name in line.split()[1:]}
+    assert not roots & {"rich", "pygments", "click", "markdown_it", "mcp"}
+    assert {"httpx", "pydantic"} <= roots

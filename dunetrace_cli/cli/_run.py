@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +62,20 @@ def work_begins() -> None:
     import gc
 
     gc.enable()
+
+
+def _spinner(message: str) -> AbstractContextManager[None]:
+    """render/console.py's spinner, imported (with rich) only when stderr is a terminal: elsewhere it draws
+    nothing, so `agents --json 2>log` or a script imports no rich at all."""
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if not terminal:
+        return nullcontext()
+    from dunetrace_cli.render.console import spinner
+
+    return spinner(message)
 
 
 def debug_enabled(opts: GlobalOptions) -> bool:
@@ -183,9 +199,7 @@ def run_operation(ctx: typer.Context, op: Operation, raw: dict[str, Any], values
 
             import asyncio  # only commands that call the API pay for it (`guide` does not)
 
-            from dunetrace_cli.render.console import spinner
-
-            with spinner(f"dunetrace {op.cli}: asking {settings.display_url}"):
+            with _spinner(f"dunetrace {op.cli}: asking {settings.display_url}"):
                 result = asyncio.run(call())
         work_begins()
         emit(result, op, fmt=fmt, fields=fields, now=now)

@@ -106,6 +106,12 @@ def emit(
 
 def _emit(result: BaseModel, op: Operation, *, fmt: str | None, fields: list[str] | None, now: float,
           stream: TextIO) -> None:
+    if fmt == "json":  # exact data, the same on a terminal or not: no console (and no rich) needed
+        if op.list_result:
+            _remember_listing(result)
+        stream.write(to_json_text(result, fields) + "\n")
+        stream.flush()
+        return
     from dunetrace_cli.render.console import is_terminal
 
     terminal = is_terminal(stream)
@@ -116,10 +122,6 @@ def _emit(result: BaseModel, op: Operation, *, fmt: str | None, fields: list[str
         fmt = "tsv"  # the columns asked for, as rows
     if op.list_result:
         _remember_listing(result)
-    if fmt == "json":
-        stream.write(to_json_text(result, fields) + "\n")
-        stream.flush()
-        return
     if unwrapped and op.text:  # a document (`guide`) piped: its own text, sanitised, without rich
         from dunetrace_cli.registry import resolve
         from dunetrace_cli.render.sanitize import clean
