@@ -163,15 +163,15 @@ def _strip(value: Any, _now: float) -> Any:
 
 AGENT_ARG = Param(
     "agent_id", str, "Agent id, as listed by `dunetrace agents`.", metavar="AGENT", complete="agents",
-    min_length=1, max_length=256, parse=_strip, mcp_help="Agent id, as listed by list_agents.",
+    min_length=1, max_length=256, parse=_strip, mcp_help="Agent id (list_agents).",
 )
 AGENT_OPTIONAL_ARG = Param(
     "agent_id", str, "Agent id; omit to search every agent.", default=None, metavar="AGENT", complete="agents",
-    max_length=256, parse=_strip, mcp_help="Restrict to this agent (faster on large orgs).",
+    max_length=256, parse=_strip, mcp_help="Only this agent (faster).",
 )
 AGENT_OPT = Param(
     "agent_id", str, "Limit the lookup to this agent (faster on big orgs).", default=None, flag="--agent", short="-a",
-    complete="agents", max_length=256, parse=_strip, mcp_help="Restrict to this agent (faster on large orgs).",
+    complete="agents", max_length=256, parse=_strip, mcp_help="Only this agent (faster).",
 )
 SEVERITY = Param(
     "severity", str, "Only this severity: CRITICAL, HIGH, MEDIUM or LOW (any case).", default=None,
@@ -194,7 +194,7 @@ SINCE_HOURS = Param(
 RUN_ID = Param(
     "run_id", str, "Run id, or any unique prefix of it (e.g. 019e2314-6b7).", metavar="RUN_ID", complete="runs",
     min_length=4, max_length=256, parse=_strip,
-    mcp_help="Full run id or a unique prefix of at least 4 characters.",
+    mcp_help="Run id or a unique prefix (4+ characters).",
 )
 SIGNAL_ID = Param("signal_id", int, "Signal id (#N in other outputs), e.g. 518.", metavar="SIGNAL_ID", ge=1,
                   mcp_help="Signal id (#N in other tools' output).")

@@ -49,4 +49,5 @@ class CallList(ResultModel):
     calls: list[CallSummary]
     total: int
     limit: int
+    offset: int = Field(default=0, exclude=True)  # MCP paging: calls skipped before ``calls``
     notes: list[str] = Field(default_factory=list)

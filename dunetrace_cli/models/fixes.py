@@ -32,6 +32,10 @@ class FixList(ResultModel):
     agent_id: str
     fixes: list[FixRecord]
     notes: list[str] = Field(default_factory=list)
+    # MCP paging (the route answers every fix, at most 100: the page is cut client-side); not in --json
+    total: int = Field(default=0, exclude=True)
+    limit: int | None = Field(default=None, exclude=True)
+    offset: int = Field(default=0, exclude=True)
 
 
 class FixStatus(ApiModel):

@@ -40,6 +40,7 @@ class IssueList(ResultModel):
     issues: list[Issue]
     total: int  # matching issues on the server
     limit: int | None = None
+    offset: int = Field(default=0, exclude=True)  # MCP paging: issues skipped before ``issues``
     notes: list[str] = Field(default_factory=list)
 
 

@@ -27,3 +27,7 @@ class PolicyList(ResultModel):
     agent_id: str | None = None
     policies: list[Policy]
     notes: list[str] = Field(default_factory=list)
+    # MCP paging (the route answers a bare array of every row: the page is cut client-side); not in --json
+    total: int = Field(default=0, exclude=True)
+    limit: int | None = Field(default=None, exclude=True)
+    offset: int = Field(default=0, exclude=True)

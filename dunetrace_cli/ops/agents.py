@@ -20,7 +20,7 @@ register(Operation(
         P.OFFSET,
     ),
     summary="List every agent with run and signal counts, newest activity first.",
-    description="Every monitored agent (all of them, not just the first page): runs, signal counts "
+    description="Every monitored agent: runs, signal counts "
     "(CRITICAL/HIGH), top failure types, last seen. Use it to find agent ids.",
     examples=(
         "dunetrace agents",
@@ -36,7 +36,7 @@ register(Operation(
     query="dunetrace_cli.queries.summary:summarize_agent", model="dunetrace_cli.models.summary:AgentDiagnosis",
     table=T, markdown=f"{MD}:render_diagnosis", params=(P.AGENT_ARG,),
     summary="Start here: health, failure breakdown, newest signals with their first fix.",
-    description="Start here. One-shot diagnosis of an agent: health score, failing vs clean runs, "
+    description="Start here. An agent's diagnosis: health score, failing vs clean runs, "
     "failure breakdown (systemic or not), newest signals with their first fix, next steps.",
     examples=("dunetrace summary langchain-example-agent", "dunetrace summary rag-agent --json | jq .breakdown"),
 ))
@@ -83,7 +83,7 @@ register(Operation(
     query="dunetrace_cli.queries.tokens:get_token_stats", model="dunetrace_cli.models.tokens:TokenStats",
     table=T, markdown=f"{MD}:render_token_stats", params=(P.AGENT_ARG,),
     summary="Token use and spend on failing runs over 1, 7 and 30 days.",
-    description="Token use and cost per window (24 h / 7 d / 30 d): share spent in failed runs, "
+    description="Token use and cost per 24 h / 7 d / 30 d: share spent in failed runs, "
     "avoidable excess, projected monthly waste, spend by failure type.",
     examples=("dunetrace tokens support-agent-lc", "dunetrace tokens support-agent-lc --json"),
 ))

@@ -73,6 +73,6 @@ register(Operation(
     ),
     summary="Two runs side by side: duration, steps, tokens, tool calls, signals.",
     description="Two runs side by side (e.g. failing vs clean): duration, steps, tokens, tool calls, "
-    "failed tool calls, LLM calls, signals, and what differs.",
+    "LLM calls, signals, and what differs.",
     examples=("dunetrace compare df92fa13-c10 038327d0-3de", "dunetrace compare df92fa13-c10 038327d0-3de --json"),
 ))

@@ -20,7 +20,7 @@ register(Operation(
     mcp_order=("severity", "failure_type", "since_hours", "agent_id", "limit", "offset"),
     summary="Failure signals, newest first; across every agent unless AGENT is given.",
     description="Signals across all agents (or one), newest first, filtered by severity, failure type "
-    "and age. Every agent is covered, with the exact match count.",
+    "and age, with the exact match count.",
     examples=(
         "dunetrace signals --since 24h --severity high",
         "dunetrace signals langchain-example-agent --type TOOL_LOOP",

@@ -26,10 +26,14 @@ async def list_voice_calls(
     completion_status: str | None = None,
     cost_bucket: str | None = None,
     limit: int = 20,
+    offset: int | None = 0,
 ) -> CallList:
-    """Recent calls, newest first: duration, how the call ended, silence, voice signals, cost."""
+    """Recent calls, newest first: duration, how the call ended, silence, voice signals, cost.
+
+    ``offset`` (MCP paging) is passed to the server's own paging (``/v1/calls?offset=``)."""
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: it must be at least 1.")
+    start = offset or 0
     status = _choice(completion_status, COMPLETION_STATUSES, "completion status")
     bucket = _choice(cost_bucket, COST_BUCKETS, "cost bucket")
     params: dict[str, Any] = {}
@@ -39,18 +43,21 @@ async def list_voice_calls(
         params["completion_status"] = status
     if bucket:
         params["cost_bucket"] = bucket
-    first = await feature_get(client, "calls", "voice calls", "/v1/calls", {**params, "limit": min(limit, PAGE_MAX), "offset": 0})
+    first = await feature_get(
+        client, "calls", "voice calls", "/v1/calls", {**params, "limit": min(limit, PAGE_MAX), "offset": start}
+    )
     if agent_id:
         await require_agent(client, agent_id)
     rows = list(first.get("calls") or [])
     total = int((first.get("page") or {}).get("total") or len(rows))
     if (first.get("page") or {}).get("has_more") and len(rows) < limit:
-        rows, total = await page_all(client, "/v1/calls", "calls", params, max_rows=limit)
+        rows, total = await page_all(client, "/v1/calls", "calls", params, max_rows=start + limit)
+        rows = rows[start:]
     calls = [CallSummary.model_validate(row) for row in rows[:limit]]
     notes = ["the server aggregates only the 200 most recent calls."] if total >= 200 else []
     return CallList(
         agent_id=agent_id or None, completion_status=status, cost_bucket=bucket, calls=calls,
-        total=max(total, len(calls)), limit=limit, notes=notes,
+        total=max(total, start + len(calls)) if calls else total, limit=limit, offset=start, notes=notes,
     )
 
 

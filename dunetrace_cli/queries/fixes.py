@@ -24,15 +24,24 @@ def signal_id_of(value: object) -> int:
     return number
 
 
-async def list_agent_fixes(client: ApiClient, *, agent_id: str) -> FixList:
-    """Every fix applied for an agent's signals (the server returns at most 100), with its verdict."""
+async def list_agent_fixes(
+    client: ApiClient, *, agent_id: str, limit: int | None = None, offset: int | None = 0
+) -> FixList:
+    """Every fix applied for an agent's signals (the server returns at most 100), with its verdict.
+
+    The route does not page: a page (``offset``, ``limit``: MCP paging) is cut here; the CLI gets all.
+    """
     path = f"/v1/agents/{seg(agent_id)}/fixes"
     _, body = await asyncio.gather(require_agent(client, agent_id), feature_get(client, "fixes", "fixes", path))
     fixes = [FixRecord.model_validate(row) for row in (body.get("fixes") or [])]
     notes = []
     if len(fixes) >= 100:
         notes.append("the server lists at most 100 fixes per agent; older ones are not shown.")
-    return FixList(agent_id=agent_id, fixes=fixes, notes=notes)
+    start = offset or 0
+    total = len(fixes)
+    if limit is not None or start:
+        fixes = fixes[start:] if limit is None else fixes[start:start + limit]
+    return FixList(agent_id=agent_id, fixes=fixes, notes=notes, total=total, limit=limit, offset=start)
 
 
 async def get_fix_status(client: ApiClient, *, signal_id: int | str, agent_id: str | None = None) -> FixStatus:

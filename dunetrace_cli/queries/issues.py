@@ -37,8 +37,13 @@ def issue_id_of(value: Any) -> int:
     return number
 
 
-async def list_agent_issues(client: ApiClient, *, agent_id: str, status: str | None = "open") -> IssueList:
-    """An agent's issues with the given status (default open); 'all' lists every status."""
+async def list_agent_issues(
+    client: ApiClient, *, agent_id: str, status: str | None = "open", limit: int | None = None, offset: int | None = 0
+) -> IssueList:
+    """An agent's issues with the given status (default open); 'all' lists every status.
+
+    The route answers every issue of the agent, so a page (``offset``, ``limit``: MCP paging) is cut here.
+    """
     wanted = normalize_status(status, default="open")
     params = {} if wanted in ("all", "active") else {"status": wanted}
     path = f"/v1/agents/{seg(agent_id)}/issues"
@@ -48,7 +53,10 @@ async def list_agent_issues(client: ApiClient, *, agent_id: str, status: str | N
     if wanted == "active":
         issues = [i for i in issues if i.status in ACTIVE]
         total = len(issues)
-    return IssueList(agent_id=agent_id, status=wanted, issues=issues, total=total)
+    start = offset or 0
+    if limit is not None or start:
+        issues = issues[start:] if limit is None else issues[start:start + limit]
+    return IssueList(agent_id=agent_id, status=wanted, issues=issues, total=total, limit=limit, offset=start)
 
 
 async def search_issues(
@@ -59,10 +67,16 @@ async def search_issues(
     agent_id: str | None = None,
     failure_type: str | None = None,
     limit: int = 20,
+    offset: int | None = 0,
 ) -> IssueList:
-    """Issues across every agent: a substring over agent id, failure type and resolution notes."""
+    """Issues across every agent: a substring over agent id, failure type and resolution notes.
+
+    ``offset`` (MCP paging) is passed to the server's own paging; ``active`` (two searches) fetches the
+    first ``offset + limit`` of each, merges them newest first and cuts the page.
+    """
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: it must be at least 1.")
+    start = offset or 0
     wanted = normalize_status(status)
     ftype = normalize_failure_type(failure_type)
     params: dict[str, Any] = {"q": (query or "").strip()}
@@ -72,27 +86,32 @@ async def search_issues(
         params["failure_type"] = ftype
     if wanted == "active":  # two searches, merged newest first
         parts = await asyncio.gather(*(
-            search_issues(client, query=query, status=s, agent_id=agent_id, failure_type=ftype, limit=limit) for s in ACTIVE
+            search_issues(client, query=query, status=s, agent_id=agent_id, failure_type=ftype, limit=start + limit)
+            for s in ACTIVE
         ))
         merged = sorted((i for part in parts for i in part.issues), key=lambda i: -(i.last_seen or 0.0))
         return IssueList(
             agent_id=agent_id or None, status="active", query=params["q"] or None, failure_type=ftype,
-            issues=merged[:limit], total=sum(p.total for p in parts), limit=limit,
+            issues=merged[start:start + limit], total=sum(p.total for p in parts), limit=limit, offset=start,
         )
     if wanted != "all":
         params["status"] = wanted
-    first = await feature_get(client, FEATURE, WHAT, "/v1/issues/search", {**params, "limit": min(limit, SEARCH_PAGE), "offset": 0})
+    first = await feature_get(
+        client, FEATURE, WHAT, "/v1/issues/search", {**params, "limit": min(limit, SEARCH_PAGE), "offset": start}
+    )
     rows = list(first.get("issues") or [])
     total = int((first.get("page") or {}).get("total") or len(rows))
     if agent_id:
         await require_agent(client, agent_id)
     if (first.get("page") or {}).get("has_more") and len(rows) < limit:
-        rest, total = await page_all(client, "/v1/issues/search", "issues", params, page_size=SEARCH_PAGE, max_rows=limit)
-        rows = rest
+        rest, total = await page_all(
+            client, "/v1/issues/search", "issues", params, page_size=SEARCH_PAGE, max_rows=start + limit
+        )
+        rows = rest[start:]
     issues = [Issue.model_validate(row) for row in rows[:limit]]
     return IssueList(
         agent_id=agent_id or None, status=wanted, query=params["q"] or None, failure_type=ftype,
-        issues=issues, total=max(total, len(issues)), limit=limit,
+        issues=issues, total=max(total, start + len(issues)) if issues else total, limit=limit, offset=start,
     )
 
 
@@ -125,13 +144,11 @@ async def find_issues(
     status: str | None = None,
     failure_type: str | None = None,
     limit: int = 20,
+    offset: int | None = 0,
 ) -> IssueList:
     """``dunetrace issues [AGENT]`` / ``search_issues``: one agent's list when only AGENT is given, else a search."""
     if agent_id and not (query or "").strip() and not failure_type:
-        result = await list_agent_issues(client, agent_id=agent_id, status=status or "all")
-        result.limit = limit
-        result.issues = result.issues[:limit]
-        return result
+        return await list_agent_issues(client, agent_id=agent_id, status=status or "all", limit=limit, offset=offset)
     return await search_issues(
-        client, query=query, status=status, agent_id=agent_id, failure_type=failure_type, limit=limit
+        client, query=query, status=status, agent_id=agent_id, failure_type=failure_type, limit=limit, offset=offset
     )

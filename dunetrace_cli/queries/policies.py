@@ -9,8 +9,14 @@ from dunetrace_cli.models.policies import Policy, PolicyList
 from dunetrace_cli.queries._common import feature_get, require_agent
 
 
-async def list_policies(client: ApiClient, *, agent_id: str | None = None) -> PolicyList:
-    """Every policy, or those applying to one agent (its own and the '*' ones)."""
+async def list_policies(
+    client: ApiClient, *, agent_id: str | None = None, limit: int | None = None, offset: int | None = 0
+) -> PolicyList:
+    """Every policy, or those applying to one agent (its own and the '*' ones).
+
+    The route answers a bare array of every row: a page (``offset``, ``limit``: MCP paging) is cut
+    here; the CLI gets every row.
+    """
     params = {"agent_id": agent_id} if agent_id else None
     fetch = feature_get(client, "policies", "policies", "/v1/policies", params)
     if agent_id:
@@ -18,4 +24,7 @@ async def list_policies(client: ApiClient, *, agent_id: str | None = None) -> Po
     else:
         body = await fetch
     rows = body if isinstance(body, list) else (body.get("policies") or [] if isinstance(body, dict) else [])
-    return PolicyList(agent_id=agent_id or None, policies=[Policy.model_validate(r) for r in rows])
+    start = offset or 0
+    page = rows[start:] if limit is None else rows[start:start + limit]
+    return PolicyList(agent_id=agent_id or None, policies=[Policy.model_validate(r) for r in page], total=len(rows),
+                      limit=limit, offset=start)

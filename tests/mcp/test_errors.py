@@ -121,7 +121,7 @@ async def test_timeout(served) -> None:
         ("search_signals", {"since_hours": 0}, "`since_hours` must be an integer from 1 to 8760 (got 0)."),
         ("get_signal_detail", {"signal_id": 0}, "`signal_id` must be an integer of at least 1 (got 0)."),
         ("get_signal_detail", {"signal_id": "abc"}, "`signal_id` must be an integer of at least 1 (got 'abc')."),
-        ("summarize_agent", {}, "`agent_id` is required: Agent id, as listed by list_agents."),
+        ("summarize_agent", {}, "`agent_id` is required: Agent id (list_agents)."),
     ],
 )
 async def test_argument_errors_are_one_sentence(mcp_client, tool, args, sentence) -> None:

@@ -71,7 +71,7 @@ def test_when_shows_iso_and_age() -> None:
 def test_one_module_per_result_and_no_dispatch_table() -> None:
     modules = {m.name for m in pkgutil.iter_modules(md.__path__)}
     assert modules == {"_common", "_format", "agents", "compare", "detectors", "guide", "health", "patterns", "run",
-                       "runs", "signal", "signals", "summary", "tokens"}
+                       "runs", "signal", "signals", "summary", "tokens", "issues", "voice"}
     assert not hasattr(md, "to_markdown") and not hasattr(md, "_RENDERERS")
     for name in modules - {"_common", "_format", "detectors"}:
         module = importlib.import_module(f"dunetrace_cli.render.markdown.{name}")

@@ -93,11 +93,13 @@ async def test_reads_carry_the_data(fake_latest) -> None:
                                         {"agent_id": "langchain-example-agent", "failure_type": "tool_loop"})
         capped = await client.call_tool("list_voice_calls", {"limit": 150})
         missing = await client.call_tool("get_call_detail", {"conversation_id": 1})
-    assert {i["failure_type"] for i in issues.structured_content["issues"]} >= {"TOOL_LOOP", "CONTEXT_BLOAT"}
-    assert "| 13 | reopened |" in text(issues)
+    table = issues.structured_content["issues"]  # the MCP view: a compact, paged table (issue 13)
+    types = {row[table["columns"].index("failure_type")] for row in table["rows"]}
+    assert types >= {"TOOL_LOOP", "CONTEXT_BLOAT"}
+    assert "|13|reopened|TOOL_LOOP|" in text(issues)
     assert detail.structured_content["overview"]["affected_runs"] == 13
     assert text(detail).startswith("# TOOL_LOOP on `langchain-example-agent`: 13 of 40 runs (32.5%)")
-    assert capped.structured_content["limit"] == 100  # upstream's cap, said not refused
+    assert capped.structured_content["page"] == {"total": 0, "offset": 0}  # upstream's cap, said not refused
     assert "limit capped at 100 (asked for 150)" in text(capped) or "capped" in json.dumps(capped.structured_content)
     assert missing.is_error and text(missing).endswith(": Call 1 not found or has no runs.")
 
@@ -105,7 +107,7 @@ async def test_reads_carry_the_data(fake_latest) -> None:
 async def test_upstream_status_all_is_every_status(fake_latest) -> None:
     async with session(fake_latest) as client:
         result = await client.call_tool("list_agent_issues", {"agent_id": "retry-agent", "status": "all"})
-    assert result.structured_content["total"] == 7  # upstream sends status=all and gets []
+    assert result.structured_content["page"]["total"] == 7  # upstream sends status=all and gets []
 
 
 async def test_resolve_asks_first_and_a_decline_changes_nothing(fake_latest) -> None:
@@ -184,4 +186,5 @@ async def test_upstream_blank_arguments_mean_not_given(fake_latest) -> None:
             "search_issues", {"query": "", "status": "", "agent_id": "", "failure_type": "", "limit": 20}
         )
     assert result.is_error is False, text(result)
-    assert result.structured_content["status"] == "all" and result.structured_content["total"] == 21
+    data = result.structured_content
+    assert data["filters"] == {"status": "all"} and data["page"] == {"total": 21, "offset": 0, "next_offset": 20}
