@@ -72,6 +72,12 @@ for (const [name, args] of [
   ["get_agent_signals", { agent_id: LC, limit: 5, offset: 5 }],
   ["get_agent_runs", { agent_id: LC, limit: 5, offset: 5 }],
   ["list_agents", { offset: 2 }],
+  ["search_issues", { limit: 5, offset: 5 }],
+  ["list_agent_issues", { agent_id: LC, status: "all", limit: 2, offset: 2 }],
+  ["list_agent_fixes", { agent_id: LC, limit: 5, offset: 5 }],
+  ["list_voice_calls", { limit: 5, offset: 5 }],
+  ["list_policies", { limit: 5, offset: 5 }],
+  ["list_custom_detectors", { limit: 5, offset: 5 }],
   ["search_signals", { offset: 100000 }],
 ]) {
   try {

@@ -81,7 +81,13 @@ async def test_two_pages_are_the_unpaged_list_cut_in_two(mcp_client, fake_latest
         second = await c.call_tool(name, follow)
         assert not second.is_error, text_of(second)
         whole = await c.call_tool(tool, {**args, "limit": 2 * limit})
+        schema = next(t for t in (await c.list_tools()).tools if t.name == tool).output_schema
     p1, p2 = first.structured_content, second.structured_content
+    import jsonschema  # seeded rows too validate against the published outputSchema (as the TS SDK checks)
+
+    for data in (p1, p2):
+        jsonschema.validate(data, schema)
+        assert set(data) <= set(schema["properties"]), tool
     assert (name, follow) == (tool, {**args, "offset": limit})  # same tool, same filters, one page on
     assert p1["page"]["next_offset"] == limit
     assert p1["page"]["offset"] == 0 and p2["page"]["offset"] == limit
