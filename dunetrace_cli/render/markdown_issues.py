@@ -1,4 +1,7 @@
-"""MCP text for issues, fixes, the failure-pattern detail, calls, policies, detectors and write results.
+"""MCP text for one issue, a fix status, the failure-pattern detail, one call and write results.
+
+The paged lists (issues, fixes, calls, policies, detectors) are rendered from their views in
+``render/markdown/issues.py`` and ``render/markdown/voice.py``.
 
 Same rules as ``render/markdown.py``: the answer first, absolute UTC times with an age, untrusted
 text (resolution notes, LLM root causes and fixes, evidence, descriptions) fenced and labelled,
@@ -36,24 +39,6 @@ def _next(steps: list[Any]) -> list[str]:
 
 def _notes(notes: list[str]) -> list[str]:
     return [f"Note: {n}" for n in notes]
-
-
-def render_issue_list(result: Any, *, now: float) -> str:
-    scope = f"agent {code(result.agent_id)}" if result.agent_id else "every agent"
-    head = [f"# Issues ({result.status}) for {scope}: {len(result.issues)} shown of {result.total}"]
-    if result.query:
-        head.append(f"Matching {code(result.query)} in agent id, failure type or resolution notes.")
-    if not result.issues:
-        hint = [] if result.status == "all" else ["Use status=\"all\" to include every status."]
-        return "\n".join(head + ["No issues match."] + hint + _notes(result.notes))
-    rows = [
-        f"| {i.id} | {i.status} | {cell(clean(i.agent_id, newlines=False))} | {cell(i.failure_type)} | {i.affected_runs} |"
-        f" {i.clean_runs_since} | {when(i.last_seen, now)} |"
-        for i in result.issues
-    ]
-    head += ["", *_head("id", "status", "agent", "failure type", "affected runs", "clean runs since", "last seen")]
-    return fit(head, rows, _notes(result.notes) + _next(getattr(result, "next_steps", [])),
-               more=lambda n: f"… {n} more rows in structuredContent.issues.")
 
 
 def render_issue_detail(result: Any, *, now: float) -> str:
@@ -99,16 +84,6 @@ def render_pattern_detail(result: Any, *, now: float) -> str:
     return fit(lines, [], _next(getattr(result, "next_steps", [])), more=lambda n: "")
 
 
-def render_fix_list(result: Any, *, now: float) -> str:
-    head = [f"# Fixes applied for {code(result.agent_id)}: {len(result.fixes)}"]
-    if not result.fixes:
-        return "\n".join(head + ["No fixes recorded yet (a fix is recorded when one is copied or opened as a PR)."])
-    head += ["", *_head("id", "signal", "failure type", "fix type", "via", "applied", "runs after", "recurrences", "verdict")]
-    rows = [f"| {f.id} | {f.signal_id} | {cell(f.failure_type)} | {cell(f.fix_type)} | {cell(f.applied_via)} | {when(f.applied_at, now)} |"
-            f" {f.runs_after} | {f.recurrences_after} | {f.verdict} |" for f in result.fixes]
-    return fit(head, rows, _notes(result.notes), more=lambda n: f"… {n} more in structuredContent.fixes.")
-
-
 def render_fix_status(result: Any, *, now: float) -> str:
     if not result.fix_applied:
         return f"# Signal #{result.signal_id}: no fix applied yet"
@@ -118,16 +93,6 @@ def render_fix_status(result: Any, *, now: float) -> str:
         f" {result.recurrences_after_fix or 0} recurrence(s).",
         "Verdicts: verified = 10+ runs and no recurrence; likely_fixed = 5+ runs, none; still_occurring = it recurred.",
     ])
-
-
-def render_call_list(result: Any, *, now: float) -> str:
-    head = [f"# Voice calls: {len(result.calls)} shown of {result.total}"]
-    if not result.calls:
-        return "\n".join(head + ["No voice calls match."] + _notes(result.notes))
-    head += ["", *_head("id", "agent", "last run", "duration", "ended", "silence", "voice signals", "cost")]
-    rows = [f"| {c.id} | {cell(clean(c.agent_id, newlines=False))} | {when(c.last_run_at, now)} | {c.duration_seconds:.0f}s |"
-            f" {c.completion_status} | {pct(c.silence_pct)} | {c.voice_signal_count} | {usd(c.cost_usd)} |" for c in result.calls]
-    return fit(head, rows, _notes(result.notes), more=lambda n: f"… {n} more in structuredContent.calls.")
 
 
 def render_call_detail(result: Any, *, now: float) -> str:
@@ -142,26 +107,6 @@ def render_call_detail(result: Any, *, now: float) -> str:
     if c.recordings:
         lines += [f"Recordings ({UNTRUSTED_LABEL}):", fence(clean(json.dumps(c.recordings, ensure_ascii=False, indent=1)), "json")]
     return fit(lines, [], [], more=lambda n: "")
-
-
-def render_policy_list(result: Any, *, now: float) -> str:
-    head = [f"# Policies{' for ' + code(result.agent_id) if result.agent_id else ''}: {len(result.policies)}"]
-    if not result.policies:
-        return "\n".join(head + ["No policies configured."])
-    head += ["", *_head("id", "name", "agent", "enabled", "priority", "condition", "action")]
-    rows = [f"| {p.id} | {cell(clean(p.name, newlines=False))} | {cell(p.agent_id)} | {'yes' if p.enabled else 'no'} | {p.priority} |"
-            f" {code(json.dumps(p.condition, ensure_ascii=False))} | {code(json.dumps(p.action, ensure_ascii=False))} |" for p in result.policies]
-    return fit(head, rows, [], more=lambda n: f"… {n} more in structuredContent.policies.")
-
-
-def render_detector_list(result: Any, *, now: float) -> str:
-    head = [f"# Custom detectors{' for ' + code(result.agent_id) if result.agent_id else ''}: {len(result.detectors)}"]
-    if not result.detectors:
-        return "\n".join(head + ["No custom detectors."])
-    head += ["", "Status: shadow = evaluated silently, active = alerts, paused = not evaluated.", *_head("id", "name", "agent", "status", "runs", "shadow fires", "description")]
-    rows = [f"| {d.id} | {cell(clean(d.name, newlines=False))} | {cell(d.agent_id)} | {d.status} | {d.total_runs} | {d.shadow_fire_count} |"
-            f" {code(d.description, 100)} |" for d in result.detectors]
-    return fit(head, rows, [], more=lambda n: f"… {n} more in structuredContent.detectors.")
 
 
 def render_write_result(result: Any, *, now: float) -> str:
