@@ -31,6 +31,17 @@ def ids(data: dict[str, Any], table: str, column: str) -> list[Any]:
     return [row[index] for row in data[table]["rows"]]
 
 
+def assert_two_pages(p1: dict[str, Any], p2: dict[str, Any], whole: dict[str, Any], table: str, column: str, limit: int) -> None:
+    """Pages 1 and 2 of ``limit`` rows: same total, disjoint, and together the first 2*limit rows of ``whole``."""
+    assert p1["page"]["next_offset"] == limit
+    assert p1["page"]["offset"] == 0 and p2["page"]["offset"] == limit
+    assert p1["page"]["total"] == p2["page"]["total"] == whole["page"]["total"] > 2 * limit
+    one, two = ids(p1, table, column), ids(p2, table, column)
+    assert len(one) == len(two) == limit
+    assert not set(one) & set(two)
+    assert one + two == ids(whole, table, column)
+
+
 def page_call(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The next-page step of a result (the one whose call carries ``offset``)."""
     found = [s["call"] for s in data["next_steps"] if "offset=" in s["call"]]
@@ -67,13 +78,7 @@ async def test_two_pages_are_the_unpaged_list_cut_in_two(mcp_client, make_fake, 
     if "failure_type" in args:
         expected["failure_type"] = "TOOL_LOOP"  # in the server's spelling
     assert (name, follow) == (tool, expected)
-    assert p1["page"]["next_offset"] == limit
-    assert p1["page"]["offset"] == 0 and p2["page"]["offset"] == limit
-    assert p1["page"]["total"] == p2["page"]["total"] == whole.structured_content["page"]["total"] > 2 * limit
-    one, two = ids(p1, table, column), ids(p2, table, column)
-    assert len(one) == len(two) == limit
-    assert not set(one) & set(two)
-    assert one + two == ids(whole.structured_content, table, column)
+    assert_two_pages(p1, p2, whole.structured_content, table, column, limit)
     # the text says the same page
     total = p1["page"]["total"]
     noun = "runs" if table == "runs" else "matches"

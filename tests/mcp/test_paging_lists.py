@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.mcp.conftest import LC, text_of
-from tests.mcp.test_paging import ids, page_call, parse_call
+from tests.mcp.test_paging import assert_two_pages, ids, page_call, parse_call
 
 pytestmark = pytest.mark.anyio
 
@@ -89,13 +89,7 @@ async def test_two_pages_are_the_unpaged_list_cut_in_two(mcp_client, fake_latest
         jsonschema.validate(data, schema)
         assert set(data) <= set(schema["properties"]), tool
     assert (name, follow) == (tool, {**args, "offset": limit})  # same tool, same filters, one page on
-    assert p1["page"]["next_offset"] == limit
-    assert p1["page"]["offset"] == 0 and p2["page"]["offset"] == limit
-    assert p1["page"]["total"] == p2["page"]["total"] == whole.structured_content["page"]["total"] > 2 * limit
-    one, two = ids(p1, table, column), ids(p2, table, column)
-    assert len(one) == len(two) == limit
-    assert not set(one) & set(two)
-    assert one + two == ids(whole.structured_content, table, column)
+    assert_two_pages(p1, p2, whole.structured_content, table, column, limit)
     total, noun = p1["page"]["total"], NOUN[table]
     assert f"{limit} of {total} {noun}; next page: offset={limit}" in text_of(first)
     assert f"{limit + 1}-{2 * limit} of {total} {noun}; next page: offset={2 * limit}" in text_of(second)
