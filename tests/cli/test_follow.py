@@ -140,12 +140,15 @@ def test_cli_flags_and_ctrl_c_exit_130(served) -> None:
     import sys
 
     url, _ = served("latest")
-    # PYTHONFAULTHANDLER: if Ctrl-C ever fails to end the process, SIGABRT makes it print every thread's
-    # stack, and the failure shows where it hung (seen once in a full CI run, not reproduced in 50 tries).
+    # The child gets SIGINT's default disposition, as a terminal gives it: a suite started in the background
+    # of a non-interactive shell (`.ci/run &`) inherits SIGINT ignored, and an ignored SIGINT rightly does
+    # not stop the follow loop (the faulthandler dump below showed it idle in select, waiting). If Ctrl-C
+    # ever fails to end it, SIGABRT with PYTHONFAULTHANDLER puts its stacks in the failure.
     env = {**os.environ, "DUNETRACE_API_URL": url, "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dunetrace_cli", "signals", "retry-agent", "--follow", "--interval", "0.5", "-n", "2",
          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = [json.loads(proc.stdout.readline()) for _ in range(2)]  # type: ignore[union-attr]
