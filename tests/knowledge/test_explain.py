@@ -409,6 +409,17 @@ def key_facts(ft: str, ev: dict) -> list[str]:
     return [f for f in facts if f and "None" not in f]
 
 
+def _strings(value: object) -> list[str]:
+    """Every key and string inside ``value``, however deep (the texts the evidence itself brings)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
 def check_well_formed(exp: Explanation, evidence: object = None) -> None:
     assert isinstance(exp, Explanation)
     for field in ("title", "what", "why_it_matters", "evidence_summary"):
@@ -420,7 +431,7 @@ def check_well_formed(exp: Explanation, evidence: object = None) -> None:
     containers = [v for v in evidence.values() if isinstance(v, (dict, list, tuple)) and v] if isinstance(evidence, dict) else []
     for value in containers:
         assert repr(value) not in exp.evidence_summary, value
-    if not isinstance(evidence, dict) or "'" not in repr(list(evidence.items()))[1:-1].replace("', ", "").replace("('", "").replace("')", ""):
+    if not any("'" in piece for piece in _strings(evidence)):
         assert "': " not in exp.evidence_summary
     assert 1 <= len(exp.suggested_fixes) <= 3
     for fix in exp.suggested_fixes:
