@@ -1,6 +1,6 @@
 """The insights the patterns view used to drop: deploy regressions (first), cost, user impact, time to
-first tool and the hour-of-day pattern. One table function and one markdown function, hooked into
-``render/tables.py`` and ``render/markdown.py``'s patterns renderers.
+first tool and the hour-of-day pattern, for the patterns and summary tables (``render/tables``) and the
+Markdown summary's top lines (``render/markdown/summary.py``).
 """
 
 from __future__ import annotations
@@ -82,31 +82,3 @@ def table_sections(result: Any, now: float) -> list[RenderableType]:
 
 def markdown_top(result: Any) -> list[str]:
     return [f"⚠ **Regression after a deploy:** {line}." for line in regression_lines(result)]
-
-
-def markdown_sections(result: Any, now: float) -> list[str]:
-    from dunetrace_cli.render.markdown import code, usd, when
-
-    lines: list[str] = []
-    quiet = [d for d in result.deploy_regressions if not d.is_regression]
-    if quiet:
-        lines.append("Deploys without a regression: " + ", ".join(
-            f"{code(d.version, 40)} {_pct(d.before_rate)} → {_pct(d.after_rate)}" for d in quiet) + ".")
-    if result.deploy_events:
-        latest = result.deploy_events[0]
-        lines.append(f"Last deploy: {code(latest.version, 40)} {when(latest.deployed_at, now)} ({len(result.deploy_events)} in 90 days).")
-    cost = result.cost_stats
-    if cost is not None:
-        by_type = ", ".join(f"{c.failure_type} {usd(c.wasted_usd)} ({c.affected_runs} runs)" for c in cost.cost_by_failure_type[:5])
-        lines.append(f"Cost (30 days): {usd(cost.total_cost_usd)}, {usd(cost.wasted_cost_usd)} ({_pct(cost.wasted_pct, 1)}) on "
-                     f"failing runs" + (f"; by type: {by_type}" if by_type else "") + ".")
-    if result.user_impact:
-        lines.append("Users affected (distinct inputs, 30 days): " + ", ".join(
-            f"{u.failure_type} {u.affected_users}/{u.total_users} ({_pct(u.user_impact_rate, 1)})" for u in result.user_impact[:6]) + ".")
-    ttt = result.time_to_tool
-    if ttt is not None and ttt.total_runs:
-        lines.append(f"Time to first tool: p50 step {ttt.p50}, p25 {ttt.p25}, p75 {ttt.p75}; {ttt.runs_with_tool}/{ttt.total_runs} runs call a tool.")
-    if result.hourly_pattern:
-        lines.append("Failure rate by UTC hour (30 days): " + ", ".join(
-            f"{h.hour_of_day:02d}h {_pct(h.signal_rate)} of {h.run_count}" for h in result.hourly_pattern) + ".")
-    return lines

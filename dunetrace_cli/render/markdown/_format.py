@@ -34,16 +34,6 @@ def sev(severity: str | None) -> str:
     return f"{mark} {name or '?'}"
 
 
-def score_mark(score: int | None) -> str:
-    if score is None:
-        return "⚪"
-    if score >= 80:
-        return "🟢"
-    if score >= 60:
-        return "🟡"
-    return "🔴"
-
-
 def pct(value: float | None, *, fraction: bool = True, digits: int = 0) -> str:
     """A percentage; ``fraction`` means ``value`` is 0-1."""
     if value is None:
