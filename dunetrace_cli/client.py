@@ -53,9 +53,9 @@ LOCAL_BASE_URL = "http://dunetrace.local"
 _FEATURES: dict[tuple[str, str], bool] = {}
 # Slow-changing lists (the agent list), shared by every client of the process for MEMO_TTL seconds:
 # one CLI command fetches them once; a long-lived MCP server refreshes them every MEMO_TTL.
+# Concurrent callers wait for one fetch (the single flight of shared_reads.SharedReads).
 MEMO_TTL = 30.0
-_MEMO: dict[tuple[str, ...], tuple[float, Any]] = {}
-_PENDING: dict[tuple[str, ...], asyncio.Task[Any]] = {}
+_MEMO = SharedReads(MEMO_TTL, max_entries=256)
 # The command deadline (monotonic seconds) of the command or MCP tool call running in this context.
 _COMMAND_DEADLINE: ContextVar[float | None] = ContextVar("dunetrace_command_deadline", default=None)
 
@@ -73,9 +73,9 @@ class RouteMissing(NotFound):
 
 def reset_feature_cache() -> None:
     """Forget every per-process memo: detected routes and cached lists (tests, benchmarks)."""
+    global _MEMO
     _FEATURES.clear()
-    _MEMO.clear()
-    _PENDING.clear()
+    _MEMO = SharedReads(MEMO_TTL, max_entries=256)  # kept lists and fetches in flight alike
 
 
 class ApiClient:
@@ -255,25 +255,11 @@ class ApiClient:
     def _feature_key(self, feature: str) -> tuple[str, str]:
         return (self.base_url if not self.settings.is_local else self.settings.api_url, feature)
 
-    async def memo(self, name: str, fetch: Callable[[], Coroutine[Any, Any, Any]], ttl: float | None = None) -> Any:
-        """``fetch()``'s result, shared for ``ttl`` seconds by every client of this process that talks to
-        the same API with the same key; concurrent callers wait for one fetch instead of each making it."""
+    async def memo(self, name: str, fetch: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+        """``fetch()``'s result, shared for ``MEMO_TTL`` seconds by every client of this process that talks
+        to the same API with the same key; concurrent callers wait for one fetch instead of each making it."""
         key = (*self._feature_key(name), hashlib.sha256(self.settings.api_key.encode()).hexdigest()[:16])
-        hit = _MEMO.get(key)
-        if hit is not None and time.monotonic() - hit[0] < (MEMO_TTL if ttl is None else ttl):
-            return hit[1]
-        loop = asyncio.get_running_loop()
-        pending = _PENDING.get(key)
-        if pending is None or pending.get_loop() is not loop:
-            pending = loop.create_task(fetch())
-            _PENDING[key] = pending
-        try:
-            value = await asyncio.shield(pending)
-        finally:
-            if pending.done() and _PENDING.get(key) is pending:
-                del _PENDING[key]
-        _MEMO[key] = (time.monotonic(), value)
-        return value
+        return await _MEMO.get(key, fetch)
 
     def _context(self, path: str, *, write: bool = False) -> RequestContext:
 

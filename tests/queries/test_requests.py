@@ -133,7 +133,7 @@ async def test_the_agent_list_is_shared_by_the_process_for_a_short_while(api_cli
     assert paths(fake_latest).count("/v1/agents") == 1
     await list_agents(api_client(fake_latest, api_key="dt_live_other"))  # another key: its own list
     assert paths(fake_latest).count("/v1/agents") == 2
-    monkeypatch.setattr(client_mod, "MEMO_TTL", 0.0)  # expired
+    monkeypatch.setattr(client_mod._MEMO, "ttl", 0.0)  # expired
     await list_agents(api_client(fake_latest))
     assert paths(fake_latest).count("/v1/agents") == 3
 
