@@ -6,6 +6,7 @@ path and query parameters, and lets concurrent identical GETs wait for the one r
 one request and one JSON parse. Errors are never kept (each caller of a failed flight gets the error,
 the next call asks again); a write through the client forgets everything. At most ``max_entries``
 bodies are kept (expired ones are dropped whenever one is asked for or kept, then the oldest).
+A read in flight when the write is made is not joined by calls made after it.
 
 A body handed out here may be handed to other calls too: the query layer treats API bodies as
 read-only (it copies before it adjusts a row).
@@ -82,8 +83,10 @@ class SharedReads:
             del self._bodies[oldest]
 
     def clear(self) -> None:
-        """Forget every kept body (after a write); flights in progress still answer their callers."""
+        """Forget every kept body and flight (after a write): a call made after it asks again. Flights
+        in progress still answer the callers already waiting for them, and keep nothing."""
         self._bodies.clear()
+        self._flights.clear()
         self._generation += 1
 
     def __len__(self) -> int:

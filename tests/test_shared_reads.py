@@ -101,3 +101,23 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_shared_request() -> No
     first.cancel()
     assert await second == "body"
     assert first.cancelled()
+
+
+async def test_a_call_after_a_write_does_not_join_a_read_begun_before_it() -> None:
+    reads = SharedReads(2.0)
+    release = asyncio.Event()
+    answers = iter(["before the write", "after the write"])
+
+    async def fetch() -> str:
+        answer = next(answers)
+        if answer == "before the write":
+            await release.wait()
+        return answer
+
+    early = asyncio.create_task(reads.get("k", fetch))
+    await asyncio.sleep(0)  # its flight is in the air
+    reads.clear()  # a write
+    asyncio.get_running_loop().call_later(0.05, release.set)  # the early read ends whatever happens
+    late = await reads.get("k", fetch)
+    assert (await early, late) == ("before the write", "after the write")
+    assert await reads.get("k", fetch) == "after the write"  # kept: the pre-write flight kept nothing
