@@ -23,35 +23,33 @@ from dunetrace_cli.domain.loops import LOOP_TYPE_SET
 from dunetrace_cli.models.health import HealthComponent, HealthScore
 from dunetrace_cli.models.runs import RunDetail, RunSummary
 from dunetrace_cli.models.signals import Signal
-from dunetrace_cli.queries._common import (
-    RUN_DETAIL_CAP,
-    agent_route,
-    check_agent_if_empty,
-    page_all,
-    seg,
-)
+from dunetrace_cli.queries._common import RUN_DETAIL_CAP, agent_route, check_agent_if_empty, seg
+from dunetrace_cli.queries.agent_lists import AgentLists, shared_or_own
 
 DETAIL_CAP = RUN_DETAIL_CAP  # run details fetched for token/latency averages when computing client-side
 
 
-async def get_health(client: ApiClient, *, agent_id: str) -> HealthScore:
-    """The agent's health score; computed client-side (and marked so) on servers without the route."""
+async def get_health(client: ApiClient, *, agent_id: str, lists: AgentLists | None = None) -> HealthScore:
+    """The agent's health score; computed client-side (and marked so) on servers without the route.
+
+    ``lists``: the agent's run and signal lists, when the caller shares them with another computation.
+    """
     body = await agent_route(client, agent_id, "health_score", "health-score", empty=_no_runs)
     if body is not None:
         return HealthScore.model_validate({**body, "source": "server"})
-    return await compute_health(client, agent_id=agent_id)
+    return await compute_health(client, agent_id=agent_id, lists=lists)
 
 
 def _no_runs(body: Any) -> bool:
     return isinstance(body, dict) and not body.get("sample_runs")
 
 
-async def compute_health(client: ApiClient, *, agent_id: str, detail_cap: int = DETAIL_CAP) -> HealthScore:
+async def compute_health(
+    client: ApiClient, *, agent_id: str, detail_cap: int = DETAIL_CAP, lists: AgentLists | None = None
+) -> HealthScore:
     now = client.now()
-    (run_rows, _), (signal_rows, _) = await asyncio.gather(
-        page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs"),
-        page_all(client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False, "explain": False}),
-    )
+    async with shared_or_own(client, agent_id, lists) as read:
+        run_rows, signal_rows = await read.both()
     await check_agent_if_empty(client, agent_id, not run_rows)
     runs = [RunSummary.model_validate(r) for r in run_rows]
     window = [r for r in runs if (_run_time(r) or now) >= now - WINDOW_S]

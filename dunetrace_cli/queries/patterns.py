@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from typing import Literal
+from typing import Any, Literal
 
 from dunetrace_cli.client import ApiClient
 from dunetrace_cli.domain.systemic import SYSTEMIC_RATE, SYSTEMIC_WINDOW_DAYS
@@ -23,17 +22,22 @@ from dunetrace_cli.queries._common import (
     check_agent_id,
     check_agent_if_empty,
     last_days,
-    page_all,
     round_half_up,
     seg,
     utc_day,
 )
+from dunetrace_cli.queries.agent_lists import AgentLists, shared_or_own
 
 HOT_INPUT_RATE = 0.5
 
 
-async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14) -> Patterns:
-    """Is a failure systemic (>= 10% of runs over 7 days) or a one-off, and how does it trend?"""
+async def get_patterns(
+    client: ApiClient, *, agent_id: str, trend_days: int = 14, lists: AgentLists | None = None
+) -> Patterns:
+    """Is a failure systemic (>= 10% of runs over 7 days) or a one-off, and how does it trend?
+
+    ``lists``: the agent's run and signal lists, when the caller shares them with another computation.
+    """
     check_agent_id(agent_id)
     insights = AgentInsights.model_validate(await client.get(f"/v1/agents/{seg(agent_id)}/insights"))
     await check_agent_if_empty(client, agent_id, _no_data(insights))
@@ -45,7 +49,8 @@ async def get_patterns(client: ApiClient, *, agent_id: str, trend_days: int = 14
         source: Literal["server", "client"] = "server"
         notes: list[str] = []
     else:
-        rows, total_runs = await _from_lists(client, agent_id, now, days)
+        async with shared_or_own(client, agent_id, lists) as read:
+            rows, total_runs = _from_lists(*await read.both(), now, days)
         source = "client"
         notes = [
             "this server's insights have no systemic_patterns: computed by dunetrace-cli from runs and signals "
@@ -138,13 +143,9 @@ def _from_server(insights: AgentInsights, days: list[str]) -> tuple[list[Pattern
     return rows, total_runs
 
 
-async def _from_lists(
-    client: ApiClient, agent_id: str, now: float, days: list[str]
+def _from_lists(
+    run_rows: list[dict[str, Any]], signal_rows: list[dict[str, Any]], now: float, days: list[str]
 ) -> tuple[list[PatternRow], int]:
-    (run_rows, _), (signal_rows, _) = await asyncio.gather(
-        page_all(client, f"/v1/agents/{seg(agent_id)}/runs", "runs"),
-        page_all(client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False, "explain": False}),
-    )
     runs = [RunSummary.model_validate(r) for r in run_rows]
     run_time = {r.run_id: (r.completed_at or r.started_at) for r in runs}
     cutoff = now - SYSTEMIC_WINDOW_DAYS * 86400

@@ -12,6 +12,7 @@ from dunetrace_cli.models.insights import Patterns
 from dunetrace_cli.models.signals import Signal
 from dunetrace_cli.models.summary import AgentDiagnosis, FailureBreakdown, SignalDigest
 from dunetrace_cli.queries._common import check_agent_id, gather_all, page_all, require_agent, seg
+from dunetrace_cli.queries.agent_lists import AgentLists
 from dunetrace_cli.queries.health import get_health
 from dunetrace_cli.queries.patterns import get_patterns
 
@@ -48,21 +49,29 @@ async def summarize_agent(client: ApiClient, *, agent_id: str, newest: int = 5) 
     """Start here: is the agent healthy, what fails, how often, and what to do first.
 
     One wave of 4 requests on a latest server (the agent list's first page, health, signals,
-    insights): the run counts come from the insights the systemic verdict needs anyway.
+    insights): the run counts come from the insights the systemic verdict needs anyway. On a March
+    server, one read of the run list too (and the run details the health score's averages need).
     """
     check_agent_id(agent_id)
     known = asyncio.ensure_future(require_agent(client, agent_id))  # the result shows the agent's summary
     await asyncio.sleep(0)  # a cached agent list answers at once: an unknown agent then costs no request
     if known.done():
         known.result()  # raises NotFound
-    agent, health, (signal_rows, signal_total), patterns = await gather_all(
-        known,  # else in one wave with the data
-        get_health(client, agent_id=agent_id),
-        page_all(
-            client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP
-        ),
-        get_patterns(client, agent_id=agent_id, trend_days=SYSTEMIC_WINDOW_DAYS),
-    )
+    signal_read = asyncio.ensure_future(page_all(
+        client, f"/v1/agents/{seg(agent_id)}/signals", "signals", {"include_shadow": False}, max_rows=SIGNAL_CAP
+    ))
+    # a server without /health-score or systemic_patterns: health and patterns are computed from the
+    # same run list and signals (those read above when complete), each read once for both
+    lists = AgentLists(client, agent_id, signals=signal_read)
+    try:
+        agent, health, (signal_rows, signal_total), patterns = await gather_all(
+            known,  # else in one wave with the data
+            get_health(client, agent_id=agent_id, lists=lists),
+            signal_read,
+            get_patterns(client, agent_id=agent_id, trend_days=SYSTEMIC_WINDOW_DAYS, lists=lists),
+        )
+    finally:
+        await lists.aclose()
     counts = run_counts(patterns)
     if counts is None:
         counts = await asyncio.gather(_count(client, agent_id, None), _count(client, agent_id, True))

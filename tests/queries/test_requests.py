@@ -174,3 +174,40 @@ async def test_an_unknown_agent_cancels_the_data_requests_still_out(api_client, 
     assert client.request_count == 4  # one wave: the list and the 3 data requests
     await asyncio.sleep(0.4)  # requests left running would have been answered (and logged) by now
     assert paths(fake) == ["/v1/agents"]
+
+
+async def test_summary_on_march_reads_each_route_once(served, api_client) -> None:
+    """March has no /health-score and no systemic_patterns: health and patterns are computed here, from one
+    read of the run list and the signals the summary already fetches (they each read both before)."""
+    client, fake = _loopback(served, api_client, "march")
+    try:
+        result = await summarize_agent(client, agent_id=LC)
+    finally:
+        await client.aclose()
+    assert (result.health.source, result.runs_total, result.failing_runs) == ("client", *_counts(fake, LC))
+    assert result.health.score is not None
+    run_ids = [r["run_id"] for r in fake.data["runs"][LC]]
+    details = sorted(f"/v1/runs/{rid}" for rid in run_ids)  # the token and latency averages (40 runs, cap 50)
+    assert sorted(paths(fake)) == sorted(["/v1/agents", f"/v1/agents/{LC}/health-score", f"/v1/agents/{LC}/insights",
+                                          f"/v1/agents/{LC}/signals", f"/v1/agents/{LC}/runs", *details])
+    assert requests_to(fake, f"/v1/agents/{LC}/signals") == [{"include_shadow": "false", "limit": "500", "offset": "0"}]
+    assert requests_to(fake, f"/v1/agents/{LC}/runs") == [{"limit": "500", "offset": "0"}]
+    assert client.request_count == len(fake.requests) == 5 + 40
+
+
+async def test_summary_on_march_reads_all_signals_when_its_own_read_is_capped(api_client, make_fake, monkeypatch) -> None:
+    """The summary reads the newest SIGNAL_CAP signals; the computed health and patterns need them all."""
+    from dunetrace_cli.queries import summary as summary_mod
+
+    fake = make_fake("march")
+    live = len([s for s in fake.data["signals"][LC] if not s.get("shadow")])
+    monkeypatch.setattr(summary_mod, "SIGNAL_CAP", 5)
+    capped = await summarize_agent(api_client(fake), agent_id=LC)
+    assert requests_to(fake, f"/v1/agents/{LC}/signals") == [
+        {"include_shadow": "false", "limit": "5", "offset": "0"},
+        {"include_shadow": "false", "explain": "false", "limit": "500", "offset": "0"},
+    ]
+    assert capped.notes == [f"breakdown covers the newest 5 of {live} signals"]
+    monkeypatch.setattr(summary_mod, "SIGNAL_CAP", 2000)
+    full = await summarize_agent(api_client(make_fake("march")), agent_id=LC)
+    assert capped.health == full.health and capped.runs_total == full.runs_total
