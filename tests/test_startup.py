@@ -191,9 +191,28 @@ def test_the_gc_is_back_on_once_the_command_works(served, args: list[str], capsy
     try:
         assert run(args) == 0
         assert gc.isenabled(), args
+        assert gc.get_freeze_count() > 0, args  # start-up's objects are out of later collections
     finally:
+        gc.unfreeze()
         gc.enable()
     assert capsys.readouterr().out
+
+
+def test_work_begins_freezes_start_up_only_when_the_gc_was_off() -> None:
+    import gc
+
+    from dunetrace_cli.cli._run import work_begins
+
+    gc.unfreeze()
+    work_begins()  # on already (a test, an embedding program): nothing frozen, nothing changed
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        work_begins()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
 
 
 def test_main_turns_the_gc_off_for_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
