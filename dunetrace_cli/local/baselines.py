@@ -18,7 +18,7 @@ import time
 from collections import deque
 from typing import Any
 
-from dunetrace.models import RunState
+from dunetrace.models import EventType, RunState
 
 MIN_BASELINE_RUNS = 20
 BASELINE_LOOKBACK = 50
@@ -44,6 +44,8 @@ BASELINE_CONFIG_KEYS: dict[str, str] = {
     "duration_s": "p75_duration_s",
 }
 METRICS = tuple(BASELINE_FIELDS)
+_TOOL_CALLED = EventType.TOOL_CALLED
+_LLM_CALLED = EventType.LLM_CALLED
 
 
 def p75(values: list[float]) -> float | None:
@@ -57,34 +59,42 @@ def p75(values: list[float]) -> float | None:
     return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
 
-def _gaps_after(ordered: list[Any], event_type: str) -> list[float]:
-    gaps = []
-    for i, ev in enumerate(ordered[:-1]):
-        if ev.event_type.value == event_type:
-            gap = (ordered[i + 1].timestamp - ev.timestamp) * 1000.0
-            if gap >= 0:
-                gaps.append(gap)
-    return gaps
+def _replay_key(ev: Any) -> tuple[int, float]:
+    return ev.step_index, ev.timestamp
 
 
 def run_metrics(state: RunState) -> dict[str, float | None]:
     """The per-run figures the baselines aggregate. None = the run does not qualify for that baseline
     (mirrors the guard of the detector the baseline feeds)."""
-    total = sum((c.prompt_tokens or 0) + (c.completion_tokens or 0) + (c.reasoning_tokens or 0) for c in state.llm_calls)
-    stamps = [e.timestamp for e in state.events]
-    duration = (max(stamps) - min(stamps)) if len(stamps) >= 2 else None
-    with_tokens = [c for c in state.llm_calls if c.prompt_tokens is not None and c.prompt_tokens > 0]
+    calls = state.llm_calls
+    total = sum((c.prompt_tokens or 0) + (c.completion_tokens or 0) + (c.reasoning_tokens or 0) for c in calls)
+    events = state.events
+    duration = None
+    if len(events) >= 2:
+        stamps = [e.timestamp for e in events]
+        duration = max(stamps) - min(stamps)
+    with_tokens = [c for c in calls if c.prompt_tokens is not None and c.prompt_tokens > 0]
     growth = None
     if len(with_tokens) >= 3:
         first, last = with_tokens[0].prompt_tokens or 0, with_tokens[-1].prompt_tokens or 0
         if first >= 10 and last >= 2000:
             growth = last / first
-    ratio = len(state.llm_calls) / max(len(state.tool_calls), 1) if len(state.llm_calls) >= 5 else None
-    ordered = sorted(state.events, key=lambda e: (e.step_index, e.timestamp))
+    ratio = len(calls) / max(len(state.tool_calls), 1) if len(calls) >= 5 else None
+    # the gap after each tool.called / llm.called to the next event, in replay order (step, then time)
+    ordered = sorted(events, key=_replay_key)
+    tool_gaps: list[float] = []
+    llm_gaps: list[float] = []
+    for ev, nxt in zip(ordered, ordered[1:]):
+        kind = ev.event_type
+        gaps = tool_gaps if kind is _TOOL_CALLED else llm_gaps if kind is _LLM_CALLED else None
+        if gaps is not None:
+            gap = (nxt.timestamp - ev.timestamp) * 1000.0
+            if gap >= 0:
+                gaps.append(gap)
     return {
-        "steps": float(max((e.step_index for e in state.events), default=0)),
-        "tool_latency_ms": p75(_gaps_after(ordered, "tool.called")),
-        "llm_latency_ms": p75(_gaps_after(ordered, "llm.called")),
+        "steps": float(max((e.step_index for e in events), default=0)),
+        "tool_latency_ms": p75(tool_gaps),
+        "llm_latency_ms": p75(llm_gaps),
         "token_growth": growth,
         "llm_tool_ratio": ratio,
         "total_tokens": float(total) if total > 0 else None,
@@ -144,12 +154,34 @@ class BaselineCache:
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str], tuple[tuple[float, str], dict[str, deque[float]], bool]] = {}
+        #: per group, the P75 of each window as it is now (a metric's is dropped when its window changes):
+        #: a run that is not clean changes nothing, a clean one only the metrics it has
+        self._values: dict[tuple[str, str], dict[str, float | None]] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # the baseline_key of a group's complete _values
 
     def get(self, conn: Any, agent_id: str, version: str, at: tuple[float, str]) -> dict[str, float | None]:
-        group = self._groups.get((agent_id, version))
+        return self.get_keyed(conn, agent_id, version, at)[0]
+
+    def get_keyed(
+        self, conn: Any, agent_id: str, version: str, at: tuple[float, str]
+    ) -> tuple[dict[str, float | None], str]:
+        """``get`` and its ``baseline_key`` (kept with the values while they do not change)."""
+        key = (agent_id, version)
+        group = self._groups.get(key)
         if group is None or not group[2] or at <= group[0]:
-            return baselines(conn, agent_id, version, before=at)
-        return {m: (p75(list(w)) if len(w) >= MIN_BASELINE_RUNS else None) for m, w in group[1].items()}
+            base = baselines(conn, agent_id, version, before=at)
+            return base, baseline_key(base)
+        values = self._values.setdefault(key, {})
+        if len(values) < len(METRICS):
+            for m, w in group[1].items():
+                if m not in values:
+                    values[m] = p75(list(w)) if len(w) >= MIN_BASELINE_RUNS else None
+            self._keys.pop(key, None)
+        base = {m: values[m] for m in METRICS}
+        text = self._keys.get(key)
+        if text is None:
+            text = self._keys[key] = baseline_key(base)
+        return base, text
 
     def from_memory(self, agent_id: str, version: str, at: tuple[float, str]) -> bool | None:
         """True: ``get`` answers from memory; None: the group is new here (``get`` reads the store as it
@@ -175,9 +207,13 @@ class BaselineCache:
         group = self._groups.get(key)
         if group is not None and group[2] and at > group[0]:
             windows = group[1]
-            _append(windows, metrics, clean)
+            values = self._values.get(key)
+            for m in _append(windows, metrics, clean):
+                if values is not None:
+                    values.pop(m, None)
             self._groups[key] = (at, windows, True)
             return
+        self._values.pop(key, None)
         later = conn.execute(
             "SELECT 1 FROM run_metrics WHERE agent_id=? AND agent_version=? "
             "AND (run_time > ? OR (run_time = ? AND run_id > ?)) LIMIT 1",
@@ -190,13 +226,19 @@ class BaselineCache:
 
     def clear(self) -> None:
         self._groups.clear()
+        self._values.clear()
+        self._keys.clear()
 
 
-def _append(windows: dict[str, deque[float]], metrics: dict[str, Any] | None, clean: bool) -> None:
+def _append(windows: dict[str, deque[float]], metrics: dict[str, Any] | None, clean: bool) -> list[str]:
+    """Add a run's figures to the windows; the metrics whose window changed."""
+    changed = []
     if metrics is not None and clean:
         for m in METRICS:
             if metrics.get(m) is not None:
                 windows[m].append(float(metrics[m]))
+                changed.append(m)
+    return changed
 
 
 def flag_later_runs(

@@ -7,15 +7,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from typing import Any
 
 from dunetrace.detectors import TIER1_DETECTORS, DelegationLoopDetector, HandoffContextLossDetector
 from dunetrace.models import FailureSignal, FailureType, Severity
 
 _MAX_LINEAGE = 64
-
-EventLoader = Callable[[Any, str], list[dict[str, Any]]]
 
 
 def _context_text(events: list[dict[str, Any]]) -> str:
@@ -101,28 +99,54 @@ def lineage(conn: Any, run: Any) -> list[str]:
     return chain
 
 
+def parent_context(conn: Any, parent_id: str, cutoff: float, max_seq: int | None = None) -> str | None:
+    """The parent's context before ``cutoff`` (its input and the LLM/tool outputs by then, in replay
+    order), or None when the store holds no event of the parent; ``max_seq``: only the events stored by
+    then (what another process saw). Only the events that can contribute are read and decoded."""
+    upto = "" if max_seq is None else f" AND seq <= {int(max_seq)}"
+    before = "" if cutoff == float("inf") else " AND COALESCE(timestamp, 0) <= ?"
+    rows = conn.execute(
+        f"SELECT event_type, payload FROM events WHERE run_id=?{upto} "  # noqa: S608
+        f"AND event_type IN ('run.started', 'llm.responded', 'tool.responded'){before} "
+        "ORDER BY step_index, COALESCE(timestamp, 0), seq",
+        (parent_id,) if not before else (parent_id, cutoff),
+    ).fetchall()
+    if not rows and conn.execute(f"SELECT 1 FROM events WHERE run_id=?{upto} LIMIT 1", (parent_id,)).fetchone() is None:  # noqa: S608
+        return None
+    return _context_text([{"event_type": r[0], "payload": _decoded(r[1])} for r in rows])
+
+
+def _decoded(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def cross_run_signals(
-    conn: Any, run: Any, events: list[dict[str, Any]], load_events: EventLoader, chain: list[str] | None = None
+    conn: Any, run: Any, events: list[dict[str, Any]], max_seq: int | None = None, chain: list[str] | None = None
 ) -> list[FailureSignal]:
-    """HANDOFF_CONTEXT_LOSS and DELEGATION_LOOP of a child run. ``load_events`` reads the parent's events;
-    ``chain`` is the lineage when the caller took it already (another process, as of an earlier moment)."""
+    """HANDOFF_CONTEXT_LOSS and DELEGATION_LOOP of a child run, from the parent's events in the store
+    (``max_seq``: those stored by then) and its lineage (``chain``: taken already, by another process
+    as of an earlier moment)."""
     parent_id = run["parent_run_id"]
     if not parent_id:
         return []
     out: list[FailureSignal] = []
     handoff = next((d for d in TIER1_DETECTORS if isinstance(d, HandoffContextLossDetector)), None)
     handoff = handoff or HandoffContextLossDetector()
-    parent_events = load_events(conn, parent_id)
     started = next((e for e in events if e["event_type"] == "run.started"), None)
-    if parent_events and started is not None:
+    if started is not None:
         cutoff = started.get("timestamp") or float("inf")
-        context = _context_text([e for e in parent_events if (e.get("timestamp") or 0) <= cutoff])
-        child_input = (started.get("payload") or {}).get("input_text") or ""
-        if not isinstance(child_input, str):
-            child_input = str(child_input)
-        sig = handoff.evaluate_handoff(context, child_input, run["run_id"], run["agent_id"], run["agent_version"])
-        if sig:
-            out.append(sig)
+        context = parent_context(conn, parent_id, cutoff, max_seq)
+        if context is not None:
+            child_input = (started.get("payload") or {}).get("input_text") or ""
+            if not isinstance(child_input, str):
+                child_input = str(child_input)
+            sig = handoff.evaluate_handoff(context, child_input, run["run_id"], run["agent_id"], run["agent_version"])
+            if sig:
+                out.append(sig)
     if chain is None:
         chain = lineage(conn, run)
     if len(chain) >= 2:

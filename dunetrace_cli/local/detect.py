@@ -184,8 +184,7 @@ def evaluate(
         inj = injection_signal(events, run)
         if inj:
             found.append(inj)
-        loader = load_events if max_seq is None else (lambda c, r: load_events(c, r, max_seq=max_seq))
-        found.extend(cross_run_signals(conn, run, events, loader, chain))
+        found.extend(cross_run_signals(conn, run, events, max_seq, chain))
         seen: set[str] = set()
         unique = []
         for s in found:
@@ -284,8 +283,11 @@ def detect_in(
                           reevaluated=replace)  # fmt: skip
     at = run_time(run)
     agent, version = run["agent_id"], run["agent_version"]
-    base = cache.get(conn, agent, version, at) if cache is not None else bl.baselines(conn, agent, version, before=at)
-    key = bl.baseline_key(base)
+    if cache is not None:
+        base, key = cache.get_keyed(conn, agent, version, at)
+    else:
+        base = bl.baselines(conn, agent, version, before=at)
+        key = bl.baseline_key(base)
     if replace and key == run["baseline_key"]:
         conn.execute("UPDATE runs SET needs_reeval=0 WHERE run_id=?", (run_id,))
         result.changed = False
