@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import typer.main
 from typer._click.exceptions import BadParameter
-from typer._coercion import build_runtime_param
+from typer.core import TyperArgument, TyperOption
 
 from dunetrace_cli.cli import app as app_module
 from dunetrace_cli.cli.app import RootGroup, app
-from dunetrace_cli.cli.coerce import PlainRuntimeParam
+from dunetrace_cli.cli.coerce import PlainArgument, PlainOption
 
 
 def root_group() -> RootGroup:
@@ -112,7 +112,7 @@ def _params() -> dict[str, Any]:
         for sub in subs:
             for param in sub.params:
                 found.setdefault(f"{name} {param.name}", param)
-    for param in root.params:
+    for param in root.get_params(root.context_class(root, info_name="dunetrace")):  # the help option included
         found[f"root {param.name}"] = param
     return found
 
@@ -123,49 +123,60 @@ CASES = [
     ("runs interval", ["1", "1.5", "0.5", "3600", "0.4", "3601", ".5", "5.", "1e1", "nan", "inf", "-0", "x", 5, 5.0]),
     ("root timeout", ["15", "0.1", "600", "0.05", "601", "x", 15, 2.5]),
     ("signal signal_id", ["87", "-1", "0", "x", "8.0", 87]),
-    ("runs agent_id", ["rag-agent", "", " spaced ", "é", 5]),
+    ("runs agent_id", ["rag-agent", "", " spaced ", "é", 5, b"bytes", None]),
     ("signals severity", ["HIGH", "high", "x"]),
-    ("check agents", [("a", "b"), ["a"], ()]),
+    ("check agents", [("a", "b"), ["a"], (), "a", ("a", 5), None]),
     ("help command", [("local", "ingest"), ()]),
-    ("export to", ["./out", "/tmp", "", "rel/dir"]),
+    ("export to", ["./out", "/tmp", "", "rel/dir", "-", __file__, "a\x00b", None]),
     ("check min_score", ["0", "100", "101", "-1", "x"]),
+    ("root help", [False, None]),  # click's help option (True prints the help and exits)
+    ("root debug", [True, False, None, "yes"]),
 ]
 
 
-def _outcome(runtime: Any, param: Any, value: Any) -> tuple[str, Any]:
+def _outcome(process: Any, param: Any, value: Any) -> tuple[str, Any]:
     try:
-        return "ok", runtime.coerce(value, param=param, ctx=None)
+        return "ok", process(param, None, value)
     except BadParameter as exc:
         return "error", exc.message
+
+
+def _typers_own(param: Any) -> Any:
+    """Typer's own ``process_value`` for ``param`` (its pydantic converter)."""
+    return next(c for c in type(param).__mro__ if c in (TyperOption, TyperArgument)).process_value
 
 
 @pytest.mark.parametrize(("key", "values"), CASES, ids=[key for key, _ in CASES])
 def test_plain_converter_agrees_with_typers(key: str, values: list[Any]) -> None:
     param = PARAMS[key]
-    descriptor = param.type_descriptor
-    typers = build_runtime_param(descriptor)
+    assert isinstance(param, (PlainOption, PlainArgument)), key  # the root hands out adopted commands
     for value in values:
-        ours = PlainRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
-        param._runtime_param = None
-        mine, theirs = _outcome(ours, param, value), _outcome(typers, param, value)
+        mine, theirs = _outcome(type(param).process_value, param, value), _outcome(_typers_own(param), param, value)
         assert mine == theirs, (key, value)
         assert type(mine[1]) is type(theirs[1]), (key, value)
 
 
 def test_plain_converter_takes_the_common_values_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dunetrace_cli.cli.coerce as coerce
+    def no_pydantic(self: Any, ctx: Any, value: Any) -> Any:
+        raise AssertionError(f"typer's converter was used for {self.name}={value!r}")
 
-    def no_pydantic(descriptor: Any) -> Any:
-        raise AssertionError(f"typer's converter was built for {descriptor.annotation}")
-
-    monkeypatch.setattr(coerce, "build_runtime_param", no_pydantic)
+    monkeypatch.setattr(TyperOption, "process_value", no_pydantic)
+    monkeypatch.setattr(TyperArgument, "process_value", no_pydantic)
     for key, value, expected in [
         ("runs limit", "40", 40), ("root timeout", "2.5", 2.5), ("runs agent_id", "rag-agent", "rag-agent"),
         ("check agents", ("a", "b"), ["a", "b"]), ("export to", "./out", Path("./out")), ("runs failing", True, True),
+        ("root api_url", None, None), ("check agents", None, ()),
     ]:
-        descriptor = PARAMS[key].type_descriptor
-        plain = PlainRuntimeParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
-        assert plain.coerce(value, param=PARAMS[key], ctx=None) == expected
+        assert PARAMS[key].process_value(None, value) == expected, key
+
+
+def test_typer_itself_is_not_patched() -> None:
+    """The plain converter is typer's public option classes subclassed, not a typer method replaced."""
+    import typer.core
+
+    root_group()
+    assert typer.core._TyperParameter.get_runtime_param.__module__ == "typer.core"
+    assert typer.core._TyperParameter.process_value.__module__ == "typer.core"
 
 
 def test_the_hand_written_entries_are_in_app() -> None:

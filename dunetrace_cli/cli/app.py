@@ -17,8 +17,6 @@ from dunetrace_cli.cli import coerce
 from dunetrace_cli.cli._run import GlobalOptions, work_begins
 from dunetrace_cli.cli.lazy import Entry, LazyGroup
 
-coerce.enable()  # command-line values converted without pydantic where the result is certain
-
 
 def _complete_profiles(incomplete: str) -> list[str]:
     """--profile values: the profiles in config.toml (cli/complete.py)."""
@@ -100,7 +98,17 @@ def _registry_entry(name: str, help_line: str) -> Entry:
 
 
 class RootGroup(LazyGroup):
-    """The root: hand-written entries without loading the registry, the registry's when asked."""
+    """The root: hand-written entries without loading the registry, the registry's when asked.
+
+    Its own parameters and those of every command it hands out convert plain values without pydantic
+    (cli/coerce.py).
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:  # its own, the completion and help options included
+        return coerce.adopt_params(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return coerce.adopt(super().get_command(ctx, cmd_name), ctx)
 
     def entries(self, name: str | None = None) -> dict[str, Entry]:
         own = {entry.name: entry for entry in (*LATE_COMMANDS, *GROUPS)}
