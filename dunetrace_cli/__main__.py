@@ -10,6 +10,16 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from types import ModuleType
+
+
+def _no_plugins(*args: object, **kwargs: object) -> tuple[()]:
+    return ()
+
+
+# pydantic.plugin._loader as PYDANTIC_DISABLE_PLUGINS=__all__ leaves it: its one name, get_plugins(), finds none.
+_NO_PLUGINS = ModuleType("pydantic.plugin._loader", "No pydantic plugins (dunetrace_cli.__main__.prepare).")
+_NO_PLUGINS.get_plugins = _no_plugins  # type: ignore[attr-defined]
 
 
 def run(argv: list[str]) -> int:
@@ -28,8 +38,12 @@ def run(argv: list[str]) -> int:
 def prepare() -> None:
     """Process set-up before any command is recognised (the console script and ``python -m``)."""
     # The CLI loads no third-party pydantic plugins: finding them scans every installed package's entry
-    # points (tens of ms at each start) the first time typer or a model builds a validator.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # points (tens of ms at each start) the first time typer or a model builds a validator. Unless the
+    # user's own PYDANTIC_DISABLE_PLUGINS says otherwise, pydantic's loader is replaced by one that
+    # returns what ``__all__`` makes the real one return (none): the environment is left as it was (child
+    # processes see the user's), and importlib.metadata, which the real loader imports, is not loaded.
+    if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
+        sys.modules.setdefault(_NO_PLUGINS.__name__, _NO_PLUGINS)
     # httpx's own command-line client (httpx._main, which imports click, pygments and rich's progress
     # and syntax modules) never runs in this process: without it, `import httpx` takes ~80 ms less and
     # httpx falls back to its stub `main` (an ImportError is its documented "not installed" case).

@@ -153,3 +153,32 @@ def test_agents_json_through_main_imports_no_rich(served, tmp_path) -> None:
     roots = {name.split(".")[0] for name in line.split()[1:]}
     assert not roots & {"rich", "pygments", "click", "markdown_it", "mcp"}
     assert {"httpx", "pydantic"} <= roots
+    assert "importlib.metadata" not in line.split()  # pydantic's plugin loader is the one without plugins
+
+
+PLUGINS_PROBE = """
+import os, subprocess, sys
+from dunetrace_cli.__main__ import prepare
+prepare()
+from pydantic import BaseModel
+class A(BaseModel):
+    x: int = 0
+from pydantic.plugin._loader import get_plugins
+child = subprocess.run([sys.executable, '-c', 'import os; print(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))'],
+                       capture_output=True, text=True, check=True).stdout.strip()
+print(A.model_validate({'x': 1}).x, list(get_plugins()), os.environ.get('PYDANTIC_DISABLE_PLUGINS'), child,
+      'importlib.metadata' in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("user", "expected"), [
+    (None, "1 [] None None False"),  # no plugins, the environment (and a child's) untouched
+    ("__all__", "1 [] __all__ __all__ True"),  # the user's own setting: pydantic's loader reads it
+])
+def test_prepare_disables_pydantic_plugins_without_touching_the_environment(user: str | None, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if user is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = user
+    proc = subprocess.run([sys.executable, "-c", PLUGINS_PROBE], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == expected

@@ -275,10 +275,14 @@ def test_the_entry_prepares_then_dispatches(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
     monkeypatch.setitem(sys.modules, "httpx._main", sys.modules.get("httpx._main"))  # type: ignore[arg-type]
     monkeypatch.delitem(sys.modules, "httpx._main")
+    loader = "pydantic.plugin._loader"  # put back as it was: the real loader, or none yet
+    monkeypatch.setitem(sys.modules, loader, sys.modules.get(loader))  # type: ignore[arg-type]
+    monkeypatch.delitem(sys.modules, loader)
     try:
         with pytest.raises(SystemExit) as exit_:
             entry.main()
     finally:
         gc.enable()
     assert seen == [(["mcp", "serve"], False)] and exit_.value.code == 0
-    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__" and sys.modules["httpx._main"] is None
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ and sys.modules["httpx._main"] is None
+    assert list(sys.modules[loader].get_plugins()) == []
