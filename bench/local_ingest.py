@@ -44,6 +44,7 @@ from _gen_events import write_jsonl
 
 PY = sys.executable
 PER_CLONE = 648
+TREE_ENV = "DT_BENCH_TREE"  # set: the floor child imports dunetrace_cli from that tree
 
 
 def vm_hwm_kb(pid: int | str = "self") -> int:
@@ -76,23 +77,41 @@ def cpu_s(pid: int) -> float:
         return 0.0
 
 
-CPU: dict[str, float] = {}  # the last run_measured's CPU seconds: "main" and "helper" (its busiest child)
+def written_mib(pid: int) -> float:
+    """Bytes a live process has written so far (``wchar`` of /proc/PID/io: the WAL, checkpoints), MiB."""
+    try:
+        with open(f"/proc/{pid}/io") as fh:
+            for line in fh:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
 
 
-def run_measured(cmd: list[str], timeout: float) -> tuple[str, int, float]:
+#: The last run_measured's figures: CPU seconds of "main" and "helper" (its busiest child), and "written"
+#: (MiB the main process wrote, sampled until its last 20 ms).
+CPU: dict[str, float] = {}
+
+
+def run_measured(
+    cmd: list[str], timeout: float, *, cwd: Path | str = ROOT, env: dict[str, str] | None = None
+) -> tuple[str, int, float]:
     """Run a child; return (stdout, its peak RSS in KiB plus the largest peak of its own children (the
     detection process of `local ingest`), wall seconds). ``CPU`` gets the CPU seconds of both."""
     peak = 0
     helpers: dict[int, int] = {}
     cpu: dict[int, float] = {}
+    written = 0.0
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
         deadline = time.monotonic() + timeout
         try:
             while proc.poll() is None:
                 peak = max(peak, vm_hwm_kb(proc.pid))
                 cpu[proc.pid] = max(cpu.get(proc.pid, 0.0), cpu_s(proc.pid))
+                written = max(written, written_mib(proc.pid))
                 for child in children_of(proc.pid):
                     helpers[child] = max(helpers.get(child, 0), vm_hwm_kb(child))
                     cpu[child] = max(cpu.get(child, 0.0), cpu_s(child))
@@ -110,6 +129,7 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[str, int, float]:
         raise RuntimeError(f"{cmd[:4]} exited {proc.returncode}: {text[-500:]}")
     CPU["main"] = cpu.get(proc.pid, 0.0)
     CPU["helper"] = max((v for k, v in cpu.items() if k != proc.pid), default=0.0)
+    CPU["written"] = written
     return text, peak + max(helpers.values(), default=0), wall
 
 
@@ -327,6 +347,8 @@ def main() -> None:
     ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_floor:
+        if os.environ.get(TREE_ENV):  # a baseline's package tree (bench/local_scale.py): its code, its schema
+            sys.path.insert(0, os.environ[TREE_ENV])
         child_floor(*args.child_floor)
         return
     if args.child_client:

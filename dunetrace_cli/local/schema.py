@@ -5,7 +5,7 @@ ever ADDED by later versions, never renamed or removed. Open the database with
 ``dunetrace_cli.local.store.open_store(path)``, which applies the migrations below (their DDL: local/sql/vN.sql).
 
 meta(key, value)                 'schema_version' -> str(SCHEMA_VERSION); 'demo_store' -> '1' in `dunetrace demo` stores
-events                           one row per distinct SDK event (de-duplicated on event_id)
+events                           one row per distinct SDK event (de-duplicated on (run_id, event_id), v5)
     seq                          insertion order (INTEGER PRIMARY KEY AUTOINCREMENT): replay order
     event_id                     SDK uuid4; when absent, sha256 of the canonical event JSON
     run_id, agent_id, agent_version ('' if absent), event_type, step_index (0 if absent)
@@ -69,6 +69,9 @@ agent_signal_days kept by triggers; agent_llm_days and run_llm kept by ingest, r
 v4: the health, insights and token-stats aggregates (run_hours, run_type_hours, agent_versions,
 agent_tool_steps, agent_inputs, agent_input_types, signal_type_days), kept by triggers, rebuilt by the
 migration; see dunetrace_cli/local/aggregates.py
+v5: events rebuilt without the global UNIQUE(event_id): UNIQUE(run_id, event_id) (ix_events_run_event)
+instead, which also serves the run lookups (ix_events_run goes, and ix_events_agent_received, which no
+read needed); same columns and seq values
 run_metrics (v2)                 run_time = the run's end by its own events (terminal event timestamp, else
                                  its last event): baselines are taken over runs that ended earlier
 
@@ -81,7 +84,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib.resources import files
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 def script(version: int) -> str:
     """The DDL of one schema version (local/sql/vN.sql, shipped in the package)."""
@@ -140,12 +143,18 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     rebuild(conn, only_v4=True)
 
 
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    for stmt in statements(script(5)):
+        conn.execute(stmt)
+
+
 #: MIGRATIONS[n] brings a database at version n-1 to version n. Append only.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }
 
 

@@ -169,12 +169,13 @@ def write_events(
     stamp = time.time() if received_at is None else received_at
     out = WriteOutcome()
     batch: list[Event] = []
-    seen: set[str] = set()
+    seen: set[object] = set()
     for ev in events:  # a batch may repeat an event (a retried chunk): the first copy counts
-        if ev.event_id in seen:
+        key = ev.event_id if ev.event_type in SIDE_TABLE_TYPES else (ev.run_id, ev.event_id)  # as each table
+        if key in seen:
             out.duplicate += 1
         else:
-            seen.add(ev.event_id)
+            seen.add(key)
             batch.append(ev)
     main = [ev for ev in batch if ev.event_type not in SIDE_TABLE_TYPES]
     side = [ev for ev in batch if ev.event_type in SIDE_TABLE_TYPES]
@@ -236,8 +237,8 @@ def _insert_new(conn: Any, events: list[Event], stamp: float, event_clock: bool)
     )  # fmt: skip
     if cur.rowcount == len(events):
         return events
-    added = {r[0] for r in conn.execute("SELECT event_id FROM events WHERE seq > ?", (before,))}
-    return [ev for ev in events if ev.event_id in added]
+    added = {(r[0], r[1]) for r in conn.execute("SELECT run_id, event_id FROM events WHERE seq > ?", (before,))}
+    return [ev for ev in events if (ev.run_id, ev.event_id) in added]
 
 
 def _existing(conn: Any, table: str, ids: list[str]) -> set[str]:
