@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from dunetrace_cli.local import aggregates
 from dunetrace_cli.local import baselines as bl
 
 _INSERT_SIGNAL = (
@@ -114,8 +115,9 @@ class Batch:
             self.metrics.append((run_id, agent, version, stamp, *[m[k] for k in bl.METRICS], 1 if live == 0 else 0, at[0]))
 
     def write(self, conn: Any) -> None:
-        conn.executemany(_INSERT_SIGNAL, self.signals)
-        conn.executemany(_UPDATE_RUN, self.runs)
+        with aggregates.first_detections(conn, [r[-1] for r in self.runs]):  # their triggers, set-based
+            conn.executemany(_INSERT_SIGNAL, self.signals)
+            conn.executemany(_UPDATE_RUN, self.runs)
         conn.executemany(_UPSERT_METRICS, self.metrics)
         self.signals, self.runs, self.metrics = [], [], []
 

@@ -75,6 +75,32 @@ def dumps_compact(value: Any) -> str:
     return _COMPACT.encode(value)
 
 
+def _c_encoder() -> Any:
+    """The C encoder behind ``dumps_compact``, made once, without the cycle check (None if unavailable or
+    not byte-equal to ``dumps_compact`` on this Python)."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+
+        enc = c_make_encoder(None, str, c_encode_basestring, None, ":", ",", False, False, False)
+        probe = {"a": [1, -2.5, 1e300, "é\n\u2028\"", None, True, {}], "b": {"c": 10**30}}
+        if "".join(enc(probe, 0)) != dumps_compact(probe):
+            return None
+        return enc
+    except Exception:  # noqa: BLE001 - any mismatch means: use dumps_compact
+        return None
+
+
+_C_ENCODE = _c_encoder()
+
+
+def dumps_parsed(value: dict[str, Any]) -> str:
+    """``dumps_compact`` of a value parsed from JSON (no cycles, no foreign types): the same text, faster.
+    Raises ValueError for NaN/Infinity, as ``dumps_compact`` does."""
+    if _C_ENCODE is None:
+        return dumps_compact(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
 @dataclass(slots=True)
 class Event:
     """One validated SDK event, ready to store."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dunetrace_cli.local.ingest.event import MAX_LINE_BYTES, Event, canonical_event_id, loads_strict
-from dunetrace_cli.local.ingest.validate import ValidationFailed, _err, normalize_event
+from dunetrace_cli.local.ingest.validate import ValidationFailed, _err, _fast_event, normalize_event, pick_fast
 
 
 @dataclass(slots=True)
@@ -43,8 +43,39 @@ def _loki_to_event(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: The keys of the SDK's own event line (``AgentEvent.to_dict()``).
+_SDK_KEYS = frozenset(
+    "event_type run_id agent_id agent_version step_index timestamp payload parent_run_id trace_id "
+    "conversation_id event_id".split()
+)
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # numbers as plain floats: the fast path below checks them itself
+
+
+def _sdk_line(text: str) -> Event | None:
+    """The SDK's own event line, well formed, in one pass; None when any rule needs the full path.
+
+    Parsed without the strict number hooks: exactly the SDK's keys, each checked by ``_fast_event``
+    (a finite timestamp, an int step, string ids, a payload that encodes without NaN/Infinity), so a
+    line this accepts is one the strict parse accepts, giving the same event.
+    """
+    if text[:1] != "{" or "\\ud" in text or "\\uD" in text:
+        return None
+    try:
+        obj, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    if end != len(text) and text[end:] not in ("\n", "\r\n"):
+        return None
+    if type(obj) is not dict or len(obj) != 11 or obj.keys() != _SDK_KEYS:
+        return None
+    return _fast_event(obj, pick_fast(obj))
+
+
 def parse_line(text: str, *, now: float | None = None) -> list[Event]:
     """Events carried by one JSONL line: an SDK event, an ``emit_as_json`` line, or an ingest body."""
+    fast = _sdk_line(text)
+    if fast is not None:
+        return [fast]
     try:
         obj = loads_strict(text)
     except RecursionError:

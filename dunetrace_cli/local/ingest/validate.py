@@ -8,6 +8,7 @@ control characters (C0/C1, ESC, bidi overrides) are refused: they would reach te
 from __future__ import annotations
 
 import math
+import operator
 import re
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from dunetrace_cli.local.ingest.event import (
     _utf8_ok,
     canonical_event_id,
     dumps_compact,
+    dumps_parsed,
 )
 
 
@@ -161,42 +163,66 @@ def _check_name(value: str, loc: tuple[Any, ...], errors: list[dict[str, Any]]) 
         )  # fmt: skip
 
 
-_OPTIONAL_IDS = ("parent_run_id", "trace_id", "conversation_id", "event_id")
+#: Agent ids and tool names already found free of control characters (bounded: a cache, not a registry).
+_CLEAN_NAMES: set[str] = set()
+_CLEAN_NAMES_MAX = 4096
 
 
-def _fast_event(raw: dict[str, Any]) -> Event | None:
+def _clean_name(value: str) -> bool:
+    if value in _CLEAN_NAMES:
+        return True
+    if _CONTROL.search(value) is not None:
+        return False
+    if len(_CLEAN_NAMES) < _CLEAN_NAMES_MAX:
+        _CLEAN_NAMES.add(value)
+    return True
+
+
+#: The fields ``_fast_event`` reads, in the order it takes them.
+FAST_KEYS = (
+    "event_type", "run_id", "agent_id", "agent_version", "step_index", "timestamp", "payload", "event_id",
+    "parent_run_id", "trace_id", "conversation_id",
+)  # fmt: skip
+_PICK_ALL = operator.itemgetter(*FAST_KEYS)
+
+
+def pick_fast(raw: dict[str, Any]) -> tuple[Any, ...]:
+    """The ``FAST_KEYS`` values of a dict holding every one of them (one C call)."""
+    return _PICK_ALL(raw)  # type: ignore[no-any-return]
+
+
+def _fast_event(raw: dict[str, Any], values: tuple[Any, ...] | None = None) -> Event | None:
     """The common, well-formed event in one pass, or None when any field needs the full rules below
-    (which then produce the same Event or the errors). The caller has ruled out lone surrogates."""
-    get = raw.get
-    event_type, run_id, agent_id, version = get("event_type"), get("run_id"), get("agent_id"), get("agent_version")
-    step, ts, payload = get("step_index"), get("timestamp"), get("payload")
+    (which then produce the same Event or the errors). The caller has ruled out lone surrogates.
+    ``values``: ``raw``'s ``FAST_KEYS`` values when the caller has them (``pick_fast``)."""
+    if values is None:
+        values = tuple(map(raw.get, FAST_KEYS))
+    event_type, run_id, agent_id, version, step, ts, payload, event_id, parent, trace, conv = values
     if not (
         type(event_type) is str and event_type in KNOWN_EVENT_TYPES and type(run_id) is str and type(agent_id) is str and type(version) is str
         and type(step) is int and type(payload) is dict
         and ((type(ts) is float and math.isfinite(ts)) or (type(ts) is int and -(2**53) < ts < 2**53))
         and 0 < len(run_id) <= MAX_ID_CHARS and 0 < len(agent_id) <= MAX_ID_CHARS and len(version) <= MAX_ID_CHARS
-        and 0 <= step <= MAX_STEP_INDEX and _CONTROL.search(agent_id) is None
+        and 0 <= step <= MAX_STEP_INDEX and type(event_id) is str and 0 < len(event_id) <= MAX_ID_CHARS
+        and _clean_name(agent_id)
     ):  # fmt: skip
-        return None
+        return None  # an event without an id has it minted from the canonical JSON by the full path
     tool_name = payload.get("tool_name")
-    if isinstance(tool_name, str) and _CONTROL.search(tool_name) is not None:
+    if isinstance(tool_name, str) and not _clean_name(tool_name):
         return None
-    ids: list[str | None] = []
-    for key in _OPTIONAL_IDS:
-        value = get(key)
-        if value is not None and (type(value) is not str or len(value) > MAX_ID_CHARS):
-            return None
-        ids.append(value or None)
-    if ids[3] is None:
-        return None  # minted from the canonical JSON by the full path
+    if not (
+        (parent is None or (type(parent) is str and len(parent) <= MAX_ID_CHARS))
+        and (trace is None or (type(trace) is str and len(trace) <= MAX_ID_CHARS))
+        and (conv is None or (type(conv) is str and len(conv) <= MAX_ID_CHARS))
+    ):
+        return None
     try:
-        payload_text = dumps_compact(payload)
+        payload_text = dumps_parsed(payload)
     except (ValueError, RecursionError, TypeError):
         return None
     return Event(
-        event_id=ids[3], run_id=run_id, agent_id=agent_id, agent_version=version, event_type=event_type,
-        step_index=step, timestamp=float(ts), parent_run_id=ids[0], trace_id=ids[1], conversation_id=ids[2],
-        payload=payload, payload_text=payload_text,
+        event_id, run_id, agent_id, version, event_type, step, float(ts), parent or None, trace or None,
+        conv or None, payload, payload_text,
     )  # fmt: skip
 
 

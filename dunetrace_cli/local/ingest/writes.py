@@ -73,67 +73,99 @@ class _RunAcc:
         return cls(row)
 
     def add(self, ev: Event, received_at: float) -> None:
+        """Fold one event in (``fold`` of a one-event list)."""
+        self.fold([ev], received_at)
+
+    def fold(self, evs: list[Event], received_at: float | None) -> None:
+        """Fold the run's new events in, in order (``received_at`` None: each event's own timestamp).
+
+        The hot figures are kept in locals over the events and stored once; the result is the row the
+        event-by-event rules give (ties keep the earlier value, as ``min``/``max`` do).
+        """
         r = self.r
-        p = ev.payload
-        r["event_count"] += 1
-        r["max_step"] = max(r["max_step"], ev.step_index)
-        r["last_event_at"] = ev.timestamp if r["last_event_at"] is None else max(r["last_event_at"], ev.timestamp)
-        r["first_received_at"] = received_at if r["first_received_at"] is None else min(r["first_received_at"], received_at)
-        r["last_received_at"] = received_at if r["last_received_at"] is None else max(r["last_received_at"], received_at)
-        if r["conversation_id"] is None and ev.conversation_id:
-            r["conversation_id"] = ev.conversation_id
-        if r["trace_id"] is None and ev.trace_id:
-            r["trace_id"] = ev.trace_id
-        et = ev.event_type
-        if et == "run.started":
-            if not r["has_started"]:
-                r["started_at"] = ev.timestamp
-                r["agent_id"] = ev.agent_id
-                r["agent_version"] = ev.agent_version
-                text = p.get("input_text")
-                if isinstance(text, str):
-                    r["input_text"] = text
-                    r["input_hash"] = hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - not security
-            r["has_started"] = 1
-            if ev.parent_run_id:
-                r["parent_run_id"] = ev.parent_run_id
-        elif r["parent_run_id"] is None and ev.parent_run_id and et not in TERMINAL_TYPES:
-            r["parent_run_id"] = ev.parent_run_id
-        if et in TERMINAL_TYPES:
-            if r["terminal_event_type"] is None:
-                r["terminal_event_type"] = et
-                r["completed_at"] = ev.timestamp
-                reason = p.get("exit_reason")
-                if et == "run.errored":
-                    r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "error"
-                else:
-                    r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "completed"
-                r["dropped_events"] = max(r["dropped_events"] or 0, max(0, _int_field(p, "dropped_events")))
-            if r["parent_run_id"] is None and ev.parent_run_id:
-                r["parent_run_id"] = ev.parent_run_id
-        elif et == "llm.called":
-            r["has_llm_events"] = 1
-            r["llm_called_prompt_tokens"] = _clamp(r["llm_called_prompt_tokens"] + _int_field(p, "prompt_tokens"))
-            model = p.get("model")
-            if r["model"] is None and isinstance(model, str) and model:
-                r["model"] = model
-        elif et == "llm.responded":
-            r["has_llm_events"] = 1
-            r["llm_responded_prompt_tokens"] = _clamp(
-                r["llm_responded_prompt_tokens"] + _int_field(p, "prompt_tokens")
-            )
-            r["completion_tokens"] = _clamp((r["completion_tokens"] or 0) + _int_field(p, "completion_tokens"))
-            r["reasoning_tokens"] = _clamp((r["reasoning_tokens"] or 0) + _int_field(p, "reasoning_tokens"))
-        elif et == "tool.called":
-            r["first_tool_step"] = (
-                ev.step_index if r["first_tool_step"] is None else min(r["first_tool_step"], ev.step_index)
-            )
-        if r["has_llm_events"]:
-            exact = r["llm_responded_prompt_tokens"]
-            r["prompt_tokens"] = exact if exact != 0 else r["llm_called_prompt_tokens"]
-            r["completion_tokens"] = r["completion_tokens"] or 0
-            r["reasoning_tokens"] = r["reasoning_tokens"] or 0
-        if r["terminal_event_type"] is not None or r["processed_at"] is not None:
+        count, max_step, last_ev = r["event_count"], r["max_step"], r["last_event_at"]
+        first_rx, last_rx = r["first_received_at"], r["last_received_at"]
+        conv, trace, parent = r["conversation_id"], r["trace_id"], r["parent_run_id"]
+        has_llm, called_p, resp_p = r["has_llm_events"], r["llm_called_prompt_tokens"], r["llm_responded_prompt_tokens"]
+        compl, reas, model, first_tool = r["completion_tokens"], r["reasoning_tokens"], r["model"], r["first_tool_step"]
+        for ev in evs:
+            count += 1
+            step = ev.step_index
+            if step > max_step:
+                max_step = step
+            ts = ev.timestamp
+            if last_ev is None or ts > last_ev:
+                last_ev = ts
+            rx = ts if received_at is None else received_at
+            if first_rx is None or rx < first_rx:
+                first_rx = rx
+            if last_rx is None or rx > last_rx:
+                last_rx = rx
+            if conv is None and ev.conversation_id:
+                conv = ev.conversation_id
+            if trace is None and ev.trace_id:
+                trace = ev.trace_id
+            et = ev.event_type
+            if et == "llm.called":
+                if parent is None and ev.parent_run_id:
+                    parent = ev.parent_run_id
+                p = ev.payload
+                has_llm = 1
+                called_p = _clamp(called_p + _int_field(p, "prompt_tokens"))
+                m = p.get("model")
+                if model is None and isinstance(m, str) and m:
+                    model = m
+            elif et == "llm.responded":
+                if parent is None and ev.parent_run_id:
+                    parent = ev.parent_run_id
+                p = ev.payload
+                has_llm = 1
+                resp_p = _clamp(resp_p + _int_field(p, "prompt_tokens"))
+                compl = _clamp((compl or 0) + _int_field(p, "completion_tokens"))
+                reas = _clamp((reas or 0) + _int_field(p, "reasoning_tokens"))
+            elif et == "tool.called":
+                if parent is None and ev.parent_run_id:
+                    parent = ev.parent_run_id
+                if first_tool is None or step < first_tool:
+                    first_tool = step
+            elif et == "run.started":
+                p = ev.payload
+                if not r["has_started"]:
+                    r["started_at"] = ts
+                    r["agent_id"] = ev.agent_id
+                    r["agent_version"] = ev.agent_version
+                    text = p.get("input_text")
+                    if isinstance(text, str):
+                        r["input_text"] = text
+                        r["input_hash"] = hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - not security
+                r["has_started"] = 1
+                if ev.parent_run_id:
+                    parent = ev.parent_run_id
+            elif et in TERMINAL_TYPES:
+                if r["terminal_event_type"] is None:
+                    p = ev.payload
+                    r["terminal_event_type"] = et
+                    r["completed_at"] = ts
+                    reason = p.get("exit_reason")
+                    if et == "run.errored":
+                        r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "error"
+                    else:
+                        r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "completed"
+                    r["dropped_events"] = max(r["dropped_events"] or 0, max(0, _int_field(p, "dropped_events")))
+                if parent is None and ev.parent_run_id:
+                    parent = ev.parent_run_id
+            elif parent is None and ev.parent_run_id:
+                parent = ev.parent_run_id
+        r["event_count"], r["max_step"], r["last_event_at"] = count, max_step, last_ev
+        r["first_received_at"], r["last_received_at"] = first_rx, last_rx
+        r["conversation_id"], r["trace_id"], r["parent_run_id"] = conv, trace, parent
+        r["has_llm_events"], r["llm_called_prompt_tokens"], r["llm_responded_prompt_tokens"] = has_llm, called_p, resp_p
+        r["completion_tokens"], r["reasoning_tokens"], r["model"], r["first_tool_step"] = compl, reas, model, first_tool
+        if has_llm:
+            r["prompt_tokens"] = resp_p if resp_p != 0 else called_p
+            r["completion_tokens"] = compl or 0
+            r["reasoning_tokens"] = reas or 0
+        if evs and (r["terminal_event_type"] is not None or r["processed_at"] is not None):
             r["needs_detection"] = 1
 
 
@@ -200,8 +232,7 @@ def write_events(
             acc = _RunAcc({k: row[k] for k in _RUN_COLUMNS}) if row is not None else _RunAcc.fresh(evs[0])
             if row is None:
                 acc.r["event_clock"] = 1 if event_clock else 0
-            for ev in evs:
-                acc.add(ev, ev.timestamp if event_clock else stamp)
+            acc.fold(evs, None if event_clock else stamp)
             acc.r["last_write_at"] = stamp
             if row is None:
                 inserts.append([acc.r[c] for c in _RUN_COLUMNS])
