@@ -14,10 +14,12 @@ DUNETRACE_MCP_TOKEN). Under stdio nothing but protocol reaches stdout.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import inspect
+from typing import Annotated, Any, Optional
 
 import typer
 
+from dunetrace_cli.cli import serve_options
 from dunetrace_cli.cli.mcp_serve import (  # the serve start-up, re-exported for callers of this module
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -50,45 +52,7 @@ from dunetrace_cli.cli import mcp_install  # noqa: E402 - `mcp install`, owned b
 mcp_install.register(app)
 
 
-@app.command("serve")
-def serve(
-    ctx: typer.Context,
-    sse: Annotated[bool, typer.Option("--sse", help="Serve legacy SSE at /sse (+ /messages/).")] = False,
-    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp (with --sse: both).")] = False,
-    host: Annotated[str, typer.Option("--host", help="Address to bind for --sse/--http.")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option("--port", help="Port for --sse/--http (0 picks a free one).")] = DEFAULT_PORT,
-    token_env: Annotated[
-        Optional[str],
-        typer.Option(
-            "--token-env",
-            metavar="VAR",
-            help="Require 'Authorization: Bearer $VAR' on --sse/--http (default: DUNETRACE_MCP_TOKEN if set). "
-            "Mandatory when --host is not loopback.",
-        ),
-    ] = None,
-    allow_host: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--allow-host",
-            metavar="NAME",
-            help="Extra Host header value clients use to reach this server (DNS-rebinding protection stays on). "
-            "Repeatable.",
-        ),
-    ] = None,
-    stateless: Annotated[
-        bool,
-        typer.Option("--stateless", help="Stateless streamable HTTP (no sessions): any process behind a load "
-                     "balancer answers any request. With --http."),
-    ] = False,
-    workers: Annotated[
-        int, typer.Option("--workers", metavar="N", help="Serve with N uvicorn worker processes (needs --stateless).")
-    ] = 1,
-    allow_writes: Annotated[
-        bool,
-        typer.Option("--allow-writes", help="Also register the 9 write tools (policies, custom detectors, "
-                     "resolve_issue, trigger_explain); same as DUNETRACE_MCP_READONLY=false. Off by default."),
-    ] = False,
-) -> None:
+def serve(ctx: typer.Context, **values: Any) -> None:
     """Serve MCP over stdio (default, for editors), or over HTTP with --sse / --http.
 
     Uses the same settings as every other command: --api-url/--profile, DUNETRACE_API_URL,
@@ -98,16 +62,8 @@ def serve(
 
     global_opts = options(ctx)
     opts = ServeOptions(
-        sse=sse,
-        http=http,
-        host=host,
-        port=port,
-        token_env=token_env,
-        allow_hosts=list(allow_host or []),
+        **serve_options.defaults(serve_options.SERVE, values),
         debug=debug_enabled(global_opts),
-        stateless=stateless,
-        workers=workers,
-        allow_writes=allow_writes,
         settings_overrides={
             "api_url": global_opts.api_url, "timeout": global_opts.timeout, "profile": global_opts.profile,
         },
@@ -117,9 +73,26 @@ def serve(
     except DunetraceError as exc:
         fail(exc.message, int(exc.exit_code))
     except OSError as exc:  # e.g. the port is taken
-        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}.", int(ExitCode.USAGE))
+        fail(f"cannot serve on {opts.host}:{opts.port}: {exc.strerror or exc}.", int(ExitCode.USAGE))
     except KeyboardInterrupt:
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def typer_parameter(opt: serve_options.Opt) -> inspect.Parameter:
+    """The Typer parameter for one option of the table (cli/serve_options.py)."""
+    annotation: Any = list[str] if opt.kind == "list" else opt.python_type  # a list option: of strings
+    if opt.default is None:
+        annotation = Optional[annotation]  # noqa: UP045 - typer reads the annotation at run time
+    option = typer.Option(*opt.decls, help=opt.help, metavar=opt.metavar, min=opt.min, max=opt.max)
+    return inspect.Parameter(opt.name, inspect.Parameter.KEYWORD_ONLY, default=opt.default,
+                             annotation=Annotated[annotation, option])
+
+
+_parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+               *(typer_parameter(opt) for opt in serve_options.SERVE)]
+serve.__signature__ = inspect.Signature(_parameters, return_annotation=None)  # type: ignore[attr-defined]
+serve.__annotations__ = {p.name: p.annotation for p in _parameters} | {"return": None}
+app.command("serve")(serve)
 
 
 __all__ = [

@@ -14,24 +14,23 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dunetrace_cli import __version__
+from dunetrace_cli.cli import serve_options
+from dunetrace_cli.cli.serve_options import DEFAULT_HOST, DEFAULT_PORT
 from dunetrace_cli.config import EnvVars, Settings, load_settings
 from dunetrace_cli.errors import ConfigError, DunetraceError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     import argparse
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-
-
 @dataclass
 class ServeOptions:
+    """How to serve: the fields of cli/serve_options.py's SERVE (the options), then what comes from elsewhere."""
+
     sse: bool = False
     http: bool = False
     host: str = DEFAULT_HOST
@@ -191,6 +190,7 @@ def _debug_env() -> bool:
 
 
 def _legacy_parser() -> argparse.ArgumentParser:
+    """`dunetrace-mcp`'s options: those of `dunetrace mcp serve` (cli/serve_options.py), and --version."""
     import argparse  # noqa: PLC0415 - only the dunetrace-mcp script parses with it
 
     parser = argparse.ArgumentParser(
@@ -200,25 +200,15 @@ def _legacy_parser() -> argparse.ArgumentParser:
             "DUNETRACE_API_KEY (and the dunetrace config profiles). Same as `dunetrace mcp serve`."
         ),
     )
-    parser.add_argument("--sse", action="store_true", help="serve legacy SSE at /sse instead of stdio")
-    parser.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp (with --sse: both)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind for --sse/--http (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for --sse/--http (default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--token-env",
-        metavar="VAR",
-        default=None,
-        help="require 'Authorization: Bearer $VAR' on HTTP (default: DUNETRACE_MCP_TOKEN if set)",
-    )
-    parser.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME", help="extra Host header value to accept"
-    )
-    parser.add_argument("--stateless", action="store_true", help="stateless streamable HTTP (with --http)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="N uvicorn workers (needs --stateless)")
-    parser.add_argument(
-        "--allow-writes", action="store_true",
-        help="also register the write tools (same as DUNETRACE_MCP_READONLY=false, upstream's switch)",
-    )
+    for opt in serve_options.SERVE:
+        shown = f"  [default: {opt.default}]" if opt.default is not None and opt.kind != "flag" else ""
+        if opt.kind == "flag":
+            parser.add_argument(*opt.decls, dest=opt.name, action="store_true", help=opt.help)
+        else:
+            parser.add_argument(
+                *opt.decls, dest=opt.name, type=opt.python_type, action="append" if opt.kind == "list" else "store",
+                default=opt.default, metavar=opt.metavar, help=opt.help + shown,
+            )
     parser.add_argument("--version", action="version", version=f"dunetrace-mcp (dunetrace-cli) {__version__}")
     return parser
 
@@ -226,25 +216,15 @@ def _legacy_parser() -> argparse.ArgumentParser:
 def legacy_main(argv: list[str] | None = None) -> None:
     """Entry point of the `dunetrace-mcp` console script (upstream flags: --sse, --port, --host, --version)."""
     args = _legacy_parser().parse_args(argv)
-    opts = ServeOptions(
-        sse=args.sse,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        token_env=args.token_env,
-        allow_hosts=list(args.allow_host),
-        debug=_debug_env(),
-        stateless=args.stateless,
-        workers=args.workers,
-        allow_writes=args.allow_writes,
-    )
+    given = {opt.name: getattr(args, opt.name) for opt in serve_options.SERVE}
+    opts = ServeOptions(**serve_options.defaults(serve_options.SERVE, given), debug=_debug_env())
     try:
         serve_with(load_settings(), opts)
     except DunetraceError as exc:
         print(f"dunetrace-mcp: error: {exc.message}", file=sys.stderr)
         sys.exit(int(exc.exit_code))
     except OSError as exc:
-        print(f"dunetrace-mcp: error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}.", file=sys.stderr)
+        print(f"dunetrace-mcp: error: cannot serve on {opts.host}:{opts.port}: {exc.strerror or exc}.", file=sys.stderr)
         sys.exit(int(ExitCode.USAGE))
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -252,65 +232,14 @@ def legacy_main(argv: list[str] | None = None) -> None:
 
 # --------------------------------------------------------------------------- the fast path
 
-# The root options `mcp serve` honours (cli/app.py's callback) and serve's own (cli/mcp_cmd.py's `serve`):
-# name -> kind. "flag" takes no value; "str"/"int"/"float" take one; "list" may repeat.
-_ROOT = {"--api-url": "str", "--timeout": "float", "--profile": "str", "-p": "str", "--debug": "flag"}
-_SERVE = {
-    "--sse": "flag", "--http": "flag", "--stateless": "flag", "--allow-writes": "flag", "--host": "str",
-    "--port": "int", "--token-env": "str", "--allow-host": "list", "--workers": "int",
-}
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"\d+(\.\d*)?|\.\d+")
 _COMPLETE_ENV = "_DUNETRACE_COMPLETE"  # click's shell-completion switch for prog "dunetrace"
 
 
-def _options(args: list[str], spec: dict[str, str]) -> dict[str, Any] | None:
-    """``args`` parsed against ``spec`` as click parses them, or None when click could say otherwise."""
-    values: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name == "-p" or (arg.startswith("-p") and not arg.startswith("--") and len(arg) > 2):
-            name, eq, inline = "-p", ("x" if len(arg) > 2 else ""), arg[2:]
-        kind = spec.get(name)
-        if kind is None:
-            return None
-        if kind == "flag":
-            if eq or name in values:
-                return None
-            values[name] = True
-            i += 1
-            continue
-        if eq:
-            value = inline
-        elif i + 1 < len(args) and not args[i + 1].startswith("-"):
-            value = args[i + 1]
-            i += 1
-        else:
-            return None  # a missing value, or one click may read as an option: its error, not ours
-        i += 1
-        if kind == "list":
-            values.setdefault(name, []).append(value)
-            continue
-        key = "--profile" if name == "-p" else name
-        if key in values:
-            return None
-        if kind == "int":
-            if not _INT.fullmatch(value):
-                return None
-            values[key] = int(value)
-        elif kind == "float":
-            if not _FLOAT.fullmatch(value) or not 0.1 <= float(value) <= 600:
-                return None
-            values[key] = float(value)
-        else:
-            values[key] = value
-    return values
-
-
 def parse_fast(argv: list[str]) -> tuple[dict[str, Any], ServeOptions] | None:
-    """``(settings overrides, ServeOptions)`` for ``[GLOBAL OPTIONS] mcp serve [OPTIONS]``, else None."""
+    """``(settings overrides, ServeOptions)`` for ``[GLOBAL OPTIONS] mcp serve [OPTIONS]``, else None.
+
+    Both option sets are cli/serve_options.py's (ROOT, SERVE), the ones the Typer command is built from.
+    """
     if _COMPLETE_ENV in os.environ:
         return None
     try:
@@ -319,21 +248,13 @@ def parse_fast(argv: list[str]) -> tuple[dict[str, Any], ServeOptions] | None:
         return None
     if argv[at + 1:at + 2] != ["serve"]:
         return None
-    root, serve = _options(argv[:at], _ROOT), _options(argv[at + 2:], _SERVE)
+    root = serve_options.parse_options(argv[:at], serve_options.ROOT)
+    serve = serve_options.parse_options(argv[at + 2:], serve_options.SERVE)
     if root is None or serve is None:
         return None
-    overrides = {"api_url": root.get("--api-url"), "timeout": root.get("--timeout"), "profile": root.get("--profile")}
+    overrides = {"api_url": root.get("api_url"), "timeout": root.get("timeout"), "profile": root.get("profile")}
     opts = ServeOptions(
-        sse=serve.get("--sse", False),
-        http=serve.get("--http", False),
-        host=serve.get("--host", DEFAULT_HOST),
-        port=serve.get("--port", DEFAULT_PORT),
-        token_env=serve.get("--token-env"),
-        allow_hosts=list(serve.get("--allow-host", [])),
-        debug=bool(root.get("--debug")) or _debug_env(),
-        stateless=serve.get("--stateless", False),
-        workers=serve.get("--workers", 1),
-        allow_writes=serve.get("--allow-writes", False),
+        **serve_options.defaults(serve_options.SERVE, serve), debug=bool(root.get("debug")) or _debug_env(),
         settings_overrides=overrides,
     )
     return overrides, opts
