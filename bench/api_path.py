@@ -9,8 +9,8 @@
 * prefix lookups (`get_run` by a 12-character prefix) on the latest and the March fake with 306
   agents and 20 ms per request: wall ms and the requests in the fake's log, next to the floor
   (latest: 4 round trips; March: one page per agent plus the agent list, 8 in flight);
-* requests a result needs (`get_patterns`, `summarize_agent`), one cold process per call (the CLI)
-  and one warm client (the MCP server);
+* requests a result needs (`get_patterns`, `summarize_agent`, also on the March fake), one cold process
+  per call (the CLI) and one warm client (the MCP server);
 * list paging: `list_agents` at 1,500 agents (3 pages);
 * `--json` writing of a ~136 KB result, through the CLI's writer and as a plain write;
 * MCP over HTTP, 50 clients x 20 calls (bench/mcp_scale.py), and 2 workers next to 1.
@@ -191,6 +191,14 @@ def per_result(trees: list[tuple[str, Path]], repeat: int, config_dir: str) -> N
                         flags = ("warm",) if mode == "warm" else ()
                         rows.append(_query_row(f"{case}, {agents_total} agents, {mode}", label, fake, root, env, spec,
                                                kwargs, repeat, floor, *flags))
+    fake = FakeApi("march", latency=LATENCY, extra_agents=300)  # no /health-score, no systemic_patterns
+    with serve(fake) as url:
+        env = _env(url, config_dir)
+        for mode in ("cold", "warm"):
+            for label, root in trees:
+                rows.append(_query_row(f"summarize_agent, March, 306 agents, {mode}", label, fake, root, env,
+                                       "dunetrace_cli.queries.summary:summarize_agent", {"agent_id": LC}, repeat,
+                                       "5 routes once + 40 run details", *(("warm",) if mode == "warm" else ())))
     print_table(f"Requests per result, {LATENCY * 1000:g} ms per request (cold: a fresh process per call, the CLI; "
                 "warm: one client, the MCP server)", ["query", "code", "ms", "client CPU ms", "requests", "floor", "note"],
                 rows)
