@@ -26,7 +26,7 @@ from dunetrace_cli.local.ingest import (
     write_events,
 )
 from dunetrace_cli.local.store import Store
-from dunetrace_cli.local.streaming import StreamDetector
+from dunetrace_cli.local.streaming import RECORD_EVERY, StreamDetector
 
 #: Events written per transaction while streaming.
 COMMIT_EVERY = 5_000
@@ -139,7 +139,7 @@ def _ingest(
     newest: float | None = None  # the input's own "now": its newest event
     stall_s = float(stall_seconds) if stall_seconds is not None else detect.DEFAULT_STALL_SECONDS
     stream = StreamDetector(store, stall_seconds=stall_seconds, use_process=detect_process,
-                            total_bytes=_total_bytes(specs))  # fmt: skip
+                            total_bytes=_total_bytes(specs), record_every=RECORD_EVERY)  # fmt: skip
     first_lines: dict[str, str] = {}
 
     def flush() -> None:

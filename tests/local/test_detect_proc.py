@@ -119,3 +119,37 @@ def test_a_dead_detection_process_costs_nothing(tmp_path: Path, monkeypatch: pyt
     want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
     for key in ("signals", "runs", "metrics"):
         assert got[key] == want[key], (key, set(got[key]) ^ set(want[key]))
+
+
+@pytest.mark.parametrize("order", ["time", "late-terminals"])
+def test_results_written_several_batches_at_once_give_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """`local ingest` writes the detection process's results once ``RECORD_EVERY`` runs are back; a run whose
+    result is back but not written yet counts as in flight (a late event detects it here, after it)."""
+    from dunetrace_cli.local import load
+
+    events = [e for c in _clones() for e in c]
+    if order == "late-terminals":  # 25 runs end at the end of the file: stalled first, then completed
+        ends = [i for i, e in enumerate(events) if e["event_type"] == "run.completed"][::10][:25]
+        moved = [events[i] for i in ends]
+        events = [e for i, e in enumerate(events) if i not in set(ends)] + moved
+    src = _file(tmp_path / "all.jsonl", events)
+    one = _ingest(tmp_path / "one.db", [src], proc=False)
+    written: list[int] = []
+    original = load.StreamDetector._record
+
+    def record(self: Any, results: list[Any]) -> None:
+        written.append(len(results))
+        original(self, results)
+
+    monkeypatch.setattr(load, "RECORD_EVERY", 37)
+    monkeypatch.setattr(load.StreamDetector, "_record", record)
+    two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
+    assert len(written) > 3 and max(written) >= 37  # several batches' results in one transaction
+    want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
+    for key in ("signals", "runs", "metrics"):
+        assert got[key] == want[key], (order, key, set(got[key]) ^ set(want[key]))
+    if order == "late-terminals":
+        assert two["runs_redetected"] >= 20 and one["runs_redetected"] == two["runs_redetected"]
+    assert two["runs_pending"] == 0
