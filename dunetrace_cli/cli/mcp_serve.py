@@ -161,7 +161,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         + (f"; {opts.workers} workers" if opts.workers > 1 else "")
     )
     if opts.workers > 1:
-        gc.enable()  # start-up is over (dunetrace_cli.__main__ turns the cyclic GC off for it)
+        _start_up_over()
         token_env = (opts.token_env or "").strip() or (EnvVars.MCP_TOKEN if token else None)
         spec = transports.WorkerSpec(
             **opts.settings_overrides, token_env=token_env if token else None, host=opts.host,
@@ -170,7 +170,7 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         transports.run_workers(spec, port=opts.port, workers=opts.workers, announce=announce, banner=banner)
         return
     server = mcp_server.build_server(settings, auth_token=token, allow_writes=writes)
-    gc.enable()  # start-up is over (dunetrace_cli.__main__ turns the cyclic GC off for it)
+    _start_up_over()
     if opts.stdio:
         if opts.host != DEFAULT_HOST or opts.port != DEFAULT_PORT:
             print("dunetrace mcp: --host/--port only apply with --sse or --http; serving stdio.", file=sys.stderr)
@@ -180,6 +180,14 @@ def serve_with(settings: Settings, opts: ServeOptions) -> None:
         server, sse=opts.sse, http=opts.http, host=opts.host, port=opts.port, allowed_hosts=opts.allow_hosts,
         stateless=opts.stateless, announce=announce, banner=banner,
     )
+
+
+def _start_up_over() -> None:
+    """The cyclic GC back on (``dunetrace_cli.__main__`` turns it off for start-up), start-up's long-lived objects
+    (modules, classes, the server's tools) frozen first so no later collection of a long-running server scans them."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _debug_env() -> bool:

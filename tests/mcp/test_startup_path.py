@@ -252,14 +252,18 @@ def test_the_server_serves_with_the_gc_on(monkeypatch: pytest.MonkeyPatch) -> No
 
     from dunetrace_cli.mcp import transports
 
-    seen: list[bool] = []
-    monkeypatch.setattr(transports, "run_stdio", lambda server: seen.append(gc.isenabled()))
+    seen: list[bool] = []  # the GC is on, and start-up's objects are frozen out of later collections
+    frozen: list[int] = []
+    monkeypatch.setattr(
+        transports, "run_stdio", lambda server: seen.append(gc.isenabled()) or frozen.append(gc.get_freeze_count())
+    )
     gc.disable()
     try:
         mcp_serve.serve_with(settings_for(), mcp_serve.ServeOptions())
     finally:
+        gc.unfreeze()
         gc.enable()
-    assert seen == [True]
+    assert seen == [True] and frozen[0] > 0
 
 
 def test_the_entry_prepares_then_dispatches(monkeypatch: pytest.MonkeyPatch) -> None:
