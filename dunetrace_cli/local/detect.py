@@ -154,6 +154,9 @@ def _post_process(signals: list[FailureSignal], state: RunState, incomplete: boo
 
 
 def _enum_value(x: Any) -> str:
+    value = getattr(x, "_value_", None)  # an enum member's own attribute: no trip through Enum's descriptor
+    if isinstance(value, str):
+        return value
     return x.value if hasattr(x, "value") else str(x)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing as mp
+import operator
 import os
 import queue
 import signal
@@ -51,16 +52,23 @@ Job = tuple[dict[str, Any], str, list[tuple[Any, ...]] | None]  # (row snapshot,
 Result = tuple[str, list[tuple[Any, ...]], dict[str, Any] | None, str | None, bool, int] | None
 
 
+_EVENT_FIELDS = operator.attrgetter(
+    "event_type", "agent_id", "agent_version", "step_index", "timestamp", "payload_text", "parent_run_id",
+    "trace_id", "conversation_id", "event_id",
+)  # fmt: skip
+_REPLAY_KEY = operator.itemgetter(3, 4)  # (step, time) of an event tuple
+
+
 def event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
-    """A run's events in replay order (step, then time, then arrival), compact for the pipe: the payload
-    as its stored JSON text (a string pickles as a copy; the child decodes it, off this core)."""
-    ordered = sorted(events, key=lambda e: (e.step_index, e.timestamp))
-    return [(e.event_type, e.agent_id, e.agent_version, e.step_index, e.timestamp, e.payload_text, e.parent_run_id,
-             e.trace_id, e.conversation_id, e.event_id) for e in ordered]  # fmt: skip
+    """A run's events in arrival order, compact for the pipe: the payload as its stored JSON text (a
+    string pickles as a copy; the child decodes it, and puts them in replay order, off this core)."""
+    return list(map(_EVENT_FIELDS, events))
 
 
 def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The events of ``event_tuples`` as the SDK's dicts (the payload decoded as the store's reader does)."""
+    """The events of ``event_tuples`` in replay order (step, then time, then arrival) as the SDK's dicts
+    (the payload decoded as the store's reader does)."""
+    events = sorted(events, key=_REPLAY_KEY)
     return [
         {"event_type": t[0], "run_id": run_id, "agent_id": t[1], "agent_version": t[2], "step_index": t[3],
          "timestamp": t[4], "payload": p, "parent_run_id": t[6], "trace_id": t[7], "conversation_id": t[8],

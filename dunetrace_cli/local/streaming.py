@@ -148,14 +148,14 @@ class StreamDetector:
         An agent version the parent detected a run of stays with the parent from then on (``taken``)."""
         batch = Batch()
         with self.store.write() as conn:
-            current = _rows(conn, [job[0]["run_id"] for job, _, _ in results])
+            processed = _processed(conn, [job[0]["run_id"] for job, _, _ in results])
             for (row, kind, evs), child, res in results:
-                now_row = current.get(row["run_id"])
-                if now_row is None:
+                done = processed.get(row["run_id"])
+                if done is None:
                     continue
                 group = (row["agent_id"], row["agent_version"])
                 if child and res is not None and group not in self.taken:
-                    if now_row["processed_at"] is not None:
+                    if done:
                         continue  # another process analysed it meanwhile
                     key, rows, metrics, error, at_tip, seen = res
                     det = RunDetection(run_id=row["run_id"], trigger=row["terminal_event_type"] or "stalled")
@@ -226,6 +226,16 @@ def _rows(conn: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         part = run_ids[i : i + 500]
         for r in conn.execute(f"SELECT {cols} FROM runs WHERE run_id IN ({','.join('?' * len(part))})", part):  # noqa: S608
             out[r[0]] = dict(zip(dp.ROW_KEYS, r))
+    return out
+
+
+def _processed(conn: Any, run_ids: list[str]) -> dict[str, bool]:
+    """Of these runs, the ones still stored, and whether each was analysed."""
+    out: dict[str, bool] = {}
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i : i + 500]
+        sql = f"SELECT run_id, processed_at IS NOT NULL FROM runs WHERE run_id IN ({','.join('?' * len(part))})"  # noqa: S608
+        out.update((r[0], bool(r[1])) for r in conn.execute(sql, part))
     return out
 
 
