@@ -12,7 +12,8 @@ writing process wrote (WAL appends and checkpoints: what a store's size grows), 
 machine compare the CPU and MiB columns; wall rates follow the load (print it next to the table).
 
 Run from the repo root: ``python bench/local_scale.py --baseline REV`` (about 15 minutes on 2 cores;
-``--sizes 100000,300000`` for less).
+``--sizes 100000,300000`` for less; ``--keep DIR`` keeps this checkout's largest store for
+``bench/local_ingest.py --reads DIR/1000000-ingest-this checkout.db``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from _gen_events import write_jsonl
 from local_ingest import CPU, PY, TREE_ENV, run_measured
 
 
-def measure(label: str, tree: Path | None, src: Path, work: Path, n: int) -> list[object]:
+def measure(label: str, tree: Path | None, src: Path, work: Path, n: int, keep: Path | None = None) -> list[object]:
     """Floor and ingest of one revision on one file: a table row."""
     env = dict(os.environ)
     cwd: Path = ROOT
@@ -46,7 +47,10 @@ def measure(label: str, tree: Path | None, src: Path, work: Path, n: int) -> lis
                                 "--json"], 7200, cwd=cwd, env=env)  # fmt: skip
     s = json.loads(out)
     for p in work.glob("*.db*"):
-        p.unlink()
+        if keep is not None and p.name.startswith(ingest_db.name):
+            p.rename(keep / f"{n}-{p.name}")  # for `bench/local_ingest.py --reads`
+        else:
+            p.unlink()
     floor_rate, rate = floor["events"] / floor["seconds"], n / s["seconds"]
     return [
         f"{n:,}", label, f"{floor_rate:,.0f}", f"{floor_cpu:.1f}", f"{floor_mib:,.0f}", f"{rate:,.0f}",
@@ -59,15 +63,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baseline", required=True, metavar="REV", help="the git revision to measure next to this one")
     ap.add_argument("--sizes", default="100000,300000,1000000", help="comma-separated event counts")
+    ap.add_argument("--keep", metavar="DIR", type=Path, help="keep this checkout's largest ingest store in DIR")
     args = ap.parse_args()
     tree = baseline_tree(args.baseline)
+    sizes = [int(x) for x in args.sizes.split(",")]
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="dt-bench-scale-") as tmp:
         work = Path(tmp)
-        for n in (int(x) for x in args.sizes.split(",")):
+        for n in sizes:
             src = write_jsonl(work / f"{n}.jsonl", n, now=time.time() - 600)
             rows.append(measure(args.baseline, tree, src, work, n))
-            rows.append(measure("this checkout", None, src, work, n))
+            rows.append(measure("this checkout", None, src, work, n, args.keep if n == max(sizes) else None))
             src.unlink()
     print_table(
         f"Floor (plain parse + insert, each revision's own table, indexes and write settings) and `local ingest` "
