@@ -14,6 +14,7 @@ change is a no-op (``runs.baseline_key``).
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections import deque
 from typing import Any
@@ -59,8 +60,7 @@ def p75(values: list[float]) -> float | None:
     return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
 
 
-def _replay_key(ev: Any) -> tuple[int, float]:
-    return ev.step_index, ev.timestamp
+_replay_key = operator.attrgetter("step_index", "timestamp")  # (no Python call per event)
 
 
 def run_metrics(state: RunState) -> dict[str, float | None]:
