@@ -104,13 +104,17 @@ class LlmBatch:
             received_at: float) -> None:  # fmt: skip
         prompt = payload.get("prompt_tokens")
         responded = event_type == "llm.responded"
-        d = self.days.setdefault((agent_id, day_of(received_at)), [0.0, 0, 0.0, 0])
-        p = sql_real(prompt)
+        day_key = (agent_id, day_of(received_at))
+        d = self.days.get(day_key)
+        if d is None:
+            d = self.days[day_key] = [0.0, 0, 0.0, 0]
+        p = float(prompt) if type(prompt) is int else sql_real(prompt)
         if p is not None:
             d[0] += p
             d[1] += 1
         if responded:
-            lat = sql_real(payload.get("latency_ms"))
+            lat = payload.get("latency_ms")
+            lat = lat if type(lat) is float else sql_real(lat)
             if lat is not None:
                 d[2] += lat
                 d[3] += 1
@@ -119,12 +123,15 @@ class LlmBatch:
             r = self.runs[run_id] = [agent_id, version, None, 0, 0, 0, 0, received_at]
         elif version > r[1]:
             r[1] = version
+        prompt_int = prompt if type(prompt) is int and -_INT64 - 1 <= prompt <= _INT64 else sql_int(prompt)
         if responded:
-            r[3] += sql_int(prompt)
-            r[5] += sql_int(payload.get("completion_tokens"))
-            r[6] += sql_int(payload.get("reasoning_tokens"))
+            r[3] += prompt_int
+            for i, key in ((5, "completion_tokens"), (6, "reasoning_tokens")):
+                value = payload.get(key)
+                if value is not None:
+                    r[i] += value if type(value) is int and -_INT64 - 1 <= value <= _INT64 else sql_int(value)
         else:
-            r[4] += sql_int(prompt)
+            r[4] += prompt_int
             model = sql_text(payload.get("model"))
             if model is not None and (r[2] is None or model > r[2]):
                 r[2] = model

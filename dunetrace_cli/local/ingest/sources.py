@@ -190,6 +190,6 @@ def iter_lines(src: OpenedSource) -> Iterator[tuple[int, str | LineProblem]]:
         except UnicodeDecodeError as exc:
             yield lineno, LineProblem(src.name, lineno, f"not valid UTF-8 (byte {exc.start + 1})")
             continue
-        if not text.strip():
+        if not text or text.isspace():  # blank: no stripped copy made
             continue
         yield lineno, text

@@ -45,6 +45,16 @@ def _clamp(n: int) -> int:
     return max(-_INT64, min(_INT64, n))
 
 
+def _add_int(total: int, value: Any) -> int:
+    """``_clamp(total + _int_field({key: value}, key))``, without the calls for a plain int in range."""
+    if value is None:
+        return total if -_INT64 <= total <= _INT64 else _clamp(total)
+    if type(value) is int and -_INT64 <= value <= _INT64:
+        out = total + value
+        return out if -_INT64 <= out <= _INT64 else _clamp(out)
+    return _clamp(total + _int_field({"v": value}, "v"))
+
+
 class _RunAcc:
     """Per-run aggregate kept on the ``runs`` row, updated event by event."""
 
@@ -111,7 +121,7 @@ class _RunAcc:
                     parent = ev.parent_run_id
                 p = ev.payload
                 has_llm = 1
-                called_p = _clamp(called_p + _int_field(p, "prompt_tokens"))
+                called_p = _add_int(called_p, p.get("prompt_tokens"))
                 m = p.get("model")
                 if model is None and isinstance(m, str) and m:
                     model = m
@@ -120,9 +130,9 @@ class _RunAcc:
                     parent = ev.parent_run_id
                 p = ev.payload
                 has_llm = 1
-                resp_p = _clamp(resp_p + _int_field(p, "prompt_tokens"))
-                compl = _clamp((compl or 0) + _int_field(p, "completion_tokens"))
-                reas = _clamp((reas or 0) + _int_field(p, "reasoning_tokens"))
+                resp_p = _add_int(resp_p, p.get("prompt_tokens"))
+                compl = _add_int(compl or 0, p.get("completion_tokens"))
+                reas = _add_int(reas or 0, p.get("reasoning_tokens"))
             elif et == "tool.called":
                 if parent is None and ev.parent_run_id:
                     parent = ev.parent_run_id
