@@ -55,27 +55,29 @@ Job = tuple[dict[str, Any], str, list[tuple[Any, ...]] | None]  # (row snapshot,
 Result = tuple[str, list[tuple[Any, ...]], dict[str, Any] | None, str | None, bool, int] | None
 
 
+#: What detection reads of an event: ``build_run_state`` takes the type, step, time, payload and parent of
+#: each and the identity of the first; the local detectors the type, time and payload. Trace, conversation
+#: and event ids stay home (the event id alone is a unique 36-character string per event on the pipe).
 _EVENT_FIELDS = operator.attrgetter(
-    "event_type", "agent_id", "agent_version", "step_index", "timestamp", "payload_text", "parent_run_id",
-    "trace_id", "conversation_id", "event_id",
-)  # fmt: skip
+    "event_type", "agent_id", "agent_version", "step_index", "timestamp", "payload_text", "parent_run_id"
+)
 _REPLAY_KEY = operator.itemgetter(3, 4)  # (step, time) of an event tuple
 
 
 def event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
-    """A run's events in arrival order, compact for the pipe: the payload as its stored JSON text (a
-    string pickles as a copy; the child decodes it, and puts them in replay order, off this core)."""
+    """A run's events in arrival order, compact for the pipe: what detection reads of each (``_EVENT_FIELDS``),
+    the payload as its stored JSON text (a string pickles as a copy; the child decodes it, and puts the
+    events in replay order, off this core)."""
     return list(map(_EVENT_FIELDS, events))
 
 
 def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The events of ``event_tuples`` in replay order (step, then time, then arrival) as the SDK's dicts
-    (the payload decoded as the store's reader does)."""
+    """The events of ``event_tuples`` in replay order (step, then time, then arrival) as the dicts
+    ``build_run_state`` reads (the payload decoded as the store's reader does)."""
     events = sorted(events, key=_REPLAY_KEY)
     return [
         {"event_type": t[0], "run_id": run_id, "agent_id": t[1], "agent_version": t[2], "step_index": t[3],
-         "timestamp": t[4], "payload": p, "parent_run_id": t[6], "trace_id": t[7], "conversation_id": t[8],
-         "event_id": t[9]}
+         "timestamp": t[4], "payload": p, "parent_run_id": t[6]}
         for t, p in zip(events, _payloads([t[5] for t in events]))
     ]  # fmt: skip
 

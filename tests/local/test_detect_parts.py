@@ -142,7 +142,7 @@ def test_run_metrics_measure_the_gaps_after_calls_in_replay_order() -> None:
 
 # ── the detection process ─────────────────────────────────────────────────────────────────────
 def _tuple(payload_text: str) -> tuple[Any, ...]:
-    return ("tool.called", "a", "1", 1, 2.0, payload_text, None, None, None, "e1")
+    return ("tool.called", "a", "1", 1, 2.0, payload_text, "parent")
 
 
 def test_payloads_decode_as_one_by_one_would() -> None:
@@ -154,7 +154,7 @@ def test_payloads_decode_as_one_by_one_would() -> None:
     assert detect_proc._payloads(odd) == [{}, {}, {}, {}, {}]
     got = detect_proc.event_dicts("r", [_tuple('{"tool_name":"search"}'), _tuple("7")])
     assert [d["payload"] for d in got] == [{"tool_name": "search"}, {}]
-    assert got[0]["run_id"] == "r" and got[0]["event_id"] == "e1"
+    assert got[0]["run_id"] == "r" and got[0]["parent_run_id"] == "parent" and got[0]["step_index"] == 1
 
 
 def test_the_counted_ids_stand_in_for_uuid4_only(monkeypatch: pytest.MonkeyPatch) -> None:
