@@ -4,8 +4,9 @@ Ingest (default :8001) answers what the official SDK calls, with the latest inge
 codes and limits: ``POST /v1/ingest`` (202 only after the batch is committed, 413 over 10 MiB, 422 for
 an invalid body or more than 500 events, 503 + Retry-After when the store cannot write),
 ``GET /v1/policies`` and ``GET /v1/detector-config`` (empty answers, so the SDK stays quiet),
-``POST /v1/deploy`` and ``/health``. A background thread runs detection as soon as a run completes
-and declares runs stalled after ``stall_seconds`` of silence.
+``POST /v1/deploy`` and ``/health``. The ingest worker (:mod:`dunetrace_cli.local.worker`) writes the
+batches, grouping those that queue up into one commit, and detects runs on a second process as soon as
+they are due; runs are declared stalled after ``stall_seconds`` of silence.
 
 The Customer API (default :8002) is ``dunetrace_cli.local.api.create_api_app(db_path)``.
 """
@@ -44,7 +45,7 @@ from dunetrace_cli.local.ingest import (
 )
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
-from dunetrace_cli.local.worker import DetectionWorker
+from dunetrace_cli.local.worker import IngestWorker
 
 _PERSIST_FAILED = "Event persistence failed; retry the batch."
 
@@ -103,9 +104,13 @@ def create_ingest_app(
     on_ingested: Callable[[set[str]], None] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     errors: OnceLog | None = None,
+    worker: IngestWorker | None = None,
 ) -> Starlette:
     """The SDK-facing ingest ASGI app over ``store``. ``on_ingested(ready_run_ids)`` runs after each commit;
-    ``errors`` logs each storage error once with its cause (the SDK only sees 503 and retries)."""
+    ``errors`` logs each storage error once with its cause (the SDK only sees 503 and retries).
+    ``worker`` (started on the app's event loop): batches are written and detected by it, those that
+    arrive together in one commit; without one, each batch is written in its own transaction on a thread
+    of the event loop's pool."""
     log = errors or OnceLog(lambda _m: None)
 
     async def ingest(request: Request) -> Response:
@@ -117,7 +122,10 @@ def create_ingest_app(
         except ValidationFailed as exc:
             return JSONResponse({"detail": exc.errors}, status_code=422)
         try:
-            outcome = await anyio.to_thread.run_sync(write_events, store, events)
+            if worker is not None:
+                outcome = await worker.submit(events)
+            else:
+                outcome = await anyio.to_thread.run_sync(write_events, store, events)
         except (DunetraceError, sqlite3.Error, OSError) as exc:
             log.error(exc, store.path, doing="storing a batch of events", channel="ingest")
             return JSONResponse({"detail": _PERSIST_FAILED}, status_code=503, headers={"Retry-After": "5"})
@@ -301,8 +309,8 @@ def serve(
     ingest_sock = bind_socket(host, ingest_port, "ingest")
     api_sock = bind_socket(host, api_port, "Customer") if api_app is not None else None
 
-    worker = DetectionWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors)
-    ingest_app = create_ingest_app(store, on_ingested=worker.wake, errors=errors)
+    worker = IngestWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors)
+    ingest_app = create_ingest_app(store, errors=errors, worker=worker)
     servers = [_QuietServer.make(ingest_app, ingest_sock, lifespan="off")]
     socks = [ingest_sock]
     if api_app is not None and api_sock is not None:
@@ -344,13 +352,15 @@ def serve(
             except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows / non-main thread
                 with contextlib.suppress(ValueError):
                     signal.signal(sig, on_signal)
+        worker.start()
         try:
             await asyncio.gather(*(s.serve(sockets=[sk]) for s, sk in zip(servers, socks, strict=True)))
         finally:
+            worker.stop()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
-    worker.start()
+    worker.start_detection()  # before any other thread, so the detection process forks
     try:
         asyncio.run(main())
     except KeyboardInterrupt:  # pragma: no cover - a signal before the loop installed its handler
@@ -360,8 +370,7 @@ def serve(
             f"The server could not start (exit {exc.code}); check the ports and the --db path."
         ) from None
     finally:
-        worker.stop()
-        worker.join(timeout=10)
+        worker.stream.close()  # (stopped already, unless the loop never ran)
         for sk in socks:
             with contextlib.suppress(OSError):
                 sk.close()

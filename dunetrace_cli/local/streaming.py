@@ -58,6 +58,12 @@ class StreamDetector:
         self.held: list[tuple[dp.Job, bool, dp.Result]] = []  # results back, not written yet (in order)
         self.held_ids: set[str] = set()
 
+    def start(self) -> None:
+        """Start the detection process now, if one is wanted (before other threads exist, it forks)."""
+        if self.proc is None and self._want_process:
+            self._want_process = False
+            self.proc = dp.DetectionProcess(self.store.path)
+
     # -- streaming ---------------------------------------------------------------------------
     def written(self, outcome: WriteOutcome, watermark: float | None) -> None:
         """A batch was stored: remember its runs' events, then detect what the input's clock made due."""
@@ -77,6 +83,11 @@ class StreamDetector:
         timed = [(at, r, "ready") for r, at in self.waiting.items() if watermark is None or at <= watermark]
         if watermark is not None and self.stall_seconds is not None:
             timed += [(at, r, "stalled") for r, at in stalled_by(self.store, watermark)]
+        self.detect_due(timed)
+
+    def detect_due(self, timed: list[tuple[float, str, str]]) -> None:
+        """Detect ``timed`` ((run time, run_id, "ready" / "stalled")) in run-time order, then write what is
+        back (``local serve`` decides itself which runs are due: its stall rule is the live one)."""
         if timed:
             timed.sort()
             picks = [(r, kind) for _, r, kind in timed]
@@ -92,9 +103,7 @@ class StreamDetector:
         self._poll(block=False)
 
     def _detect(self, picks: list[tuple[str, str]], events: dict[str, list[Event]]) -> None:
-        if self.proc is None and self._want_process:
-            self._want_process = False
-            self.proc = dp.DetectionProcess(self.store.path)
+        self.start()
         if self.proc is None:
             known = {r: _replay_dicts(evs) for r, evs in events.items()}
             detect_runs(self.store, picks, summary=self.found, cache=self.cache, stall_seconds=self.stall_s,

@@ -1,0 +1,123 @@
+"""`local serve`'s ingest worker: batches committed before 202 (those that arrive together in one
+transaction), the store's failures as 503, and which runs are due when (the live stall rule)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from dunetrace_cli.local import worker as worker_mod
+from dunetrace_cli.local.ingest import normalize_event
+from dunetrace_cli.local.server import create_ingest_app
+from dunetrace_cli.local.worker import IngestWorker, WorkerStopped
+from tests.local.test_store_ingest import clean_run, looping_run
+
+pytestmark = pytest.mark.anyio
+
+
+def _body(events: list[dict]) -> dict:
+    return {"api_key": "", "agent_id": events[0]["agent_id"], "events": events}
+
+
+def _count(store, sql: str) -> int:
+    return int(store.conn().execute(sql).fetchone()[0])
+
+
+async def test_batches_are_committed_before_202_and_those_that_arrive_together_share_one_commit(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = worker_mod.write_events
+
+    def counting(store_, events, **kw):
+        calls.append(len(events))
+        return real(store_, events, **kw)
+
+    monkeypatch.setattr(worker_mod, "write_events", counting)
+    w = IngestWorker(store, stall_seconds=60, use_process=False)
+    w.start()
+    try:
+        runs = [clean_run(f"g{i}") for i in range(3)]
+        outcomes = await asyncio.gather(*(w.submit([normalize_event(e) for e in r]) for r in runs))
+        assert calls == [sum(len(r) for r in runs)]  # three batches, one transaction
+        assert all(o.new == calls[0] for o in outcomes)
+        assert _count(store, "SELECT COUNT(*) FROM events") == calls[0]
+        # over HTTP: 202 once the batch is in the store
+        app = create_ingest_app(store, worker=w)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+            events = looping_run("h1")
+            r = await c.post("/v1/ingest", json=_body(events))
+            assert r.status_code == 202 and r.json()["accepted"] == len(events)
+            assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='h1'") == len(events)
+            received = _count(store, "SELECT COUNT(DISTINCT received_at) FROM events WHERE run_id='h1'")
+            assert received == 1  # the server's arrival time, not the events' own
+        await asyncio.sleep(0.01)  # the loop buffers the runs' events for their detection
+        w.tick(decide=True)
+        # the completed runs are detected (no earlier run of their agent version is open)
+        assert _count(store, "SELECT COUNT(*) FROM runs WHERE processed_at IS NULL") == 0
+        assert _count(store, "SELECT COUNT(*) FROM signals WHERE run_id='h1' AND failure_type='TOOL_LOOP'") == 1
+    finally:
+        w.stop()
+
+
+async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next_batch_is_stored(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(store_, events, **kw):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    w = IngestWorker(store, stall_seconds=60, use_process=False)
+    w.start()
+    app = create_ingest_app(store, worker=w)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+            with monkeypatch.context() as m:
+                m.setattr(worker_mod, "write_events", failing)
+                rs = await asyncio.gather(*(c.post("/v1/ingest", json=_body(clean_run(f"f{i}"))) for i in range(2)))
+            assert [r.status_code for r in rs] == [503, 503]
+            assert all(r.headers["retry-after"] == "5" for r in rs)
+            assert _count(store, "SELECT COUNT(*) FROM events") == 0
+            ok = await c.post("/v1/ingest", json=_body(clean_run("f0")))  # the SDK's retry
+            assert ok.status_code == 202
+            assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='f0'") == len(clean_run("f0"))
+    finally:
+        w.stop()
+    with pytest.raises(WorkerStopped):
+        await w.submit([normalize_event(e) for e in clean_run("late")])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+        r = await c.post("/v1/ingest", json=_body(clean_run("late")))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_version(store) -> None:
+    """So that a run that will stall joins the baselines before the later runs, as `local ingest` orders them."""
+    clock = [0.0]
+    w = IngestWorker(store, stall_seconds=5, use_process=False, now=lambda: time.time() + clock[0])
+    w.start()
+    try:
+        open_run = looping_run("open", 1000.0, terminal=False)  # will stall
+        later = clean_run("later", 2000.0)  # same agent version, ends after it
+        other = clean_run("other", 2000.0, agent_id="agent-b")  # another agent version
+        for r in (open_run, later, other):
+            await w.submit([normalize_event(e) for e in r])
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        processed = lambda rid: _count(store, f"SELECT COUNT(*) FROM runs WHERE run_id='{rid}' AND processed_at IS NOT NULL")  # noqa: E731
+        assert (processed("open"), processed("later"), processed("other")) == (0, 0, 1)
+        clock[0] = 6.0  # the open run has been silent for the stall timeout (server time)
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        assert (processed("open"), processed("later")) == (1, 1)
+        trigger = store.conn().execute("SELECT trigger FROM runs WHERE run_id='open'").fetchone()[0]
+        assert trigger == "stalled"
+        first, second = (
+            store.conn().execute("SELECT processed_at FROM runs WHERE run_id=?", (rid,)).fetchone()[0]
+            for rid in ("open", "later")
+        )
+        assert first <= second
+    finally:
+        w.stop()
