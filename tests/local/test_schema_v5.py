@@ -85,6 +85,7 @@ def test_v4_to_v5_keeps_every_row_its_seq_and_the_autoincrement_mark(tmp_path: P
     try:
         c = store.conn()
         assert schema.current_version(c) == schema.SCHEMA_VERSION >= 5
+        assert c.execute("PRAGMA temp_store").fetchone()[0] == 2  # the store's MEMORY, back after the rebuild's FILE
         assert [tuple(r) for r in c.execute(f"SELECT {COLUMNS} FROM events ORDER BY seq")] == want  # noqa: S608
         assert sorted(_indexes(c)) == ["ix_events_agent_type_received", "ix_events_received", "ix_events_run_event"]
         write_events(store, [_event("r9", "run.started", 0, 300.0)])
