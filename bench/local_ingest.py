@@ -374,14 +374,15 @@ def main() -> None:
             src = write_jsonl(work / f"{n}.jsonl", n, now=time.time() - 600)
             out, frss, _ = run_measured([PY, __file__, "--child-floor", str(src), str(work / f"floor-{n}.db")], 3600)
             floor = json.loads(out)
-            floor_cpu = CPU["main"]
+            floor_cpu, floor_mib = CPU["main"], CPU["written"]
             db = work / f"jsonl-{n}.db"
             out, rss, wall = run_measured(
                 [PY, "-m", "dunetrace_cli", "local", "ingest", str(src), "--db", str(db), "--json"], 7200
             )
             s = json.loads(out)
             cpu_rows.append([f"{n:,}", f"{floor_cpu:.1f}", f"{CPU['main']:.1f}", f"{CPU['helper']:.1f}",
-                             f"{floor_cpu / max(CPU['main'], CPU['helper'], 0.01):.2f}"])  # fmt: skip
+                             f"{floor_cpu / max(CPU['main'], CPU['helper'], 0.01):.2f}", f"{floor_mib:,.0f}",
+                             f"{CPU['written']:,.0f}", f"{os.getloadavg()[0]:.1f}"])  # fmt: skip
             floor_rate, rate = floor["events"] / floor["seconds"], n / s["seconds"]
             c = counts(db)
             ingest_rows.append([
@@ -416,7 +417,8 @@ def main() -> None:
     print_table(
         "CPU seconds of the same two runs (the floor's process; the importer and its detection process): on two "
         "free cores the busier of the two sets the pace, so floor / busier is the ratio an idle machine shows",
-        ["events", "floor CPU s", "importer CPU s", "detection CPU s", "floor / busier"],
+        ["events", "floor CPU s", "importer CPU s", "detection CPU s", "floor / busier", "floor MiB written",
+         "importer MiB written", "load 1 min"],
         cpu_rows,
     )
     print_table(

@@ -1,4 +1,5 @@
-"""Schema v5: events de-duplicated per (run_id, event_id), no global event_id index; the v4 -> v5 rebuild."""
+"""Schema v5: events de-duplicated per (run_id, event_id), no global event_id index; the v4 -> v5 rebuild; the
+bulk-import write settings (load.bulk_writes)."""
 
 from __future__ import annotations
 
@@ -120,3 +121,22 @@ def test_the_reads_of_events_take_an_index(tmp_path: Path) -> None:
     for name in ("health edge", "blocking"):
         assert "INDEX ix_events_agent_type_received (agent_id=? AND event_type=? AND received_at>?" in got[name]
     assert not any("SCAN events" in plan for plan in got.values()), got
+
+
+def test_bulk_writes_sets_the_import_settings_and_puts_them_back(tmp_path: Path) -> None:
+    from dunetrace_cli.local import load
+
+    store = open_store(tmp_path / "bulk.db")
+    try:
+        c = store.conn()
+        pragmas = ("synchronous", "wal_autocheckpoint", "cache_size")
+        before = {p: c.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
+        with load.bulk_writes(store):
+            inside = {p: c.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
+        after = {p: c.execute(f"PRAGMA {p}").fetchone()[0] for p in pragmas}
+    finally:
+        store.close()
+    assert inside == {"synchronous": 1, "wal_autocheckpoint": load.FILE_CHECKPOINT_PAGES,
+                      "cache_size": -load.BULK_CACHE_KIB}  # fmt: skip
+    assert load.FILE_CHECKPOINT_PAGES == 64_000 and load.BULK_CHECKPOINT_PAGES == 16_000
+    assert after == before == {"synchronous": 2, "wal_autocheckpoint": 1000, "cache_size": -16000}
