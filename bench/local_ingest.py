@@ -255,10 +255,11 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
             time.sleep(0.2)
         done = time.perf_counter() - start
         rss = vm_hwm_kb(server.pid)
+        cpu = (cpu_s(server.pid), max((cpu_s(c) for c in children_of(server.pid)), default=0.0))
     finally:
         server.terminate()
         server.wait(30)
-    return {"accepted_s": accepted, "done_s": done, "rss_kb": rss, **counts(db)}
+    return {"accepted_s": accepted, "done_s": done, "rss_kb": rss, "cpu": cpu, **counts(db)}
 
 
 # ── reads ─────────────────────────────────────────────────────────────────────────────────────
@@ -391,14 +392,15 @@ def main() -> None:
             ])  # fmt: skip
             if n == http_n:
                 route_rows.append(["JSONL (`local ingest`)", f"{n:,}", f"{rate:,.0f}", "-", f"{s['seconds']:.1f}",
-                                   f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}"])  # fmt: skip
+                                   f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
+                                   f"{CPU['main']:.1f} / {CPU['helper']:.1f}"])  # fmt: skip
                 jsonl_rate = rate
                 for clients in (1, 4):
                     h = http_case(src, n, clients, work)
                     route_rows.append([
                         f"HTTP, HttpBatchingEmitter x{clients}", f"{n:,}", f"{n / h['done_s']:,.0f}",
                         f"{n / h['done_s'] / jsonl_rate:.2f}", f"{h['done_s']:.1f}", f"{h['runs']:,}",
-                        f"{h['signals']:,}", f"{h['rss_kb'] / 1024:.0f}",
+                        f"{h['signals']:,}", f"{h['rss_kb'] / 1024:.0f}", f"{h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}",
                     ])  # fmt: skip
             if n == sizes[-1]:
                 read_rows = asyncio.run(reads(db))
@@ -423,7 +425,8 @@ def main() -> None:
     )
     print_table(
         "The three routes, same events (HTTP until every run is analysed, stalled ones included)",
-        ["route", "events", "ev/s", "x JSONL", "s", "runs", "live signals", "peak RSS MiB"],
+        ["route", "events", "ev/s", "x JSONL", "s", "runs", "live signals", "peak RSS MiB",
+         "writer / detection CPU s"],
         route_rows,
     )
     print_table(

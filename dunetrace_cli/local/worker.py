@@ -9,8 +9,9 @@ results written here, in the order sent, between requests).
 
 Durability: the worker's connection commits with ``synchronous=NORMAL`` in WAL mode, as `local ingest`
 does. A committed batch survives the server being killed (it is in the WAL); a power loss or OS crash
-can cost the batches since the WAL was last synced, never the store's consistency, and the worker syncs
-it (a passive checkpoint) within ``SYNC_EVERY_S`` of a commit. The upstream ingest service's 202 means
+can cost the batches since the WAL was last synced, never the store's consistency. The WAL is synced
+about once a second while batches come (the first commit ``SYNC_EVERY_S`` after an unsynced one runs
+with ``synchronous=FULL``), and by a passive checkpoint when they stop. The upstream ingest service's 202 means
 "queued" too (its answer carries ``queued_at``).
 
 Which runs are due, in run-time order (the stall rule is the live one, docs/local-fidelity.md):
@@ -81,6 +82,7 @@ class IngestWorker:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._ready_since: dict[str, float] = {}  # waiting run -> when it became ready (monotonic)
         self._dirty_since: float | None = None  # first commit since the WAL was last synced
+        self._last_write = 0.0
         self._next_decide = 0.0
         self._next_sweep = 0.0
 
@@ -133,8 +135,16 @@ class IngestWorker:
         if not items:
             return
         events = [ev for batch, _ in items for ev in batch]
+        t = time.monotonic()
+        sync = self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S
         try:
-            outcome = write_events(self.store, events)
+            if sync:  # this commit syncs the WAL (every frame before it too): no checkpoint needed
+                self.store.conn().execute("PRAGMA synchronous=FULL")
+            try:
+                outcome = write_events(self.store, events)
+            finally:
+                if sync:
+                    self.store.conn().execute("PRAGMA synchronous=NORMAL")
         except Exception as exc:  # noqa: BLE001 - every waiting request answers it (503)
             for _, fut in items:
                 if not fut.done():
@@ -143,8 +153,11 @@ class IngestWorker:
         for _, fut in items:
             if not fut.done():
                 fut.set_result(outcome)
-        if self._dirty_since is None:
-            self._dirty_since = time.monotonic()
+        self._last_write = t
+        if sync:
+            self._dirty_since = None
+        elif self._dirty_since is None:
+            self._dirty_since = t
         # after the answers (they were scheduled first): the runs' events buffered for their detection
         if defer and self._loop is not None:
             self._loop.call_soon(self._written, outcome)
@@ -253,7 +266,9 @@ class IngestWorker:
         self.stream.found = SweepSummary()
 
     def _sync(self) -> None:
-        if self._dirty_since is not None and time.monotonic() - self._dirty_since >= SYNC_EVERY_S:
+        """No batch came to sync the WAL with its commit (see ``_flush``): a passive checkpoint does."""
+        t = time.monotonic()
+        if self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S and t - self._last_write > DECIDE_EVERY_S:
             self._sync_now()
 
     def _sync_now(self) -> None:

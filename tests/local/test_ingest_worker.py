@@ -121,3 +121,24 @@ async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_versio
         assert first <= second
     finally:
         w.stop()
+
+
+async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_for_a_while(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_mod, "SYNC_EVERY_S", 0.0)
+    w = IngestWorker(store, stall_seconds=60, use_process=False)
+    w.start()
+    seen: list[str] = []
+    store.conn().set_trace_callback(seen.append)
+    try:
+        assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        await w.submit([normalize_event(e) for e in clean_run("s1")])
+        assert not any("synchronous=FULL" in q for q in seen)  # nothing unsynced before it
+        await w.submit([normalize_event(e) for e in clean_run("s2")])
+        commits = [q for q in seen if q in ("PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL")]
+        assert commits[-3:] == ["PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL"]
+        assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1
+    finally:
+        store.conn().set_trace_callback(None)
+        w.stop()
