@@ -157,10 +157,16 @@ def _child(db: str, tasks: Any, results: Any) -> None:
     gc.freeze()
     gc.set_threshold(CHILD_GC_THRESHOLD, 20, 20)
     store = Store(Path(db))
+    parent = os.getppid()
     try:
         ev = _Evaluator(store.conn())
         while True:
-            batch: list[Job] | None = tasks.get()
+            try:
+                batch: list[Job] | None = tasks.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the parent was killed: nobody will end this process
+                    break
+                continue
             if batch is None:
                 break
             missing = [job[0]["run_id"] for job in batch if job[2] is None]

@@ -91,6 +91,21 @@ def _batch(run_prefix: str, n_runs: int) -> list[dict]:
     return events
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def _ro(db: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     conn.execute("PRAGMA busy_timeout=30000")
@@ -132,11 +147,17 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
         if n_acked >= 600 or time.monotonic() > deadline:
             break
         time.sleep(0.01)
+    children = _children(server.proc.pid)  # the detection process
+    assert children or (os.cpu_count() or 1) < 2
     server.kill()
     stop.set()
     for t in threads:
         t.join(10)
     assert len(acked) > 500, "the kill came too early to prove anything"
+    deadline = time.monotonic() + 20  # it notices within a second or so that nobody will end it
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)], "the detection process outlived the killed server"
 
     restarted = Server(tmp_path, db)
     try:
