@@ -255,12 +255,14 @@ def bind_socket(host: str, port: int, what: str) -> socket.socket:
 
 
 def load_api_app(db_path: Path) -> Any | None:
-    """The Customer API ASGI app, or None when this build does not have it yet."""
+    """The Customer API ASGI app, or None when this build does not have it yet. Its reads run no stall
+    sweep of their own: the ingest worker detects every due run, in order, with the detection process
+    (an in-process sweep beside it would detect runs that process's baselines never see)."""
     try:
         from dunetrace_cli.local.api import create_api_app  # noqa: PLC0415 - optional, imported lazily
     except ImportError:
         return None
-    return create_api_app(db_path)
+    return create_api_app(db_path, stall_seconds=None)
 
 
 class _QuietServer:

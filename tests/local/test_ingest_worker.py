@@ -142,3 +142,21 @@ async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_
     finally:
         store.conn().set_trace_callback(None)
         w.stop()
+
+
+async def test_the_served_customer_api_leaves_stalled_runs_to_the_worker(store, db_file) -> None:
+    """An in-process sweep beside the worker would detect runs the detection process's baselines never see."""
+    from dunetrace_cli.local.api import create_api_app
+    from dunetrace_cli.local.server import load_api_app
+    from tests.local.test_store_ingest import store_events
+
+    store_events(store, looping_run("quiet", 1000.0, terminal=False), received_at=1000.0)  # silent for ages
+    pending = "SELECT COUNT(*) FROM runs WHERE run_id='quiet' AND processed_at IS NULL"
+    served = load_api_app(db_file)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://api.test") as c:
+        assert (await c.get("/v1/agents")).status_code == 200
+    assert _count(store, pending) == 1
+    alone = create_api_app(db_file)  # the API on its own (no worker) sweeps before it reads
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=alone), base_url="http://api.test") as c:
+        assert (await c.get("/v1/agents")).status_code == 200
+    assert _count(store, pending) == 0
