@@ -85,8 +85,15 @@ def _emitter() -> Any:
     try:
         from dunetrace_cli.render.output import emit as new_emit  # the registry's one output boundary
 
+        try:  # the boundary takes the result's registry operation (it keeps listings for `run #N`)
+            from dunetrace_cli import registry
+
+            op: Any = registry.by_mcp("search_signals") if hasattr(registry, "by_mcp") else None
+        except ImportError:
+            op = None
+
         def write(result: Any, now: float) -> None:
-            new_emit(result, None, fmt="json", now=now, out=sys.stdout)
+            new_emit(result, op, fmt="json", now=now, out=sys.stdout)
 
         return write
     except ImportError:
