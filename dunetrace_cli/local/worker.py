@@ -75,7 +75,9 @@ class IngestWorker:
         self.last_error: str | None = None
         self.now = now
         # None: a second process when this machine has a second core (a server's input is a stream)
-        self.stream = StreamDetector(store, stall_seconds=stall_seconds, use_process=use_process, total_bytes=None)
+        # its own stall rule is the file's clock (off: _due applies the live one); stall_s stamps event-clock runs
+        self.stream = StreamDetector(store, stall_seconds=None, use_process=use_process, total_bytes=None)
+        self.stream.stall_s = float(stall_seconds)
         self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.Handle | None = None

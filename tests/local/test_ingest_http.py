@@ -166,3 +166,21 @@ def test_listening_socket_is_tcp_so_keep_alive_responses_are_not_delayed() -> No
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+async def test_escaped_and_raw_text_store_the_same_and_a_lone_surrogate_is_replaced(client, store) -> None:
+    """A body without a \\ud escape takes the one-pass path; one with it, the full path: the same rows."""
+    raw = clean_run("plain")
+    raw[0]["payload"]["input_text"] = "hi \U0001f600"
+    escaped = clean_run("escaped")
+    escaped[0]["payload"]["input_text"] = "hi \U0001f600"
+    lone = clean_run("lone")
+    lone[0]["payload"]["input_text"] = "hi \ud800"
+    for events, ascii_ in ((raw, False), (escaped, True), (lone, True)):
+        text = json.dumps(body(events), ensure_ascii=ascii_)
+        assert ("\\ud83d" in text) == (events is escaped)
+        r = await client.post("/v1/ingest", content=text.encode("utf-8", "surrogatepass"))
+        assert r.status_code == 202, r.text
+    rows = dict(store.conn().execute("SELECT run_id, input_text FROM runs"))
+    assert rows["plain"] == rows["escaped"] == "hi \U0001f600"
+    assert rows["lone"] == "hi ?"  # the full path scrubs it, as before

@@ -338,8 +338,10 @@ def normalize_event(
     )
 
 
-def validate_batch(body: Any, *, now: float | None = None) -> list[Event]:
-    """Validate an ingest body ``{"api_key", "agent_id", "events": [...]}``; all or nothing, as the server does."""
+def validate_batch(body: Any, *, now: float | None = None, no_surrogates: bool = False) -> list[Event]:
+    """Validate an ingest body ``{"api_key", "agent_id", "events": [...]}``; all or nothing, as the server does.
+
+    ``no_surrogates``: as for ``normalize_event`` (the body's JSON text has no ``\\ud`` escape)."""
     if not isinstance(body, dict):
         raise ValidationFailed([_err("model_attributes_type", ("body",), "Input should be a valid dictionary", body)])
     errors: list[dict[str, Any]] = []
@@ -376,7 +378,7 @@ def validate_batch(body: Any, *, now: float | None = None) -> list[Event]:
     stamp = time.time() if now is None else now
     for i, raw in enumerate(events):  # type: ignore[arg-type]
         try:
-            out.append(normalize_event(raw, ("body", "events", i), now=stamp))
+            out.append(normalize_event(raw, ("body", "events", i), now=stamp, no_surrogates=no_surrogates))
         except ValidationFailed as exc:
             errors.extend(exc.errors)
             if len(errors) >= 20:
