@@ -16,9 +16,10 @@ with ``synchronous=FULL``), and by a passive checkpoint when they stop. The upst
 
 Which runs are due, in run-time order (the stall rule is the live one, docs/local-fidelity.md):
 
-* a completed run as soon as no unfinished run of the same agent version with an earlier run time is
-  still open, so that a run that will stall is detected before the later runs whose baselines it joins
-  (as `local ingest` orders them); an open run holds the others at most ``HOLD_FACTOR`` stall timeouts;
+* a completed run ``REORDER_S`` after it became ready (with the earlier ready runs of its agent version:
+  concurrent clients deliver runs a little out of order), once no unfinished run of the same agent version
+  with an earlier run time is still open, so that a run that will stall is detected before the later runs
+  whose baselines it joins (as `local ingest` orders them); at most ``HOLD_FACTOR`` stall timeouts;
 * a stalled run when it is silent for the stall timeout (event time and server time);
 * re-evaluations (an earlier run reached the baselines late) by the sweep, in-process, when nothing is
   in flight.
@@ -47,6 +48,9 @@ DECIDE_EVERY_S = 0.2
 BUSY_POLL_S = 0.02
 #: A completed run waits for an earlier open run of its agent version at most this many stall timeouts.
 HOLD_FACTOR = 2.0
+#: A completed run is sent this long after it became ready (at most the stall timeout), with every earlier
+#: ready run of its agent version: clients shipping concurrently deliver runs a little out of run-time order.
+REORDER_S = 1.0
 #: The WAL is synced at most this long after a commit (s).
 SYNC_EVERY_S = 1.0
 #: Runs one idle sweep (re-evaluations) detects before the loop serves requests again.
@@ -85,6 +89,7 @@ class IngestWorker:
         self._ready_since: dict[str, float] = {}  # waiting run -> when it became ready (monotonic)
         self._dirty_since: float | None = None  # first commit since the WAL was last synced
         self._last_write = 0.0
+        self._unbuffered = 0  # batches committed whose runs the stream has not been told of yet
         self._next_decide = 0.0
         self._next_sweep = 0.0
 
@@ -161,12 +166,14 @@ class IngestWorker:
         elif self._dirty_since is None:
             self._dirty_since = t
         # after the answers (they were scheduled first): the runs' events buffered for their detection
+        self._unbuffered += 1  # (until then the idle sweep must not run: it would take these runs in-process)
         if defer and self._loop is not None:
             self._loop.call_soon(self._written, outcome)
         else:
             self._written(outcome)
 
     def _written(self, outcome: WriteOutcome) -> None:
+        self._unbuffered -= 1
         t = time.monotonic()
         for run_id in outcome.ready_runs:
             self._ready_since.setdefault(run_id, t)
@@ -218,7 +225,7 @@ class IngestWorker:
         else:
             self.stream.detect_due([])  # write the results that are back
         self._report()
-        if not self.stream.waiting and not self._inflight() and t >= self._next_sweep:
+        if not self.stream.waiting and not self._unbuffered and not self._inflight() and t >= self._next_sweep:
             self._next_sweep = t + self.poll_s
             # re-evaluations (and anything due the stream did not take), in-process, nothing in flight
             detect.sweep(self.store, stall_seconds=None, cache=self.stream.cache, summary=self.stream.found,
@@ -250,12 +257,24 @@ class IngestWorker:
                 key, at_run = (agent, version), (float(at), rid)
                 if key not in earliest or at_run < earliest[key]:
                     earliest[key] = at_run
-            groups = _groups(conn, list(self.stream.waiting)) if earliest else {}
-            limit = time.monotonic() - HOLD_FACTOR * self.stall_seconds
+            groups = _groups(conn, list(self.stream.waiting))
+            t = time.monotonic()
+            settled, limit = t - min(REORDER_S, self.stall_seconds), t - HOLD_FACTOR * self.stall_seconds
+            cut: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest settled run
+            for rid, at in self.stream.waiting.items():
+                if self._ready_since.get(rid, 0.0) <= settled:
+                    key = groups.get(rid, ("", ""))
+                    if key not in cut or (at, rid) > cut[key]:
+                        cut[key] = (at, rid)
             for rid, at in list(self.stream.waiting.items()):
-                first_open = earliest.get(groups.get(rid, ("", "")))
-                if first_open is not None and first_open < (at, rid) and self._ready_since.get(rid, 0.0) > limit:
-                    continue  # an earlier run of its agent version may still stall: it goes first
+                key = groups.get(rid, ("", ""))
+                if self._ready_since.get(rid, 0.0) > limit:
+                    last = cut.get(key)
+                    if last is None or (at, rid) > last:
+                        continue  # ready just now: an earlier run of its agent version may still arrive
+                    first_open = earliest.get(key)
+                    if first_open is not None and first_open < (at, rid):
+                        continue  # an earlier run of its agent version may still stall: it goes first
                 del self.stream.waiting[rid]
                 self._ready_since.pop(rid, None)
                 timed.append((at, rid, "ready"))

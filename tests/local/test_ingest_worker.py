@@ -38,6 +38,7 @@ async def test_batches_are_committed_before_202_and_those_that_arrive_together_s
         return real(store_, events, **kw)
 
     monkeypatch.setattr(worker_mod, "write_events", counting)
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
     w = IngestWorker(store, stall_seconds=60, use_process=False)
     w.start()
     try:
@@ -93,8 +94,11 @@ async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
 
 
-async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_version(store) -> None:
+async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_version(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """So that a run that will stall joins the baselines before the later runs, as `local ingest` orders them."""
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
     clock = [0.0]
     w = IngestWorker(store, stall_seconds=5, use_process=False, now=lambda: time.time() + clock[0])
     w.start()
@@ -160,3 +164,26 @@ async def test_the_served_customer_api_leaves_stalled_runs_to_the_worker(store, 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=alone), base_url="http://api.test") as c:
         assert (await c.get("/v1/agents")).status_code == 200
     assert _count(store, pending) == 0
+
+
+async def test_a_completed_run_is_sent_after_the_reorder_window_with_the_earlier_runs_of_its_agent_version(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent clients deliver an agent version's runs a little out of run-time order."""
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.4)
+    w = IngestWorker(store, stall_seconds=60, use_process=False)
+    w.start()
+    processed = lambda rid: _count(store, f"SELECT COUNT(*) FROM runs WHERE run_id='{rid}' AND processed_at IS NOT NULL")  # noqa: E731
+    try:
+        await w.submit([normalize_event(e) for e in clean_run("later", 2000.0)])
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        assert processed("later") == 0  # within the window
+        await asyncio.sleep(0.3)
+        await w.submit([normalize_event(e) for e in clean_run("earlier", 1000.0)])  # arrives second
+        await asyncio.sleep(0.15)  # the later run's window is over, the earlier one's is not
+        w.tick(decide=True)
+        assert (processed("earlier"), processed("later")) == (1, 1)  # sent together, in run-time order
+        assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_reeval=1") == 0
+    finally:
+        w.stop()
