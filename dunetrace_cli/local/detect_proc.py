@@ -1,8 +1,9 @@
 """`local ingest`'s detection process: the SDK's detectors on a second core while the first parses and writes.
 
 The importing process stays the store's only writer. It sends batches of runs due for their *first*
-detection, in run-time order, each with a snapshot of its ``runs`` row and its events (or ``None``: the
-child reads them from the store, where they are committed). The child keeps the baselines of every agent
+detection, in run-time order, each with a snapshot of its ``runs`` row (and the newest stored event then,
+``_max_seq``); the child reads the run's events from the store, where they are committed before the run
+is due, only those stored by then (:func:`read_events`). A job may still carry its events (``event_tuples``). The child keeps the baselines of every agent
 version in memory (:class:`~dunetrace_cli.local.baselines.BaselineCache`), runs the detectors and sends
 back, per run, what :func:`dunetrace_cli.local.detect_record.record` needs; the parent writes it, in the
 order it sent the runs. So each agent version's runs are still evaluated one after another in run time,
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from dunetrace_cli.local import baselines as bl
-from dunetrace_cli.local.detect import evaluate, load_events_many, run_time
+from dunetrace_cli.local.detect import evaluate, run_time
 from dunetrace_cli.local.ingest import Event
 from dunetrace_cli.local.store import Store
 
@@ -80,6 +81,33 @@ def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, An
          "timestamp": t[4], "payload": p, "parent_run_id": t[6]}
         for t, p in zip(events, _payloads([t[5] for t in events]))
     ]  # fmt: skip
+
+
+#: A run's events as the child reads them from the store: the fields of ``_EVENT_FIELDS`` in replay order.
+_SELECT_EVENTS = (
+    "SELECT run_id, event_type, agent_id, agent_version, step_index, timestamp, payload, parent_run_id FROM events "
+    "WHERE run_id IN ({marks}) AND seq <= ? ORDER BY run_id, step_index, COALESCE(timestamp, 0), seq"
+)
+
+
+def read_events(conn: Any, run_ids: list[str], max_seq: int | None) -> dict[str, list[dict[str, Any]]]:
+    """The runs' events stored by ``max_seq`` (the newest event when the importer picked them), in replay
+    order, as ``event_dicts`` gives them: one indexed range per run (``UNIQUE(run_id, event_id)``), the
+    payloads of a run decoded with one ``json.loads``."""
+    grouped: dict[str, list[tuple[Any, ...]]] = {r: [] for r in run_ids}
+    upto = max_seq if max_seq is not None else (1 << 62)
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i : i + 500]
+        for r in conn.execute(_SELECT_EVENTS.format(marks=",".join("?" * len(part))), [*part, upto]):
+            grouped[r[0]].append(r)
+    return {
+        run_id: [
+            {"event_type": t[1], "run_id": run_id, "agent_id": t[2], "agent_version": t[3], "step_index": t[4],
+             "timestamp": t[5], "payload": p, "parent_run_id": t[7]}
+            for t, p in zip(rows, _payloads([t[6] for t in rows]))
+        ]
+        for run_id, rows in grouped.items()
+    }  # fmt: skip
 
 
 def _payloads(texts: list[str]) -> list[dict[str, Any]]:
@@ -169,8 +197,13 @@ def _child(db: str, tasks: Any, results: Any) -> None:
                 continue
             if batch is None:
                 break
-            missing = [job[0]["run_id"] for job in batch if job[2] is None]
-            loaded = load_events_many(ev.conn, missing) if missing else {}
+            loaded: dict[str, list[dict[str, Any]]] = {}
+            by_seq: dict[int | None, list[str]] = {}  # the runs to read, by the store they were picked from
+            for row, _kind, events in batch:
+                if events is None:
+                    by_seq.setdefault(row.get("_max_seq"), []).append(row["run_id"])
+            for max_seq, run_ids in by_seq.items():
+                loaded.update(read_events(ev.conn, run_ids, max_seq))
             out: list[Result] = []
             for row, _kind, events in batch:
                 dicts = event_dicts(row["run_id"], events) if events is not None else loaded.get(row["run_id"], [])

@@ -91,7 +91,8 @@ def ingest_sources(
 
     ``report`` gets each skipped line. ``progress(name, total_bytes)`` may return a hook called as
     bytes are consumed. Memory stays flat: at most ``commit_every`` events are parsed ahead, and the
-    events of open runs are kept for their detection only up to ``MAX_BUFFERED`` (else re-read).
+    events of open runs are kept for detection in this process only up to ``MAX_BUFFERED`` (else re-read;
+    the detection process reads them from the store).
     Raises UsageError when no line of the input could be read (a pretty-printed JSON file, say).
     """
     started = time.monotonic()

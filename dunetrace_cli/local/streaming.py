@@ -2,8 +2,10 @@
 clock passes them, on a second process when that pays (:mod:`dunetrace_cli.local.detect_proc`).
 
 A completed run waits until the input's newest event is a stall timeout past its end, so a run that
-stalled earlier is detected before it. The runs due are sent to the detection process with their
-events from memory; the results are written here, by the one writer, in the order sent. A run detected
+stalled earlier is detected before it. The runs due are sent to the detection process as their ``runs``
+rows (committed, with the newest stored event then): it reads their events from the store itself, off
+this core; the results are written here, by the one writer, in the order sent. Only detection in this
+process keeps open runs' events in memory. A run detected
 before (late events), one still in flight, or one the process handed back is detected in-process once
 the process is done; after that the sweep takes stalled runs and re-evaluations.
 """
@@ -23,7 +25,8 @@ from dunetrace_cli.local.stall import stalled_where
 from dunetrace_cli.local.store import Store
 from dunetrace_cli.local.sweep import SweepSummary, detect_runs
 
-#: Events of still-open runs kept in memory for their detection (beyond that they are re-read).
+#: Events of still-open runs kept in memory for their detection in this process (beyond that they are
+#: re-read); with a detection process none are (it reads them from the store).
 MAX_BUFFERED = 50_000
 #: What `local ingest` passes as ``record_every``: the detection process's results are written once this
 #: many runs are back, one transaction for several batches (each commit rewrites every page it touched, the
@@ -66,11 +69,13 @@ class StreamDetector:
 
     # -- streaming ---------------------------------------------------------------------------
     def written(self, outcome: WriteOutcome, watermark: float | None) -> None:
-        """A batch was stored: remember its runs' events, then detect what the input's clock made due."""
+        """A batch was stored: remember its runs' events (for detection here), then detect what the input's
+        clock made due."""
         self.event_counts.update(outcome.event_counts)
-        for run_id, evs in outcome.new_events.items():
-            self.buffers.setdefault(run_id, []).extend(evs)
-            self.buffered += len(evs)
+        if self.proc is None and not self._want_process:
+            for run_id, evs in outcome.new_events.items():
+                self.buffers.setdefault(run_id, []).extend(evs)
+                self.buffered += len(evs)
         for run_id in outcome.ready_runs:
             self.waiting[run_id] = outcome.run_times.get(run_id) or 0.0
         self.due(watermark)
@@ -128,7 +133,7 @@ class StreamDetector:
             # A first detection goes to the child; a run detected before (late events) or still in flight
             # is detected here, in its place in the order.
             child = row["processed_at"] is None and not pending
-            jobs.append(((row, kind, dp.event_tuples(evs) if evs is not None else None), child))
+            jobs.append(((row, kind, dp.event_tuples(evs) if evs is not None else None), child))  # None: read
         self.proc.submit(jobs)
         while self.proc is not None and self.proc.busy():
             self._poll(block=True)

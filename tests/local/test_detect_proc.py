@@ -153,3 +153,42 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     if order == "late-terminals":
         assert two["runs_redetected"] >= 20 and one["runs_redetected"] == two["runs_redetected"]
     assert two["runs_pending"] == 0
+
+
+def test_the_child_reads_the_runs_events_as_the_importer_had_stored_them(tmp_path: Path) -> None:
+    """The importer sends the detection process rows, no events: it reads each run's events from the store,
+    only those stored when the run was picked (``_max_seq``), in the replay order the buffered events had."""
+    from dunetrace_cli.local.ingest import parse_line
+
+    events = [e for c in _clones()[:2] for e in c]
+    src = _file(tmp_path / "all.jsonl", events)
+    sent: list[detect_proc.Job] = []
+    original = detect_proc.DetectionProcess.submit
+
+    def submit(self: detect_proc.DetectionProcess, jobs: list[tuple[detect_proc.Job, bool]]) -> None:
+        sent.extend(job for job, _child in jobs)
+        original(self, jobs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(detect_proc.DetectionProcess, "submit", submit)
+    try:
+        _ingest(tmp_path / "two.db", [src], proc=True)
+    finally:
+        mp.undo()
+    assert len(sent) > 50 and all(job[2] is None and job[0]["_max_seq"] for job in sent)
+    by_run: dict[str, list[Any]] = {}
+    for e in events:
+        for ev in parse_line(json.dumps(e)):
+            by_run.setdefault(ev.run_id, []).append(ev)
+    conn = sqlite3.connect(f"file:{tmp_path / 'two.db'}?mode=ro", uri=True)
+    try:
+        run_ids = sorted(by_run)[:40]
+        got = detect_proc.read_events(conn, run_ids, None)
+        for run_id in run_ids:  # what the importer used to send: its buffered events, in replay order
+            assert got[run_id] == detect_proc.event_dicts(run_id, detect_proc.event_tuples(by_run[run_id]))
+        first, last = conn.execute("SELECT MIN(seq), MAX(seq) FROM events WHERE run_id=?", (run_ids[0],)).fetchone()
+        cut = detect_proc.read_events(conn, [run_ids[0]], first)[run_ids[0]]
+        assert len(cut) == 1 and last > first  # a later event of the run is not read
+        assert detect_proc.read_events(conn, ["no-such-run"], None) == {"no-such-run": []}
+    finally:
+        conn.close()
