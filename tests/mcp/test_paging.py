@@ -49,6 +49,18 @@ def page_call(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return parse_call(found[0])
 
 
+
+async def fetch_two_pages(c: Any, tool: str, args: dict[str, Any]) -> tuple[Any, Any, Any, str, dict[str, Any]]:
+    """Page 1, page 2 reached through page 1's next-page call (as a model makes it), and one unpaged call of
+    ``2 * limit``: (first, second, whole, the next-page tool, its arguments)."""
+    first = await c.call_tool(tool, args)
+    assert not first.is_error, text_of(first)
+    name, follow = page_call(first.structured_content)
+    second = await c.call_tool(name, follow)
+    assert not second.is_error, text_of(second)
+    whole = await c.call_tool(tool, {**args, "limit": 2 * args["limit"]})
+    return first, second, whole, name, follow
+
 # (tool, arguments of page 1, result table, id column)
 LISTS = [
     ("search_signals", {"limit": 7}, "signals", "id"),
@@ -66,12 +78,7 @@ async def test_two_pages_are_the_unpaged_list_cut_in_two(mcp_client, make_fake, 
                                                          column) -> None:
     limit = args["limit"]
     async with mcp_client(make_fake(generation)) as c:
-        first = await c.call_tool(tool, args)
-        assert not first.is_error, text_of(first)
-        name, follow = page_call(first.structured_content)
-        second = await c.call_tool(name, follow)
-        assert not second.is_error, text_of(second)
-        whole = await c.call_tool(tool, {**args, "limit": 2 * limit})
+        first, second, whole, name, follow = await fetch_two_pages(c, tool, args)
     p1, p2 = first.structured_content, second.structured_content
     # the next page is the same tool with the same filters, offset moved on by one page
     expected = {**args, "offset": limit}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.mcp.conftest import LC, text_of
-from tests.mcp.test_paging import assert_two_pages, ids, page_call, parse_call
+from tests.mcp.test_paging import assert_two_pages, fetch_two_pages, ids, parse_call
 
 pytestmark = pytest.mark.anyio
 
@@ -75,12 +75,7 @@ async def test_two_pages_are_the_unpaged_list_cut_in_two(mcp_client, fake_latest
     seed(fake_latest)
     limit = args["limit"]
     async with mcp_client() as c:
-        first = await c.call_tool(tool, args)
-        assert not first.is_error, text_of(first)
-        name, follow = page_call(first.structured_content)
-        second = await c.call_tool(name, follow)
-        assert not second.is_error, text_of(second)
-        whole = await c.call_tool(tool, {**args, "limit": 2 * limit})
+        first, second, whole, name, follow = await fetch_two_pages(c, tool, args)
         schema = next(t for t in (await c.list_tools()).tools if t.name == tool).output_schema
     p1, p2 = first.structured_content, second.structured_content
     import jsonschema  # seeded rows too validate against the published outputSchema (as the TS SDK checks)
