@@ -75,7 +75,11 @@ def event_tuples(events: list[Event]) -> list[tuple[Any, ...]]:
 def event_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """The events of ``event_tuples`` in replay order (step, then time, then arrival) as the dicts
     ``build_run_state`` reads (the payload decoded as the store's reader does)."""
-    events = sorted(events, key=_REPLAY_KEY)
+    return _as_dicts(run_id, sorted(events, key=_REPLAY_KEY))
+
+
+def _as_dicts(run_id: str, events: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Event tuples (``_EVENT_FIELDS``), already in replay order, as the dicts ``build_run_state`` reads."""
     return [
         {"event_type": t[0], "run_id": run_id, "agent_id": t[1], "agent_version": t[2], "step_index": t[3],
          "timestamp": t[4], "payload": p, "parent_run_id": t[6]}
@@ -99,15 +103,8 @@ def read_events(conn: Any, run_ids: list[str], max_seq: int | None) -> dict[str,
     for i in range(0, len(run_ids), 500):
         part = run_ids[i : i + 500]
         for r in conn.execute(_SELECT_EVENTS.format(marks=",".join("?" * len(part))), [*part, upto]):
-            grouped[r[0]].append(r)
-    return {
-        run_id: [
-            {"event_type": t[1], "run_id": run_id, "agent_id": t[2], "agent_version": t[3], "step_index": t[4],
-             "timestamp": t[5], "payload": p, "parent_run_id": t[7]}
-            for t, p in zip(rows, _payloads([t[6] for t in rows]))
-        ]
-        for run_id, rows in grouped.items()
-    }  # fmt: skip
+            grouped[r[0]].append(r[1:])  # the fields of _EVENT_FIELDS, in its order
+    return {run_id: _as_dicts(run_id, rows) for run_id, rows in grouped.items()}
 
 
 def _payloads(texts: list[str]) -> list[dict[str, Any]]:
