@@ -27,7 +27,8 @@ from dunetrace_cli.local.store import Store
 
 #: Runs detected per write transaction in a sweep (one fsync each; short enough not to stall ingest).
 TXN_RUNS = 50
-_RUN_TIME = "COALESCE(completed_at, last_event_at, started_at, 0)"
+#: A run's run time in SQL (detect.run_time in Python): its terminal event, else its last event, else its start.
+RUN_TIME_SQL = "COALESCE(completed_at, last_event_at, started_at, 0)"
 _PRIORITY = {"ready": 0, "stalled": 1, "reeval": 2}
 
 
@@ -62,7 +63,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 def ready_run_ids(store: Store, *, limit: int = 500) -> list[str]:
     """Runs whose events detection has not seen yet and that are complete or already processed."""
     rows = store.conn().execute(
-        f"SELECT run_id FROM runs WHERE needs_detection=1 ORDER BY {_RUN_TIME}, run_id LIMIT ?", (limit,)
+        f"SELECT run_id FROM runs WHERE needs_detection=1 ORDER BY {RUN_TIME_SQL}, run_id LIMIT ?", (limit,)
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -73,7 +74,7 @@ def stalled_run_ids(
     """Unprocessed runs with ``run.started``, no terminal event and no event since ``cutoff``
     (``None`` = all of them, regardless of time)."""
     where, params = stalled_where(cutoff, wall_cutoff)
-    sql = f"SELECT run_id FROM runs WHERE {where} ORDER BY {_RUN_TIME}, run_id LIMIT ?"  # noqa: S608
+    sql = f"SELECT run_id FROM runs WHERE {where} ORDER BY {RUN_TIME_SQL}, run_id LIMIT ?"  # noqa: S608
     return [r[0] for r in store.conn().execute(sql, [*params, limit]).fetchall()]
 
 
@@ -88,7 +89,7 @@ def due_runs(
     found: dict[str, tuple[float, str]] = {}
     for kind, where, params in queries:
         for run_id, at in conn.execute(
-            f"SELECT run_id, {_RUN_TIME} FROM runs WHERE {where} ORDER BY {_RUN_TIME}, run_id LIMIT ?",  # noqa: S608
+            f"SELECT run_id, {RUN_TIME_SQL} FROM runs WHERE {where} ORDER BY {RUN_TIME_SQL}, run_id LIMIT ?",  # noqa: S608
             [*params, limit],
         ):
             prev = found.get(run_id)

@@ -41,7 +41,7 @@ from dunetrace_cli.local.stall import stalled_where
 from dunetrace_cli.local.store import Store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.streaming import StreamDetector
-from dunetrace_cli.local.sweep import TXN_RUNS, SweepSummary
+from dunetrace_cli.local.sweep import RUN_TIME_SQL, TXN_RUNS, SweepSummary
 
 #: How often the worker decides which runs are due (s), and looks for results while some are in flight.
 DECIDE_EVERY_S = 0.2
@@ -56,7 +56,6 @@ SYNC_EVERY_S = 1.0
 #: Runs one idle sweep (re-evaluations) detects before the loop serves requests again.
 SWEEP_RUNS = 4 * TXN_RUNS
 _NEG_INF = float("-inf")
-_RUN_TIME = "COALESCE(completed_at, last_event_at, started_at, 0)"
 
 
 class WorkerStopped(DunetraceError):
@@ -241,7 +240,7 @@ class IngestWorker:
         where, params = stalled_where(wall - self.stall_seconds, wall - self.stall_seconds)
         stalled = [
             (float(at), rid, "stalled")
-            for rid, at in conn.execute(f"SELECT run_id, {_RUN_TIME} FROM runs WHERE {where}", params)  # noqa: S608
+            for rid, at in conn.execute(f"SELECT run_id, {RUN_TIME_SQL} FROM runs WHERE {where}", params)  # noqa: S608
             if rid not in inflight
         ]
         timed: list[tuple[float, str, str]] = list(stalled)
@@ -249,7 +248,7 @@ class IngestWorker:
             stalling = {rid for _, rid, _ in stalled}
             earliest: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its earliest open run
             for rid, agent, version, at in conn.execute(
-                f"SELECT run_id, agent_id, agent_version, {_RUN_TIME} FROM runs "  # noqa: S608
+                f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs "  # noqa: S608
                 "WHERE processed_at IS NULL AND terminal_event_type IS NULL"
             ):
                 if rid in stalling or rid in inflight:
