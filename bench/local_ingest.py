@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 
 from _common import ROOT, median_ms, print_table
 from _gen_events import write_jsonl
+
+from tests.faultserver import free_ports
 
 PY = sys.executable
 PER_CLONE = 648
@@ -194,12 +195,6 @@ def child_client(url: str, source: str) -> None:
 
 
 # ── HTTP: a `local serve` subprocess ──────────────────────────────────────────────────────────
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
     try:
@@ -223,7 +218,7 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
             handles[(i // PER_CLONE) % clients].write(line)  # whole clones per client
     for h in handles:
         h.close()
-    port, api = free_port(), free_port()
+    port, api = free_ports(2)
     server = subprocess.Popen(
         [PY, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port", str(port),
          "--api-port", str(api), "--stall-seconds", "2"],

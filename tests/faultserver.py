@@ -227,9 +227,19 @@ def fault_server() -> Iterator[FaultServer]:
         server.stop()
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct loopback ports nothing listens on: every socket stays bound until all are, so the kernel
+    cannot hand the same port out twice (two back-to-back one-port calls can)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def refused_url() -> str:
     """A loopback URL nothing listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_ports(1)[0]}"

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 
 import pytest
 
 from tests.cli._helpers import envelope, failed, ok
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.faultserver import refused_url
 
 
 @pytest.fixture
 def dead_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+    return refused_url()
 
 
 def test_unreachable_port(invoke, dead_url: str) -> None:

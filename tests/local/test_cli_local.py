@@ -132,11 +132,11 @@ def test_export_round_trip(store, sdk_events: Path, tmp_path: Path) -> None:
 
 
 def test_export_errors_map_to_exit_codes(invoke, sdk_events: Path, tmp_path: Path, monkeypatch) -> None:
-    from tests.local.conftest import free_port
+    from tests.faultserver import refused_url
 
     db = tmp_path / "s.db"
     invoke(["local", "ingest", sdk_events / "scenario-a-looping.jsonl", "--db", db])
-    r = invoke(["local", "export", "--db", db, "--to", f"http://127.0.0.1:{free_port()}"])
+    r = invoke(["local", "export", "--db", db, "--to", refused_url()])
     assert r.exit_code == 5 and "Dunetrace ingest API unreachable at" in r.stderr and "--to" in r.stderr
     r = invoke(["local", "export", "--db", db, "--to", "ftp://x"])
     assert r.exit_code == 2

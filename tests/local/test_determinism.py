@@ -28,7 +28,7 @@ import pytest
 
 from dunetrace_cli.local.load import ingest_sources
 from dunetrace_cli.local.store import open_store
-from tests.local.conftest import free_port
+from tests.faultserver import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def _jsonl(db: Path, events: list[dict[str, Any]]) -> None:
 
 
 def _serve(db: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port, api = free_port(), free_port()
+    port, api = free_ports(2)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port", str(port),
          "--api-port", str(api), "--stall-seconds", "1"],

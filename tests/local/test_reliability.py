@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.local.conftest import free_port
+from tests.faultserver import free_ports
 from tests.local.test_store_ingest import looping_run
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 class Server:
     def __init__(self, tmp_path: Path, db: Path, *, stall: float = 90, host: str = "127.0.0.1") -> None:
         self.db = db
-        self.ingest_port = free_port()
-        self.api_port = free_port()
+        self.ingest_port, self.api_port = free_ports(2)
         self.ingest = f"http://127.0.0.1:{self.ingest_port}"
         self.api = f"http://127.0.0.1:{self.api_port}"
         cmd = [

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
+from tests.faultserver import refused_url
 from tests.mcp.conftest import LC, text_of, with_ambiguous_run
 
 pytestmark = pytest.mark.anyio
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _error(result, tool: str) -> str:
@@ -28,7 +21,7 @@ def _error(result, tool: str) -> str:
 
 
 async def test_backend_down(mcp_client) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = refused_url()
     from mcp import Client
 
     from dunetrace_cli.mcp.server import build_server
