@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dunetrace_cli.local import aggregates
+from dunetrace_cli.local import aggregates_defer
 from dunetrace_cli.local import baselines as bl
 
 _INSERT_SIGNAL = (
@@ -115,7 +115,7 @@ class Batch:
             self.metrics.append((run_id, agent, version, stamp, *[m[k] for k in bl.METRICS], 1 if live == 0 else 0, at[0]))
 
     def write(self, conn: Any) -> None:
-        with aggregates.first_detections(conn, [r[-1] for r in self.runs]):  # their triggers, set-based
+        with aggregates_defer.first_detections(conn, [r[-1] for r in self.runs]):  # their triggers, set-based
             conn.executemany(_INSERT_SIGNAL, self.signals)
             conn.executemany(_UPDATE_RUN, self.runs)
         conn.executemany(_UPSERT_METRICS, self.metrics)

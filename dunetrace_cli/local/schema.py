@@ -73,7 +73,9 @@ v5: events rebuilt without the global UNIQUE(event_id): UNIQUE(run_id, event_id)
 instead, which also serves the run lookups (ix_events_run goes, and ix_events_agent_received, which no
 read needed); same columns and seq values
 v6: the table agg_defer (empty outside one writer's transaction) lets a batch of first detections defer
-the aggregate triggers they fire and apply the same changes set-based (aggregates.first_detections)
+the aggregate triggers they fire and apply the same changes set-based (aggregates_defer.first_detections)
+v7: the same for the triggers of a new runs / run_llm row while ``write_events`` inserts them
+(aggregates_defer.new_rows); ix_run_metrics_version, which no read used since v2, goes
 run_metrics (v2)                 run_time = the run's end by its own events (terminal event timestamp, else
                                  its last event): baselines are taken over runs that ended earlier
 
@@ -86,7 +88,7 @@ import sqlite3
 from collections.abc import Callable
 from importlib.resources import files
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 def script(version: int) -> str:
     """The DDL of one schema version (local/sql/vN.sql, shipped in the package)."""
@@ -155,6 +157,11 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def _migrate_to_7(conn: sqlite3.Connection) -> None:
+    for stmt in statements(script(7)):  # the same triggers, deferrable; one unused index dropped
+        conn.execute(stmt)
+
+
 #: MIGRATIONS[n] brings a database at version n-1 to version n. Append only.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
@@ -163,6 +170,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _migrate_to_4,
     5: _migrate_to_5,
     6: _migrate_to_6,
+    7: _migrate_to_7,
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dunetrace_cli.local import aggregates, schema
+from dunetrace_cli.local import aggregates_defer, schema
 from dunetrace_cli.local.detect_record import _INSERT_SIGNAL, _UPDATE_RUN
 from dunetrace_cli.local.ingest import ValidationFailed, parse_line, sources
 from dunetrace_cli.local.store import open_store
@@ -64,7 +64,7 @@ def _redetect(db: Path, signals: list[tuple[Any, ...]], runs: list[tuple[Any, ..
         ids = {r[-1] for r in chunk}
         rows = [s for s in signals if s[0] in ids]
         if batched:
-            with aggregates.first_detections(conn, [r[-1] for r in chunk] + list(also)):
+            with aggregates_defer.first_detections(conn, [r[-1] for r in chunk] + list(also)):
                 conn.executemany(_INSERT_SIGNAL, rows)
                 conn.executemany(_UPDATE_RUN, chunk)
         else:
@@ -120,10 +120,10 @@ def test_a_v5_store_migrates_to_v6(sdk_store: Path, tmp_path: Path) -> None:  # 
     conn.close()
     open_store(db, create=False).close()
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "6"
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(schema.SCHEMA_VERSION)
     sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
     assert all("agg_defer" in sql[name] for name in DEFERRED)
-    assert sum("agg_defer" in text for text in sql.values()) == len(DEFERRED)
+    assert sum("agg_defer" in text for text in sql.values()) == len(DEFERRED) + 3  # and v7's three
     assert conn.execute("SELECT COUNT(*) FROM agg_defer").fetchone()[0] == 0
     conn.close()
     assert _aggregates(db) == want

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dunetrace_cli.local import aggregates
+from dunetrace_cli.local import aggregates_defer as deferred
 from dunetrace_cli.local.ingest.event import SIDE_TABLE_TYPES, TERMINAL_TYPES, Event
 from dunetrace_cli.local.store import Store
 
@@ -253,9 +254,12 @@ def write_events(
             out.run_times[run_id] = acc.r["completed_at"] if acc.r["completed_at"] is not None else acc.r["last_event_at"]
             if acc.r["needs_detection"]:
                 out.ready_runs.add(run_id)
-        conn.executemany(_INSERT_RUN, inserts)
+        if inserts:
+            with deferred.new_rows(conn, "runs", deferred.NEW_RUNS):  # their insert triggers, set-based
+                conn.executemany(_INSERT_RUN, inserts)
         conn.executemany(_UPDATE_RUN, updates)
-        aggregates.batch_written(conn, fresh, stamp=stamp, event_clock=event_clock)  # the read aggregates
+        with deferred.new_rows(conn, "run_llm", deferred.NEW_RUN_LLM):  # (only run_llm has insert triggers)
+            aggregates.batch_written(conn, fresh, stamp=stamp, event_clock=event_clock)  # the read aggregates
     out.new_events = new_by_run
     return out
 

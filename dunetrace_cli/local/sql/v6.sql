@@ -1,6 +1,6 @@
 -- v6: the aggregate triggers a first detection fires (a live signal inserted, a run's processed_at set) can
 -- be deferred by a writer that then applies the same changes set-based, once per batch
--- (aggregates.first_detections): while agg_defer holds a row, inside that writer's transaction only, these
+-- (aggregates_defer.first_detections): while agg_defer holds a row, inside that writer's transaction only, these
 -- four triggers do nothing. Every other writer (no row: the table is empty outside that transaction) keeps
 -- the v3/v4 behaviour exactly; the bodies below are v3's and v4's, unchanged.
 CREATE TABLE IF NOT EXISTS agg_defer (on_ INTEGER NOT NULL);
