@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -147,15 +148,23 @@ def _ingest(
     stream = StreamDetector(store, stall_seconds=stall_seconds, use_process=detect_process,
                             total_bytes=_total_bytes(specs), record_every=RECORD_EVERY)  # fmt: skip
     first_lines: dict[str, str] = {}
+    stream.start()  # (it forks: before the checkpoint thread exists)
+    try:
+        checkpoints = Checkpointer(store, FILE_CHECKPOINT_PAGES)
+    except BaseException:
+        stream.close()
+        raise
 
     def flush() -> None:
         if not pending:
             return
-        outcome = write_events(store, pending, event_clock=True)
-        summary.events_new += outcome.new
-        summary.events_duplicate += outcome.duplicate
-        pending.clear()
-        stream.written(outcome, newest - stall_s if newest is not None else None)
+        with checkpoints.quiet:  # (a checkpoint beside a write cannot finish the WAL)
+            outcome = write_events(store, pending, event_clock=True)
+            summary.events_new += outcome.new
+            summary.events_duplicate += outcome.duplicate
+            pending.clear()
+            stream.written(outcome, newest - stall_s if newest is not None else None)
+        checkpoints.committed()
 
     try:
         for spec in specs:
@@ -194,9 +203,11 @@ def _ingest(
             if hook is not None:
                 hook(src.name, src.counter.count, src.total_bytes)
         flush()
-        stream.finish()
+        with checkpoints.quiet:
+            stream.finish()
     finally:
         stream.close()
+        checkpoints.close()
     if summary.events_rejected and summary.events_rejected == summary.lines:
         raise NothingReadable(_nothing_readable(summary, first_lines), summary)
 
@@ -211,6 +222,79 @@ def _ingest(
     summary.signals_found = sweep.signals_found
     summary.detection_errors = sweep.errors
     summary.runs_pending = store.conn().execute("SELECT COUNT(*) FROM runs WHERE processed_at IS NULL").fetchone()[0]
+
+
+class Checkpointer:
+    """The WAL copied into the store on a thread of its own (and its own connection) while a file is
+    imported: SQLite releases the GIL while it copies, so the importing thread parses on, on the other core.
+
+    The importer holds ``quiet`` while it writes and calls ``committed()`` after each batch. A checkpoint
+    runs once the batches since the last one wrote about ``pages`` WAL frames (the store's autocheckpoint is
+    off meanwhile): a first pass beside the import, then a second inside ``quiet``, which copies what the
+    batches written during the first added, so the next batch starts the WAL over (it stays about ``pages``
+    long, as with the autocheckpoint it stands for). Best effort: a failure stops it, and ``bulk_writes``'s
+    final checkpoint makes the store durable as before.
+    """
+
+    def __init__(self, store: Store, pages: int) -> None:
+        self.quiet = threading.Lock()
+        self._store, self._pages = store, pages
+        self._conn = store.conn()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._busy = False
+        self._commits = 0
+        self._every = 8  # batches between checkpoints, re-estimated from the frames each one finds
+        self.runs = 0
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="dunetrace-checkpoint",
+                                                                  daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def committed(self) -> None:
+        self._commits += 1
+        if not self._busy and self._commits >= self._every and self._thread is not None:
+            self._busy = True
+            self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            conn = self._store.connect()
+        except Exception:  # noqa: BLE001 - best effort: the importer's final checkpoint still runs
+            return
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    return
+                commits = max(self._commits, 1)  # the batches since the WAL started over
+                try:
+                    frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+                    with self.quiet:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        self._commits = 0  # the next batch starts the WAL over
+                except sqlite3.Error:
+                    return
+                self.runs += 1
+                if frames > 0:
+                    self._every = max(1, min(1000, round(self._pages * commits / frames)))
+                self._busy = False
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Stop the thread (after the checkpoint it is in) and put the store's autocheckpoint back."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        thread.join()
+        try:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={self._pages}")
+        except sqlite3.Error:
+            pass
 
 
 def _total_bytes(specs: Sequence[str]) -> int | None:
