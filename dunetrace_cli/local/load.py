@@ -145,12 +145,13 @@ def _ingest(
     pending: list[Event] = []
     newest: float | None = None  # the input's own "now": its newest event
     stall_s = float(stall_seconds) if stall_seconds is not None else detect.DEFAULT_STALL_SECONDS
-    stream = StreamDetector(store, stall_seconds=stall_seconds, use_process=detect_process,
-                            total_bytes=_total_bytes(specs), record_every=RECORD_EVERY)  # fmt: skip
     first_lines: dict[str, str] = {}
+    quiet = threading.Lock()  # held while the store is written: by this thread, or the results' writer
+    stream = StreamDetector(store, stall_seconds=stall_seconds, use_process=detect_process,
+                            total_bytes=_total_bytes(specs), record_every=RECORD_EVERY, write_behind=quiet)  # fmt: skip
     stream.start()  # (it forks: before the checkpoint thread exists)
     try:
-        checkpoints = Checkpointer(store, FILE_CHECKPOINT_PAGES)
+        checkpoints = Checkpointer(store, FILE_CHECKPOINT_PAGES, quiet)
     except BaseException:
         stream.close()
         raise
@@ -158,13 +159,15 @@ def _ingest(
     def flush() -> None:
         if not pending:
             return
-        with checkpoints.quiet:  # (a checkpoint beside a write cannot finish the WAL)
+        stream.sync()  # the detection results being written are in (outside the lock: the writer holds it)
+        with quiet:  # (a checkpoint beside a write cannot finish the WAL)
             outcome = write_events(store, pending, event_clock=True)
             summary.events_new += outcome.new
             summary.events_duplicate += outcome.duplicate
             pending.clear()
             stream.written(outcome, newest - stall_s if newest is not None else None)
         checkpoints.committed()
+        stream.write_behind()  # the results back, written while the next batch is parsed
 
     try:
         for spec in specs:
@@ -203,7 +206,8 @@ def _ingest(
             if hook is not None:
                 hook(src.name, src.counter.count, src.total_bytes)
         flush()
-        with checkpoints.quiet:
+        stream.sync()
+        with quiet:
             stream.finish()
     finally:
         stream.close()
@@ -228,7 +232,8 @@ class Checkpointer:
     """The WAL copied into the store on a thread of its own (and its own connection) while a file is
     imported: SQLite releases the GIL while it copies, so the importing thread parses on, on the other core.
 
-    The importer holds ``quiet`` while it writes and calls ``committed()`` after each batch. A checkpoint
+    Whoever writes the store holds ``quiet`` (the importer, or the detection results' writer thread,
+    ``StreamDetector.write_behind``); the importer calls ``committed()`` after each batch. A checkpoint
     runs once the batches since the last one wrote about ``pages`` WAL frames (the store's autocheckpoint is
     off meanwhile): a first pass beside the import, then a second inside ``quiet``, which copies what the
     batches written during the first added, so the next batch starts the WAL over (it stays about ``pages``
@@ -236,8 +241,8 @@ class Checkpointer:
     final checkpoint makes the store durable as before.
     """
 
-    def __init__(self, store: Store, pages: int) -> None:
-        self.quiet = threading.Lock()
+    def __init__(self, store: Store, pages: int, quiet: threading.Lock | None = None) -> None:
+        self.quiet = quiet if quiet is not None else threading.Lock()
         self._store, self._pages = store, pages
         self._conn = store.conn()
         self._wake = threading.Event()

@@ -4,7 +4,9 @@ clock passes them, on a second process when that pays (:mod:`dunetrace_cli.local
 A completed run waits until the input's newest event is a stall timeout past its end, so a run that
 stalled earlier is detected before it. The runs due are sent to the detection process as their ``runs``
 rows (committed, with the newest stored event then): it reads their events from the store itself, off
-this core; the results are written here, by the one writer, in the order sent. Only detection in this
+this core; the results are written here, by the one writer, in the order sent (``local ingest``: on a
+thread of its own, on the importer's connection, while the importer parses the next batch; every other
+use of the store waits for it first, so reads and writes keep their order). Only detection in this
 process keeps open runs' events in memory. A run detected
 before (late events), one still in flight, or one the process handed back is detected in-process once
 the process is done; after that the sweep takes stalled runs and re-evaluations.
@@ -12,11 +14,16 @@ the process is done; after that the sweep takes stalled runs and re-evaluations.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from dunetrace_cli.local import baselines as bl
 from dunetrace_cli.local import detect
 from dunetrace_cli.local import detect_proc as dp
+from dunetrace_cli.local import store_errors as se
 from dunetrace_cli.local.crossrun import lineage
 from dunetrace_cli.local.detect import RunDetection, run_time
 from dunetrace_cli.local.detect_record import Batch, record
@@ -42,7 +49,7 @@ class StreamDetector:
 
     def __init__(
         self, store: Store, *, stall_seconds: float | None, use_process: bool | None, total_bytes: int | None,
-        record_every: int = 0,
+        record_every: int = 0, write_behind: threading.Lock | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.stall_seconds = stall_seconds
@@ -60,6 +67,12 @@ class StreamDetector:
         self.record_every = record_every
         self.held: list[tuple[dp.Job, bool, dp.Result]] = []  # results back, not written yet (in order)
         self.held_ids: set[str] = set()
+        # write-behind (``local ingest``): the held results are written on a thread of their own, on this
+        # thread's connection, holding ``write_behind`` (the importer's write lock), while the importer parses
+        self._behind = write_behind
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: Future[set[str]] | None = None
+        self._defer = write_behind is not None  # (until ``finish``: results are written as they come then)
 
     def start(self) -> None:
         """Start the detection process now, if one is wanted (before other threads exist, it forks)."""
@@ -71,6 +84,7 @@ class StreamDetector:
     def written(self, outcome: WriteOutcome, watermark: float | None) -> None:
         """A batch was stored: remember its runs' events (for detection here), then detect what the input's
         clock made due."""
+        self.sync()
         self.event_counts.update(outcome.event_counts)
         if self.proc is None and not self._want_process:
             for run_id, evs in outcome.new_events.items():
@@ -85,6 +99,7 @@ class StreamDetector:
 
     def due(self, watermark: float | None) -> None:
         """Detect, in run-time order, the runs that ended before ``watermark`` (every ready run if None)."""
+        self.sync()
         timed = [(at, r, "ready") for r, at in self.waiting.items() if watermark is None or at <= watermark]
         if watermark is not None and self.stall_seconds is not None:
             timed += [(at, r, "stalled") for r, at in stalled_by(self.store, watermark)]
@@ -93,6 +108,7 @@ class StreamDetector:
     def detect_due(self, timed: list[tuple[float, str, str]]) -> None:
         """Detect ``timed`` ((run time, run_id, "ready" / "stalled")) in run-time order, then write what is
         back (``local serve`` decides itself which runs are due: its stall rule is the live one)."""
+        self.sync()
         if timed:
             timed.sort()
             picks = [(r, kind) for _, r, kind in timed]
@@ -145,23 +161,48 @@ class StreamDetector:
         if results:
             self.held += results
             self.held_ids.update(job[0]["run_id"] for job, _, _ in results)
-            if len(self.held) >= self.record_every:
+            if len(self.held) >= self.record_every and not self._defer:
                 self._write_held()
         if self.proc.failed is not None:
             self._write_held()
             self._fall_back()
 
     def _write_held(self) -> None:
+        self.sync()
         if self.held:
             held, self.held = self.held, []
             self._record(held)
             self.held_ids.clear()
 
-    def _record(self, results: list[tuple[dp.Job, bool, dp.Result]]) -> None:
+    def write_behind(self) -> None:
+        """With ``write_behind``: once ``record_every`` results are back, write them on the writer thread
+        (the caller holds no lock: the thread takes the importer's). Every other method waits for it first
+        (``sync``), so the store is read and written in the same order as without it."""
+        if not self._defer or len(self.held) < self.record_every or not self.held:
+            return
+        self.sync()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dunetrace-record")
+        held, self.held = self.held, []
+        self._writing = self._writer.submit(self._record_behind, held, self.store.conn())
+
+    def _record_behind(self, held: list[tuple[dp.Job, bool, dp.Result]], conn: Any) -> set[str]:
+        assert self._behind is not None
+        with self._behind:
+            self._record(held, write=lambda: _transaction(self.store, conn))
+        return {job[0]["run_id"] for job, _, _ in held}
+
+    def sync(self) -> None:
+        """Wait for the results being written on the writer thread (raising what it raised)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            self.held_ids -= writing.result()
+
+    def _record(self, results: list[tuple[dp.Job, bool, dp.Result]], write: Callable[[], Any] | None = None) -> None:
         """Write the results in the order sent; detect here the runs kept or handed back, in their place.
         An agent version the parent detected a run of stays with the parent from then on (``taken``)."""
         batch = Batch()
-        with self.store.write() as conn:
+        with (write or self.store.write)() as conn:
             processed = _processed(conn, [job[0]["run_id"] for job, _, _ in results])
             for (row, kind, evs), child, res in results:
                 done = processed.get(row["run_id"])
@@ -213,6 +254,8 @@ class StreamDetector:
     # -- the end -----------------------------------------------------------------------------
     def finish(self) -> None:
         """Every ready run detected, the process drained and stopped."""
+        self.sync()
+        self._defer = False
         self.due(None)
         while self.proc is not None and self.proc.inflight:
             self._poll(block=True)
@@ -220,9 +263,32 @@ class StreamDetector:
         self.close()
 
     def close(self) -> None:
+        try:
+            self.sync()
+        except Exception:  # noqa: BLE001 - closing after a failure: the failure is what the caller reports
+            pass
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
         if self.proc is not None:
             self.proc.close()
             self.proc = None
+
+
+@contextmanager
+def _transaction(store: Store, conn: Any) -> Iterator[Any]:
+    """``store.write()`` on a given connection (the importer's, used by the writer thread while the importer
+    does not: its page cache holds the runs just written)."""
+    with se.translated(store.path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
 
 
 def stalled_by(store: Store, watermark: float) -> list[tuple[str, float]]:

@@ -76,10 +76,8 @@ def test_the_wal_is_checkpointed_beside_the_import_and_starts_over(
 class _Inline:
     """No thread: the store's own autocheckpoint (as before)."""
 
-    def __init__(self, store: Any, pages: int) -> None:
-        import threading
-
-        self.quiet = threading.Lock()
+    def __init__(self, store: Any, pages: int, quiet: Any) -> None:
+        self.quiet = quiet
 
     def committed(self) -> None:
         pass

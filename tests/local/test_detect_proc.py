@@ -15,6 +15,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -139,9 +140,9 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     written: list[int] = []
     original = load.StreamDetector._record
 
-    def record(self: Any, results: list[Any]) -> None:
+    def record(self: Any, results: list[Any], **kw: Any) -> None:
         written.append(len(results))
-        original(self, results)
+        original(self, results, **kw)
 
     monkeypatch.setattr(load, "RECORD_EVERY", 37)
     monkeypatch.setattr(load.StreamDetector, "_record", record)
@@ -153,6 +154,34 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     if order == "late-terminals":
         assert two["runs_redetected"] >= 20 and one["runs_redetected"] == two["runs_redetected"]
     assert two["runs_pending"] == 0
+
+
+def test_results_written_behind_the_import_give_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`local ingest` writes the results back on a thread of its own while it parses the next batch (every
+    other use of the store waits for it): the same store as one process."""
+    from dunetrace_cli.local import load
+
+    src = _file(tmp_path / "all.jsonl", [e for c in _clones() for e in c])
+    one = _ingest(tmp_path / "one.db", [src], proc=False)
+    behind: list[bool] = []
+    original, poll = load.StreamDetector._record, load.StreamDetector._poll
+
+    def record(self: Any, results: list[Any], **kw: Any) -> None:
+        behind.append(threading.current_thread().name.startswith("dunetrace-record"))
+        original(self, results, **kw)
+
+    def waiting_poll(self: Any, *, block: bool) -> None:
+        poll(self, block=True)  # every result back before the batch ends: each batch has some to write behind
+
+    monkeypatch.setattr(load, "RECORD_EVERY", 5)
+    monkeypatch.setattr(load.StreamDetector, "_record", record)
+    monkeypatch.setattr(load.StreamDetector, "_poll", waiting_poll)
+    two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
+    assert sum(behind) >= 3
+    want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
+    for key in ("signals", "runs", "metrics"):
+        assert got[key] == want[key], (key, set(got[key]) ^ set(want[key]))
+    assert one["signals_found"] == two["signals_found"] > 0 and two["runs_pending"] == 0
 
 
 def test_the_child_reads_the_runs_events_as_the_importer_had_stored_them(tmp_path: Path) -> None:
