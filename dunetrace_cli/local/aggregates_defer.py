@@ -48,9 +48,13 @@ FIRST_DETECTIONS = [
         live_first = (SELECT MIN(s.detected_at) FROM signals s
                       WHERE s.run_id = run_llm.run_id AND +s.agent_id = run_llm.agent_id AND s.shadow = 0)
     WHERE run_id IN (SELECT s.run_id {_NEW_LIVE})""",
+    # the batch's runs with their live-signal flags, computed once for run_hours and agent_versions
+    "DELETE FROM temp.agg_flags",
+    f"""INSERT INTO temp.agg_flags(agent_id, agent_version, processed_at, first_tool_step, f, l, n)
+    SELECT agent_id, agent_version, processed_at, first_tool_step, f, l, n FROM ({_RUN_FLAGS_BATCH})""",
     f"""INSERT INTO run_hours(agent_id, hour, runs, failed, looped, tool_runs, tool_steps)
     SELECT agent_id, {HOUR('processed_at')}, COUNT(*), SUM(f), SUM(l), COUNT(first_tool_step),
-           SUM(COALESCE(first_tool_step, 0)) FROM ({_RUN_FLAGS_BATCH}) GROUP BY 1, 2 ORDER BY 1, 2
+           SUM(COALESCE(first_tool_step, 0)) FROM temp.agg_flags GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT(agent_id, hour) DO UPDATE SET runs = runs + excluded.runs, failed = failed + excluded.failed,
         looped = looped + excluded.looped, tool_runs = tool_runs + excluded.tool_runs,
         tool_steps = tool_steps + excluded.tool_steps""",
@@ -60,8 +64,8 @@ FIRST_DETECTIONS = [
     ON CONFLICT(agent_id, hour, failure_type) DO UPDATE SET runs = runs + excluded.runs,
         first_detected = MIN(COALESCE(first_detected, excluded.first_detected), excluded.first_detected),
         last_detected = MAX(COALESCE(last_detected, excluded.last_detected), excluded.last_detected)""",
-    f"""INSERT INTO agent_versions(agent_id, agent_version, runs, failed, signals)
-    SELECT agent_id, agent_version, COUNT(*), SUM(f), SUM(n) FROM ({_RUN_FLAGS_BATCH}) GROUP BY 1, 2 ORDER BY 1, 2
+    """INSERT INTO agent_versions(agent_id, agent_version, runs, failed, signals)
+    SELECT agent_id, agent_version, COUNT(*), SUM(f), SUM(n) FROM temp.agg_flags GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT(agent_id, agent_version) DO UPDATE SET runs = runs + excluded.runs, failed = failed + excluded.failed,
         signals = signals + excluded.signals""",
     f"""INSERT INTO agent_tool_steps(agent_id, step, runs)
@@ -80,6 +84,8 @@ def first_detections(conn: Any, run_ids: list[str]) -> Iterator[None]:
     pending = 0
     if run_ids and _has_defer(conn):
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_batch (run_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS agg_flags (agent_id, agent_version, processed_at, "
+                     "first_tool_step, f, l, n)")  # fmt: skip
         conn.execute("DELETE FROM temp.agg_batch")
         conn.executemany("INSERT OR IGNORE INTO temp.agg_batch(run_id) VALUES (?)", [(r,) for r in run_ids])
         processed = conn.execute(
@@ -99,6 +105,7 @@ def first_detections(conn: Any, run_ids: list[str]) -> Iterator[None]:
     for stmt in FIRST_DETECTIONS:
         conn.execute(stmt, (before,) if "?1" in stmt else ())
     conn.execute("DELETE FROM temp.agg_batch")
+    conn.execute("DELETE FROM temp.agg_flags")
 
 
 # ── new runs and run_llm rows, set-based (schema v7) ─────────────────────────────────────────────────────
