@@ -99,29 +99,37 @@ def test_a_batch_holding_a_processed_run_keeps_the_triggers(sdk_store: Path, tmp
     assert _aggregates(tmp_path / "b.db") == _aggregates(tmp_path / "a.db")
 
 
-def test_a_v5_store_migrates_to_v6(sdk_store: Path, tmp_path: Path) -> None:  # noqa: F811
-    db = tmp_path / "v5.db"
-    shutil.copy(sdk_store, db)
-    want = _aggregates(db)
+def migrated_from(db: Path, triggers: Any, version: int, *extra: str) -> tuple[sqlite3.Connection, dict[str, str]]:
+    """Turn ``db`` back into a store at ``version`` (the triggers ``triggers`` as their per-row definitions of
+    schema v3 / v4, then the statements ``extra``), open it (which migrates it), and check it is at the
+    current version: a connection to it and its triggers' SQL by name."""
     old = {}
-    for version in (3, 4):
-        for stmt in schema.statements(schema.script(version)):
+    for v in (3, 4):
+        for stmt in schema.statements(schema.script(v)):
             name = stmt.split()[5] if stmt.startswith("CREATE TRIGGER IF NOT EXISTS") else ""
-            if name in DEFERRED:
+            if name in triggers:
                 old[name] = stmt
-    assert sorted(old) == sorted(DEFERRED)
+    assert sorted(old) == sorted(triggers)
     conn = sqlite3.connect(db)
     with conn:
-        conn.execute("DROP TABLE agg_defer")
         for name, stmt in old.items():
             conn.execute(f"DROP TRIGGER {name}")
             conn.execute(stmt)
-        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        for stmt in extra:
+            conn.execute(stmt)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.close()
     open_store(db, create=False).close()
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(schema.SCHEMA_VERSION)
-    sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    return conn, dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+
+
+def test_a_v5_store_migrates_to_v6(sdk_store: Path, tmp_path: Path) -> None:  # noqa: F811
+    db = tmp_path / "v5.db"
+    shutil.copy(sdk_store, db)
+    want = _aggregates(db)
+    conn, sql = migrated_from(db, DEFERRED, 5, "DROP TABLE agg_defer")
     assert all("agg_defer" in sql[name] for name in DEFERRED)
     assert sum("agg_defer" in text for text in sql.values()) == len(DEFERRED) + 3  # and v7's three
     assert conn.execute("SELECT COUNT(*) FROM agg_defer").fetchone()[0] == 0

@@ -14,7 +14,7 @@ from dunetrace_cli.local import aggregates_defer, schema
 from dunetrace_cli.local.load import ingest_sources
 from dunetrace_cli.local.store import open_store
 from tests.local.test_aggregate_reads import assert_triggers_equal_rebuild, sdk_store  # noqa: F401 - fixture
-from tests.local.test_first_detections import AGGREGATES
+from tests.local.test_first_detections import AGGREGATES, migrated_from
 
 V7_DEFERRED = ("tr_runs_insert", "tr4_runs_insert", "tr4_run_llm_insert")
 
@@ -109,25 +109,10 @@ def test_a_v6_store_migrates_to_v7(sdk_store: Path, tmp_path: Path) -> None:  # 
     db = tmp_path / "v6.db"
     shutil.copy(sdk_store, db)
     want = _tables(db)
-    old = {}
-    for version in (3, 4):
-        for stmt in schema.statements(schema.script(version)):
-            name = stmt.split()[5] if stmt.startswith("CREATE TRIGGER IF NOT EXISTS") else ""
-            if name in V7_DEFERRED:
-                old[name] = stmt
-    assert sorted(old) == sorted(V7_DEFERRED)
-    conn = sqlite3.connect(db)
-    with conn:
-        for name, stmt in old.items():
-            conn.execute(f"DROP TRIGGER {name}")
-            conn.execute(stmt)
-        conn.execute("CREATE INDEX ix_run_metrics_version ON run_metrics(agent_id, agent_version, processed_at)")
-        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
-    conn.close()
-    open_store(db, create=False).close()
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "7"
-    sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    conn, sql = migrated_from(
+        db, V7_DEFERRED, 6, "CREATE INDEX ix_run_metrics_version ON run_metrics(agent_id, agent_version, processed_at)"
+    )
+    assert schema.SCHEMA_VERSION == 7
     assert all("agg_defer" in sql[name] for name in V7_DEFERRED)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "ix_run_metrics_version" not in indexes and "ix_run_metrics_run_time" in indexes
