@@ -6,6 +6,7 @@ bucketed and stalled by when they ran, not by when the file was imported (docs/l
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -42,6 +43,8 @@ BULK_CHECKPOINT_PAGES = 16_000
 #: so fewer of them copy less. At 1M events 64,000 (a WAL of up to 250 MiB, deleted when the import closes
 #: the store) wrote 15% less than 16,000 and took 6-9% less CPU in the importer and the detection process.
 FILE_CHECKPOINT_PAGES = 64_000
+#: The cyclic GC's thresholds while a file is imported (Python's default: 700, 10, 10); see _few_collections.
+IMPORT_GC_THRESHOLD = (50_000, 20, 100)
 
 
 @dataclass
@@ -98,11 +101,25 @@ def ingest_sources(
     """
     started = time.monotonic()
     summary = IngestSummary(db=str(store.path))
-    with bulk_writes(store):
+    with bulk_writes(store), _few_collections():
         _ingest(store, specs, summary, report=report, progress=progress, finalize_stalled=finalize_stalled,
                 stall_seconds=stall_seconds, commit_every=commit_every, detect_process=detect_process)  # fmt: skip
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """The cyclic GC runs rarely while a file is imported (``IMPORT_GC_THRESHOLD``), as in the detection
+    process. The import allocates a batch of short-lived objects at a time and next to no cycles (229
+    objects collected in a million-event import), while every collection scans its bookkeeping, which grows
+    with the input: by default 5,660 young and 46 full collections at 1M events, about 1.6 CPU s."""
+    old = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @contextmanager

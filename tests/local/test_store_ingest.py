@@ -318,3 +318,21 @@ def test_progress_hook_sees_every_byte(store, sdk_events: Path) -> None:
 
     ingest_sources(store, [str(src)], report=lambda p: None, progress=progress)
     assert seen and seen[-1] == (src.stat().st_size, src.stat().st_size)
+
+
+def test_the_gc_runs_rarely_during_an_import_and_as_before_after(store, sdk_events: Path) -> None:
+    import gc
+
+    from dunetrace_cli.local.load import IMPORT_GC_THRESHOLD, ingest_sources
+
+    src = sdk_events / "events-mixed.jsonl"
+    during: list[tuple[int, ...]] = []
+    before = gc.get_threshold()
+    assert before != IMPORT_GC_THRESHOLD
+    ingest_sources(store, [str(src)], report=lambda p: None,
+                   progress=lambda _name, _total: lambda *_: during.append(gc.get_threshold()))  # fmt: skip
+    assert during and set(during) == {IMPORT_GC_THRESHOLD}
+    assert gc.get_threshold() == before
+    with pytest.raises(OSError):  # restored when the import fails too
+        ingest_sources(store, [str(sdk_events / "no-such-file.jsonl")], report=lambda p: None)
+    assert gc.get_threshold() == before
