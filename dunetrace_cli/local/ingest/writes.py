@@ -116,10 +116,10 @@ class _RunAcc:
                 conv = ev.conversation_id
             if trace is None and ev.trace_id:
                 trace = ev.trace_id
+            if parent is None and ev.parent_run_id:  # the first parent named (run.started's wins, below)
+                parent = ev.parent_run_id
             et = ev.event_type
             if et == "llm.called":
-                if parent is None and ev.parent_run_id:
-                    parent = ev.parent_run_id
                 p = ev.payload
                 has_llm = 1
                 called_p = _add_int(called_p, p.get("prompt_tokens"))
@@ -127,16 +127,12 @@ class _RunAcc:
                 if model is None and isinstance(m, str) and m:
                     model = m
             elif et == "llm.responded":
-                if parent is None and ev.parent_run_id:
-                    parent = ev.parent_run_id
                 p = ev.payload
                 has_llm = 1
                 resp_p = _add_int(resp_p, p.get("prompt_tokens"))
                 compl = _add_int(compl or 0, p.get("completion_tokens"))
                 reas = _add_int(reas or 0, p.get("reasoning_tokens"))
             elif et == "tool.called":
-                if parent is None and ev.parent_run_id:
-                    parent = ev.parent_run_id
                 if first_tool is None or step < first_tool:
                     first_tool = step
             elif et == "run.started":
@@ -163,10 +159,6 @@ class _RunAcc:
                     else:
                         r["sdk_exit_reason"] = reason if isinstance(reason, str) and reason else "completed"
                     r["dropped_events"] = max(r["dropped_events"] or 0, max(0, _int_field(p, "dropped_events")))
-                if parent is None and ev.parent_run_id:
-                    parent = ev.parent_run_id
-            elif parent is None and ev.parent_run_id:
-                parent = ev.parent_run_id
         r["event_count"], r["max_step"], r["last_event_at"] = count, max_step, last_ev
         r["first_received_at"], r["last_received_at"] = first_rx, last_rx
         r["conversation_id"], r["trace_id"], r["parent_run_id"] = conv, trace, parent
