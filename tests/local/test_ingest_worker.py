@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -27,6 +29,21 @@ def _count(store, sql: str) -> int:
     return int(store.conn().execute(sql).fetchone()[0])
 
 
+def _processed(store, run_id: str) -> int:
+    return _count(store, f"SELECT COUNT(*) FROM runs WHERE run_id='{run_id}' AND processed_at IS NOT NULL")  # noqa: S608
+
+
+@contextmanager
+def running(store, **kw) -> Iterator[IngestWorker]:
+    """A started worker (in-process detection, a 60 s stall timeout unless ``kw`` says otherwise), stopped after."""
+    w = IngestWorker(store, **{"stall_seconds": 60, "use_process": False, **kw})
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
 async def test_batches_are_committed_before_202_and_those_that_arrive_together_share_one_commit(
     store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -39,9 +56,7 @@ async def test_batches_are_committed_before_202_and_those_that_arrive_together_s
 
     monkeypatch.setattr(worker_mod, "write_events", counting)
     monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
-    w = IngestWorker(store, stall_seconds=60, use_process=False)
-    w.start()
-    try:
+    with running(store) as w:
         runs = [clean_run(f"g{i}") for i in range(3)]
         outcomes = await asyncio.gather(*(w.submit([normalize_event(e) for e in r]) for r in runs))
         assert calls == [sum(len(r) for r in runs)]  # three batches, one transaction
@@ -61,8 +76,6 @@ async def test_batches_are_committed_before_202_and_those_that_arrive_together_s
         # the completed runs are detected (no earlier run of their agent version is open)
         assert _count(store, "SELECT COUNT(*) FROM runs WHERE processed_at IS NULL") == 0
         assert _count(store, "SELECT COUNT(*) FROM signals WHERE run_id='h1' AND failure_type='TOOL_LOOP'") == 1
-    finally:
-        w.stop()
 
 
 async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next_batch_is_stored(
@@ -71,10 +84,8 @@ async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next
     def failing(store_, events, **kw):
         raise sqlite3.OperationalError("disk I/O error")
 
-    w = IngestWorker(store, stall_seconds=60, use_process=False)
-    w.start()
-    app = create_ingest_app(store, worker=w)
-    try:
+    with running(store) as w:
+        app = create_ingest_app(store, worker=w)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
             with monkeypatch.context() as m:
                 m.setattr(worker_mod, "write_events", failing)
@@ -85,8 +96,6 @@ async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next
             ok = await c.post("/v1/ingest", json=_body(clean_run("f0")))  # the SDK's retry
             assert ok.status_code == 202
             assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='f0'") == len(clean_run("f0"))
-    finally:
-        w.stop()
     with pytest.raises(WorkerStopped):
         await w.submit([normalize_event(e) for e in clean_run("late")])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
@@ -100,9 +109,7 @@ async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_versio
     """So that a run that will stall joins the baselines before the later runs, as `local ingest` orders them."""
     monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
     clock = [0.0]
-    w = IngestWorker(store, stall_seconds=5, use_process=False, now=lambda: time.time() + clock[0])
-    w.start()
-    try:
+    with running(store, stall_seconds=5, now=lambda: time.time() + clock[0]) as w:
         open_run = looping_run("open", 1000.0, terminal=False)  # will stall
         later = clean_run("later", 2000.0)  # same agent version, ends after it
         other = clean_run("other", 2000.0, agent_id="agent-b")  # another agent version
@@ -110,12 +117,11 @@ async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_versio
             await w.submit([normalize_event(e) for e in r])
         await asyncio.sleep(0.01)
         w.tick(decide=True)
-        processed = lambda rid: _count(store, f"SELECT COUNT(*) FROM runs WHERE run_id='{rid}' AND processed_at IS NOT NULL")  # noqa: E731
-        assert (processed("open"), processed("later"), processed("other")) == (0, 0, 1)
+        assert (_processed(store, "open"), _processed(store, "later"), _processed(store, "other")) == (0, 0, 1)
         clock[0] = 6.0  # the open run has been silent for the stall timeout (server time)
         await asyncio.sleep(0.01)
         w.tick(decide=True)
-        assert (processed("open"), processed("later")) == (1, 1)
+        assert (_processed(store, "open"), _processed(store, "later")) == (1, 1)
         trigger = store.conn().execute("SELECT trigger FROM runs WHERE run_id='open'").fetchone()[0]
         assert trigger == "stalled"
         first, second = (
@@ -123,29 +129,25 @@ async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_versio
             for rid in ("open", "later")
         )
         assert first <= second
-    finally:
-        w.stop()
 
 
 async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_for_a_while(
     store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(worker_mod, "SYNC_EVERY_S", 0.0)
-    w = IngestWorker(store, stall_seconds=60, use_process=False)
-    w.start()
-    seen: list[str] = []
-    store.conn().set_trace_callback(seen.append)
-    try:
-        assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        await w.submit([normalize_event(e) for e in clean_run("s1")])
-        assert not any("synchronous=FULL" in q for q in seen)  # nothing unsynced before it
-        await w.submit([normalize_event(e) for e in clean_run("s2")])
-        commits = [q for q in seen if q in ("PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL")]
-        assert commits[-3:] == ["PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL"]
-        assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1
-    finally:
-        store.conn().set_trace_callback(None)
-        w.stop()
+    with running(store) as w:
+        seen: list[str] = []
+        store.conn().set_trace_callback(seen.append)
+        try:
+            assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+            await w.submit([normalize_event(e) for e in clean_run("s1")])
+            assert not any("synchronous=FULL" in q for q in seen)  # nothing unsynced before it
+            await w.submit([normalize_event(e) for e in clean_run("s2")])
+            commits = [q for q in seen if q in ("PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL")]
+            assert commits[-3:] == ["PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL"]
+            assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1
+        finally:
+            store.conn().set_trace_callback(None)
 
 
 async def test_the_served_customer_api_leaves_stalled_runs_to_the_worker(store, db_file) -> None:
@@ -171,19 +173,14 @@ async def test_a_completed_run_is_sent_after_the_reorder_window_with_the_earlier
 ) -> None:
     """Concurrent clients deliver an agent version's runs a little out of run-time order."""
     monkeypatch.setattr(worker_mod, "REORDER_S", 0.4)
-    w = IngestWorker(store, stall_seconds=60, use_process=False)
-    w.start()
-    processed = lambda rid: _count(store, f"SELECT COUNT(*) FROM runs WHERE run_id='{rid}' AND processed_at IS NOT NULL")  # noqa: E731
-    try:
+    with running(store) as w:
         await w.submit([normalize_event(e) for e in clean_run("later", 2000.0)])
         await asyncio.sleep(0.01)
         w.tick(decide=True)
-        assert processed("later") == 0  # within the window
+        assert _processed(store, "later") == 0  # within the window
         await asyncio.sleep(0.3)
         await w.submit([normalize_event(e) for e in clean_run("earlier", 1000.0)])  # arrives second
         await asyncio.sleep(0.15)  # the later run's window is over, the earlier one's is not
         w.tick(decide=True)
-        assert (processed("earlier"), processed("later")) == (1, 1)  # sent together, in run-time order
+        assert (_processed(store, "earlier"), _processed(store, "later")) == (1, 1)  # sent together, in run-time order
         assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_reeval=1") == 0
-    finally:
-        w.stop()
