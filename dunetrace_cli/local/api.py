@@ -97,6 +97,8 @@ class _StoreHolder:
         self._clock = clock
         self._stall_seconds = stall_seconds
         self._checked = -1.0e18
+        #: `local serve`: waits for the ingest batches answered before the read (the worker's ``wait_written``)
+        self.before_read: Callable[[], None] | None = None
 
     def get(self) -> Any:
         if self._store is None:
@@ -128,6 +130,8 @@ class _StoreHolder:
             return
 
     def read(self, fn: Callable[[Any], Any]) -> Any:
+        if self.before_read is not None:
+            self.before_read()
         self.sweep_due()
         with self.get().read() as conn:
             return fn(conn)

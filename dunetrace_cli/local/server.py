@@ -1,12 +1,14 @@
 """`dunetrace local serve`: the SDK's ingest API and the Customer API, one process, two ports.
 
 Ingest (default :8001) answers what the official SDK calls, with the latest ingest service's status
-codes and limits: ``POST /v1/ingest`` (202 only after the batch is committed, 413 over 10 MiB, 422 for
-an invalid body or more than 500 events, 503 + Retry-After when the store cannot write),
-``GET /v1/policies`` and ``GET /v1/detector-config`` (empty answers, so the SDK stays quiet),
-``POST /v1/deploy`` and ``/health``. The ingest worker (:mod:`dunetrace_cli.local.worker`) writes the
-batches, grouping those that queue up into one commit, and detects runs on a second process as soon as
-they are due; runs are declared stalled after ``stall_seconds`` of silence.
+codes and limits: ``POST /v1/ingest`` (202 only once the batch is durable: in the intake log,
+:mod:`dunetrace_cli.local.intake`; 413 over 10 MiB, 422 for an invalid body or more than 500 events,
+503 + Retry-After when the store cannot write), ``GET /v1/policies`` and ``GET /v1/detector-config``
+(empty answers, so the SDK stays quiet), ``POST /v1/deploy`` and ``/health``. The ingest worker
+(:mod:`dunetrace_cli.local.worker`, on a thread of its own) writes the batches behind the answers,
+those that queue up in one commit, and detects runs on a second process as soon as they are due; runs
+are declared stalled after ``stall_seconds`` of silence. The Customer API of the same server reads
+after the batches accepted before each read are written.
 
 The Customer API (default :8002) is ``dunetrace_cli.local.api.create_api_app(db_path)``.
 """
@@ -43,6 +45,7 @@ from dunetrace_cli.local.ingest import (
     validate_batch,
     write_events,
 )
+from dunetrace_cli.local.intake import IntakeLog, intake_path
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.worker import IngestWorker
@@ -110,9 +113,9 @@ def create_ingest_app(
 ) -> Starlette:
     """The SDK-facing ingest ASGI app over ``store``. ``on_ingested(ready_run_ids)`` runs after each commit;
     ``errors`` logs each storage error once with its cause (the SDK only sees 503 and retries).
-    ``worker`` (started on the app's event loop): batches are written and detected by it, those that
-    arrive together in one commit; without one, each batch is written in its own transaction on a thread
-    of the event loop's pool."""
+    ``worker`` (started): each batch is made durable in its intake log and answered, then written and
+    detected by it, those that queue up in one commit; without one, each batch is written in its own
+    transaction on a thread of the event loop's pool before its answer."""
     log = errors or OnceLog(lambda _m: None)
 
     async def ingest(request: Request) -> Response:
@@ -130,15 +133,16 @@ def create_ingest_app(
             return JSONResponse({"detail": exc.errors}, status_code=422)
         try:
             if worker is not None:
-                outcome = await worker.submit(events)
+                await worker.room()
+                worker.accept(events, body)
             else:
                 outcome = await anyio.to_thread.run_sync(write_events, store, events)
+                log.ok("ingest")  # (with a worker, its writes say when the store works again)
+                if on_ingested is not None:
+                    on_ingested(outcome.ready_runs)
         except (DunetraceError, sqlite3.Error, OSError) as exc:
             log.error(exc, store.path, doing="storing a batch of events", channel="ingest")
             return JSONResponse({"detail": _PERSIST_FAILED}, status_code=503, headers={"Retry-After": "5"})
-        log.ok("ingest")
-        if on_ingested is not None:
-            on_ingested(outcome.ready_runs)
         return JSONResponse(
             {"accepted": len(events), "batch_id": str(uuid.uuid4()), "queued_at": time.time()}, status_code=202
         )
@@ -311,6 +315,13 @@ def serve(
     if ingest_port == api_port and ingest_port != 0:
         raise UsageError("--ingest-port and --api-port must differ; the SDK posts to one, the CLI reads the other.")
     store = open_store(db_path)
+    try:
+        intake = IntakeLog(intake_path(db_path))
+    except OSError as exc:
+        store.close()
+        raise ConfigError(
+            f"Cannot open the intake log {intake_path(db_path)} ({exc.strerror}); check that the --db folder is writable."
+        ) from None
     errors = OnceLog(caution)
     api_app = load_api_app(db_path)
     if api_app is not None:
@@ -318,7 +329,9 @@ def serve(
     ingest_sock = bind_socket(host, ingest_port, "ingest")
     api_sock = bind_socket(host, api_port, "Customer") if api_app is not None else None
 
-    worker = IngestWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors)
+    worker = IngestWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors, intake=intake)
+    if api_app is not None:
+        api_app.state.store.before_read = worker.wait_written  # reads see the batches answered before them
     ingest_app = create_ingest_app(store, errors=errors, worker=worker)
     servers = [_QuietServer.make(ingest_app, ingest_sock, lifespan="off")]
     socks = [ingest_sock]
@@ -361,11 +374,11 @@ def serve(
             except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows / non-main thread
                 with contextlib.suppress(ValueError):
                     signal.signal(sig, on_signal)
-        worker.start()
+        worker.run_in_thread()
         try:
             await asyncio.gather(*(s.serve(sockets=[sk]) for s, sk in zip(servers, socks, strict=True)))
         finally:
-            worker.stop()
+            worker.stop_thread()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
@@ -380,6 +393,7 @@ def serve(
         ) from None
     finally:
         worker.stream.close()  # (stopped already, unless the loop never ran)
+        intake.close()
         for sk in socks:
             with contextlib.suppress(OSError):
                 sk.close()

@@ -232,8 +232,14 @@ def translated(path: Path) -> Iterator[None]:
         raise translate(exc, path) from exc
 
 
+#: Kinds logged once whatever the cause's words (a full disk reads "database or disk is full" from SQLite and
+#: "No space left on device" from the intake log); other kinds once per distinct cause.
+_ONE_CAUSE_KINDS = frozenset({"missing", "full", "locked", "readonly", "corrupt", "notadb"})
+
+
 class OnceLog:
-    """Logs each distinct storage error once per channel (kind and cause), and once when it recovers."""
+    """Logs each distinct storage error once per channel (kind, and cause for the vaguer kinds), and once
+    when it recovers."""
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self._say = say
@@ -243,7 +249,8 @@ class OnceLog:
     def error(self, exc: BaseException, path: Path, *, doing: str, channel: str = "store") -> DunetraceError:
         """Log ``exc`` (translated) unless this channel already logged the same kind and cause; return it."""
         err = exc if isinstance(exc, DunetraceError) else translate(exc, path)
-        key = (getattr(err, "kind", type(err).__name__), getattr(err, "cause", "") or str(exc))
+        kind = getattr(err, "kind", type(err).__name__)
+        key = (kind, "" if kind in _ONE_CAUSE_KINDS else getattr(err, "cause", "") or str(exc))
         with self._lock:
             seen = self._seen.setdefault(channel, set())
             first = key not in seen

@@ -1,18 +1,24 @@
 """The ingest worker of `dunetrace local serve`: the store's one writer, and detection on a second process.
 
-It runs on the server's event loop thread (no hand-over between threads per request, no contention for
-the GIL): ``POST /v1/ingest`` awaits :meth:`IngestWorker.submit` and answers 202 when it returns, the
-batch committed. Batches that arrive together (several clients) are written in ONE transaction (a group
-commit). The runs they made ready go to the same detection machinery as `local ingest`
-(:class:`~dunetrace_cli.local.streaming.StreamDetector`: the SDK's detectors on a second process,
-results written here, in the order sent, between requests).
+`local serve` runs it on a thread of its own, with its own event loop (:meth:`IngestWorker.run_in_thread`):
+``POST /v1/ingest`` appends the validated batch to the intake log (:mod:`dunetrace_cli.local.intake`),
+hands it over with :meth:`IngestWorker.accept` and answers 202 at once; the worker writes the batches
+queued since its last commit in ONE transaction (a group commit: the faster they come, the more each
+commit takes), while the server parses the next requests. :meth:`IngestWorker.submit` (same event
+loop) returns once its batch is committed. The runs the batches made ready go to the same detection
+machinery as `local ingest` (:class:`~dunetrace_cli.local.streaming.StreamDetector`: the SDK's
+detectors on a second process, results written here, in the order sent).
 
-Durability: the worker's connection commits with ``synchronous=NORMAL`` in WAL mode, as `local ingest`
-does. A committed batch survives the server being killed (it is in the WAL); a power loss or OS crash
-can cost the batches since the WAL was last synced, never the store's consistency. The WAL is synced
-about once a second while batches come (the first commit ``SYNC_EVERY_S`` after an unsynced one runs
-with ``synchronous=FULL``), and by a passive checkpoint when they stop. The upstream ingest service's 202 means
-"queued" too (its answer carries ``queued_at``).
+Durability: an accepted batch is in the intake log before its 202 (it survives the server being killed)
+and in the store within milliseconds; the Customer API of the same server waits for the batches accepted
+before a read (:meth:`IngestWorker.wait_written`), so it reads what it was sent. A store that cannot write
+(full disk, damaged file) keeps the accepted batches queued, retried every ``RETRY_S``, and new batches
+are answered 503 until a write succeeds; what is still queued when the server stops is replayed from the
+intake log at the next start. The worker's connection commits with ``synchronous=NORMAL`` in WAL mode, as
+`local ingest` does; the WAL and the intake log are synced about once a second while batches come (the
+first commit ``SYNC_EVERY_S`` after an unsynced one runs with ``synchronous=FULL``), and by a passive
+checkpoint when they stop: a power loss or OS crash can cost the last second, never the store's
+consistency. The upstream ingest service's 202 means "queued" too (its answer carries ``queued_at``).
 
 Which runs are due, in run-time order (the stall rule is the live one, docs/local-fidelity.md):
 
@@ -29,19 +35,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from dunetrace_cli.errors import DunetraceError
 from dunetrace_cli.local import detect
-from dunetrace_cli.local.ingest import Event, WriteOutcome, write_events
+from dunetrace_cli.local.ingest import Event, ValidationFailed, WriteOutcome, loads_strict, validate_batch, write_events
+from dunetrace_cli.local.intake import IntakeLog
 from dunetrace_cli.local.load import BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES
-from dunetrace_cli.local.stall import stalled_where
 from dunetrace_cli.local.store import Store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.streaming import StreamDetector
-from dunetrace_cli.local.sweep import RUN_TIME_SQL, TXN_RUNS, SweepSummary
+from dunetrace_cli.local.sweep import TXN_RUNS, SweepSummary
+from dunetrace_cli.local.worker_due import due_runs
 
 #: How often the worker decides which runs are due (s), and looks for results while some are in flight.
 DECIDE_EVERY_S = 0.2
@@ -55,6 +63,17 @@ REORDER_S = 1.0
 SYNC_EVERY_S = 1.0
 #: Runs one idle sweep (re-evaluations) detects before the loop serves requests again.
 SWEEP_RUNS = 4 * TXN_RUNS
+#: A write the store refused is retried this often (s); meanwhile new batches are answered 503.
+RETRY_S = 1.0
+#: How long a read of the same server waits for the batches accepted before it (s).
+READ_WAIT_S = 2.0
+#: While batches keep coming the worker looks for them this often instead of being woken for each (s).
+INBOX_POLL_S = 0.002
+#: Accepted events not written yet beyond which the next request waits for room (bounds the memory they take
+#: while clients send faster than the store writes).
+MAX_QUEUED_EVENTS = 20_000
+#: Events per transaction when the intake log's leftovers are replayed at start.
+REPLAY_EVENTS = 5_000
 _NEG_INF = float("-inf")
 
 
@@ -65,13 +84,24 @@ class WorkerStopped(DunetraceError):
 class IngestWorker:
     """Writes the batches (one transaction for those that arrive together), detects the runs that are due.
 
-    ``start()`` and every later call happen on the event loop's thread (``start_detection`` before it)."""
+    ``start()`` and every later call happen on the worker's event loop thread (``start_detection`` before
+    it), except ``accept`` and ``wait_written``, which the server's threads call."""
 
     def __init__(
         self, store: Store, *, stall_seconds: float, poll_s: float = 1.0, errors: OnceLog | None = None,
-        use_process: bool | None = None, now: Callable[[], float] = time.time,
+        use_process: bool | None = None, now: Callable[[], float] = time.time, intake: IntakeLog | None = None,
     ) -> None:  # fmt: skip
         self.store = store
+        self.intake = intake
+        #: the store's error while accepted batches wait for a write that succeeds (new ones get 503)
+        self.failing: Exception | None = None
+        self._accepted = 0  # batches accepted (``accept``) / written, and their events not written, under ``_cond``
+        self._written_n = 0
+        self._queued = 0
+        self._inbox: list[list[Event]] = []  # accepted, not taken by the worker's loop yet
+        self._awake = False  # the loop will look at the inbox without being woken
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
         self.stall_seconds = stall_seconds
         self.poll_s = poll_s
         self.errors = errors or OnceLog(lambda _m: None)
@@ -81,7 +111,8 @@ class IngestWorker:
         # its own stall rule is the file's clock (off: _due applies the live one); stall_s stamps event-clock runs
         self.stream = StreamDetector(store, stall_seconds=None, use_process=use_process, total_bytes=None)
         self.stream.stall_s = float(stall_seconds)
-        self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome]]] = []
+        # queued batches: a future to answer (``submit``) or None (``accept``: answered already)
+        self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome] | None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -98,78 +129,215 @@ class IngestWorker:
         self.stream.start()
 
     def start(self) -> None:
-        """On the event loop: the write settings, what an earlier session left due, then the ticks."""
+        """On the event loop: the write settings, the intake log's leftovers, what an earlier session left
+        due, then the ticks."""
         self._loop = asyncio.get_running_loop()
         self._guard(self._setup)
         self._schedule(0.0)
 
     def stop(self) -> None:
         """On the event loop, after the servers stopped: write what is queued and the results in flight;
-        runs not sent yet are detected at the next start."""
+        runs not sent yet are detected at the next start (batches the store refused: replayed then)."""
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         self._loop = None
+        self._take_inbox()
         self._flush(defer=False)
         self.stream.waiting.clear()
         self._guard(self.stream.finish)
         self._guard(self._sync_now)
         self.stream.close()
+        if self.intake is not None and not self._pending:
+            self.intake.clear_if_written()
+        with self._cond:
+            self._cond.notify_all()  # readers waiting for batches that will not be written now
+
+    def run_in_thread(self) -> None:
+        """Start the worker on a thread of its own with its own event loop (after ``start_detection``)."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def begin() -> None:
+            try:
+                self.start()
+            finally:
+                started.set()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(begin)
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="dunetrace-ingest-worker", daemon=True)
+        self._thread.start()
+        started.wait()
+
+    def stop_thread(self) -> None:
+        """Stop the worker started by ``run_in_thread`` (``stop`` on its loop) and wait for its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        done = threading.Event()
+
+        def finish() -> None:
+            try:
+                self.stop()
+            finally:
+                done.set()
+                loop.stop()
+
+        loop.call_soon_threadsafe(finish)
+        done.wait()
+        thread.join()
+        self._thread = None
 
     def _setup(self) -> None:
         conn = self.store.conn()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        if self.intake is not None:  # batches accepted before the last stop and not written then
+            self._replay(self.intake)
         # in-process, before the detection process gets any run
         detect.sweep(self.store, stall_seconds=self.stall_seconds, cache=self.stream.cache)
 
+    def _replay(self, intake: IntakeLog) -> None:
+        events: list[Event] = []
+        for body in intake.replay():
+            try:
+                events += validate_batch(loads_strict(body))
+            except (ValidationFailed, ValueError, RecursionError):  # (validated when accepted: another version's rules)
+                continue
+            if len(events) >= REPLAY_EVENTS:
+                self._flush_events(events)
+                events = []
+        if events:
+            self._flush_events(events)
+        intake.clear()
+
     # -- writes ------------------------------------------------------------------------------
+    def accept(self, events: list[Event], body: bytes) -> None:
+        """From the server's thread: make a validated batch durable in the intake log and queue it for the
+        next commit (raises the store's error while it cannot write, or the log's: answer 503)."""
+        loop = self._loop
+        if loop is None:
+            raise WorkerStopped("The server is stopping; retry the batch.")
+        if self.failing is not None:
+            raise self.failing.with_traceback(None)
+        if self.intake is not None:
+            self.intake.append(body)
+        with self._cond:
+            self._accepted += 1
+            self._queued += len(events)
+            self._inbox.append(events)
+            wake, self._awake = not self._awake, True
+        if wake:  # (one wake-up per quiet spell, not one per request: each costs both threads a switch)
+            loop.call_soon_threadsafe(self._take_inbox)
+
+    def _take_inbox(self) -> None:
+        """On the worker's loop: queue what was accepted; look again soon while batches keep coming."""
+        with self._cond:
+            batches, self._inbox = self._inbox, []
+            self._awake = bool(batches)
+        for events in batches:
+            self._queue(events, None)
+        if batches and self._loop is not None:
+            self._loop.call_later(INBOX_POLL_S, self._take_inbox)
+
+    async def room(self) -> None:
+        """On the server's loop, before ``accept``: wait while ``MAX_QUEUED_EVENTS`` accepted events wait for
+        their commit (not while the store fails: ``accept`` answers that)."""
+        while self._queued > MAX_QUEUED_EVENTS and self.failing is None and self._loop is not None:
+            await asyncio.sleep(0.002)
+
     async def submit(self, events: list[Event]) -> WriteOutcome:
-        """Store a validated batch; returns once it is committed (raises the store's error)."""
+        """On the worker's loop: store a validated batch; returns once it is committed (raises the store's error)."""
         loop = self._loop
         if loop is None:
             raise WorkerStopped("The server is stopping; retry the batch.")
         fut: asyncio.Future[WriteOutcome] = loop.create_future()
-        self._pending.append((events, fut))
-        if self._flush_handle is None:  # the batches of requests handled before it runs join this one
-            self._flush_handle = loop.call_soon(self._flush)
+        self._queue(events, fut)
         return await fut
+
+    def wait_written(self, timeout: float = READ_WAIT_S) -> None:
+        """From a reader's thread: wait until the batches accepted before now are in the store (or the store
+        cannot write them, or ``timeout``)."""
+        with self._cond:
+            target = self._accepted
+            self._cond.wait_for(
+                lambda: self._written_n >= target or self.failing is not None or self._loop is None, timeout
+            )  # fmt: skip
+
+    def _queue(self, events: list[Event], fut: asyncio.Future[WriteOutcome] | None) -> None:
+        self._pending.append((events, fut))
+        if self._flush_handle is None and self._loop is not None and self.failing is None:
+            # the batches that come before it runs join this one
+            self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self, *, defer: bool = True) -> None:
         self._flush_handle = None
         items, self._pending = self._pending, []
         if not items:
             return
-        events = [ev for batch, _ in items for ev in batch]
-        t = time.monotonic()
-        sync = self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S
         try:
-            if sync:  # this commit syncs the WAL (every frame before it too): no checkpoint needed
-                self.store.conn().execute("PRAGMA synchronous=FULL")
-            try:
-                outcome = write_events(self.store, events)
-            finally:
-                if sync:
-                    self.store.conn().execute("PRAGMA synchronous=NORMAL")
-        except Exception as exc:  # noqa: BLE001 - every waiting request answers it (503)
+            outcome = self._flush_events([ev for batch, _ in items for ev in batch])
+        except Exception as exc:  # noqa: BLE001 - waiting requests answer it (503); accepted batches wait
+            kept = [(batch, fut) for batch, fut in items if fut is None]
             for _, fut in items:
-                if not fut.done():
+                if fut is not None and not fut.done():
                     fut.set_exception(exc)
+            if kept:
+                self._pending = kept + self._pending
+                self.failing = self.errors.error(exc, self.store.path, doing="storing a batch of events", channel="ingest")
+                with self._cond:
+                    self._cond.notify_all()
+                if self._loop is not None:
+                    self._flush_handle = self._loop.call_later(RETRY_S, self._flush)
             return
+        accepted = sum(fut is None for _, fut in items)
+        queued = sum(len(batch) for batch, fut in items if fut is None)
+        if self.failing is not None:
+            self.failing = None
+            self.errors.ok("ingest")
+            if self._pending and self._flush_handle is None and self._loop is not None:
+                self._flush_handle = self._loop.call_soon(self._flush)
+        if accepted:
+            if self.intake is not None:
+                self.intake.committed(accepted)
+            with self._cond:
+                self._written_n += accepted
+                self._queued -= queued
+                self._cond.notify_all()
         for _, fut in items:
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_result(outcome)
-        self._last_write = t
-        if sync:
-            self._dirty_since = None
-        elif self._dirty_since is None:
-            self._dirty_since = t
         # after the answers (they were scheduled first): the runs' events buffered for their detection
         self._unbuffered += 1  # (until then the idle sweep must not run: it would take these runs in-process)
         if defer and self._loop is not None:
             self._loop.call_soon(self._written, outcome)
         else:
             self._written(outcome)
+
+    def _flush_events(self, events: list[Event]) -> WriteOutcome:
+        """One commit of ``events``; about once a second it syncs the WAL (and the intake log)."""
+        t = time.monotonic()
+        sync = self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S
+        if sync:  # this commit syncs the WAL (every frame before it too): no checkpoint needed
+            self.store.conn().execute("PRAGMA synchronous=FULL")
+            if self.intake is not None:
+                self.intake.sync()
+        try:
+            outcome = write_events(self.store, events)
+        finally:
+            if sync:
+                self.store.conn().execute("PRAGMA synchronous=NORMAL")
+        self._last_write = t
+        if sync:
+            self._dirty_since = None
+        elif self._dirty_since is None:
+            self._dirty_since = t
+        return outcome
 
     def _written(self, outcome: WriteOutcome) -> None:
         self._unbuffered -= 1
@@ -233,51 +401,12 @@ class IngestWorker:
 
     def _due(self) -> list[tuple[float, str, str]]:
         """The runs due now: (run time, run_id, kind)."""
-        conn = self.store.conn()
         proc = self.stream.proc
-        inflight = proc.inflight_ids if proc is not None else set()
-        wall = self.now()
-        where, params = stalled_where(wall - self.stall_seconds, wall - self.stall_seconds)
-        stalled = [
-            (float(at), rid, "stalled")
-            for rid, at in conn.execute(f"SELECT run_id, {RUN_TIME_SQL} FROM runs WHERE {where}", params)  # noqa: S608
-            if rid not in inflight
-        ]
-        timed: list[tuple[float, str, str]] = list(stalled)
-        if self.stream.waiting:
-            stalling = {rid for _, rid, _ in stalled}
-            earliest: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its earliest open run
-            for rid, agent, version, at in conn.execute(
-                f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs "  # noqa: S608
-                "WHERE processed_at IS NULL AND terminal_event_type IS NULL"
-            ):
-                if rid in stalling or rid in inflight:
-                    continue
-                key, at_run = (agent, version), (float(at), rid)
-                if key not in earliest or at_run < earliest[key]:
-                    earliest[key] = at_run
-            groups = _groups(conn, list(self.stream.waiting))
-            t = time.monotonic()
-            settled, limit = t - min(REORDER_S, self.stall_seconds), t - HOLD_FACTOR * self.stall_seconds
-            cut: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest settled run
-            for rid, at in self.stream.waiting.items():
-                if self._ready_since.get(rid, 0.0) <= settled:
-                    key = groups.get(rid, ("", ""))
-                    if key not in cut or (at, rid) > cut[key]:
-                        cut[key] = (at, rid)
-            for rid, at in list(self.stream.waiting.items()):
-                key = groups.get(rid, ("", ""))
-                if self._ready_since.get(rid, 0.0) > limit:
-                    last = cut.get(key)
-                    if last is None or (at, rid) > last:
-                        continue  # ready just now: an earlier run of its agent version may still arrive
-                    first_open = earliest.get(key)
-                    if first_open is not None and first_open < (at, rid):
-                        continue  # an earlier run of its agent version may still stall: it goes first
-                del self.stream.waiting[rid]
-                self._ready_since.pop(rid, None)
-                timed.append((at, rid, "ready"))
-        return timed
+        return due_runs(
+            self.store.conn(), waiting=self.stream.waiting, ready_since=self._ready_since,
+            inflight=proc.inflight_ids if proc is not None else set(), wall=self.now(),
+            stall_seconds=self.stall_seconds, reorder_s=REORDER_S, hold_factor=HOLD_FACTOR,
+        )  # fmt: skip
 
     def _report(self) -> None:
         found = self.stream.found
@@ -293,13 +422,7 @@ class IngestWorker:
 
     def _sync_now(self) -> None:
         self._dirty_since = None
+        if self.intake is not None:
+            self.intake.sync()
         self.store.conn().execute("PRAGMA wal_checkpoint(PASSIVE)")  # syncs the WAL first
 
-
-def _groups(conn: Any, run_ids: list[str]) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
-    for i in range(0, len(run_ids), 500):
-        part = run_ids[i : i + 500]
-        sql = f"SELECT run_id, agent_id, agent_version FROM runs WHERE run_id IN ({','.join('?' * len(part))})"  # noqa: S608
-        out.update((r[0], (r[1], r[2])) for r in conn.execute(sql, part))
-    return out

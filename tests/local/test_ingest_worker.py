@@ -1,9 +1,11 @@
-"""`local serve`'s ingest worker: batches committed before 202 (those that arrive together in one
-transaction), the store's failures as 503, and which runs are due when (the live stall rule)."""
+"""`local serve`'s ingest worker: batches durable in the intake log before 202 and written behind it (those
+that queue up in one transaction), the store's failures (accepted batches kept, new ones 503), and which
+runs are due when (the live stall rule)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 
 from dunetrace_cli.local import worker as worker_mod
 from dunetrace_cli.local.ingest import normalize_event
+from dunetrace_cli.local.intake import IntakeLog, intake_path
 from dunetrace_cli.local.server import create_ingest_app
 from dunetrace_cli.local.worker import IngestWorker, WorkerStopped
 from tests.local.test_store_ingest import clean_run, looping_run
@@ -44,7 +47,7 @@ def running(store, **kw) -> Iterator[IngestWorker]:
         w.stop()
 
 
-async def test_batches_are_committed_before_202_and_those_that_arrive_together_share_one_commit(
+async def test_batches_that_queue_up_share_one_commit_and_completed_runs_are_detected(
     store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
@@ -57,20 +60,11 @@ async def test_batches_are_committed_before_202_and_those_that_arrive_together_s
     monkeypatch.setattr(worker_mod, "write_events", counting)
     monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
     with running(store) as w:
-        runs = [clean_run(f"g{i}") for i in range(3)]
+        runs = [clean_run(f"g{i}") for i in range(3)] + [looping_run("h1")]
         outcomes = await asyncio.gather(*(w.submit([normalize_event(e) for e in r]) for r in runs))
-        assert calls == [sum(len(r) for r in runs)]  # three batches, one transaction
+        assert calls == [sum(len(r) for r in runs)]  # four batches, one transaction
         assert all(o.new == calls[0] for o in outcomes)
         assert _count(store, "SELECT COUNT(*) FROM events") == calls[0]
-        # over HTTP: 202 once the batch is in the store
-        app = create_ingest_app(store, worker=w)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
-            events = looping_run("h1")
-            r = await c.post("/v1/ingest", json=_body(events))
-            assert r.status_code == 202 and r.json()["accepted"] == len(events)
-            assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='h1'") == len(events)
-            received = _count(store, "SELECT COUNT(DISTINCT received_at) FROM events WHERE run_id='h1'")
-            assert received == 1  # the server's arrival time, not the events' own
         await asyncio.sleep(0.01)  # the loop buffers the runs' events for their detection
         w.tick(decide=True)
         # the completed runs are detected (no earlier run of their agent version is open)
@@ -78,29 +72,101 @@ async def test_batches_are_committed_before_202_and_those_that_arrive_together_s
         assert _count(store, "SELECT COUNT(*) FROM signals WHERE run_id='h1' AND failure_type='TOOL_LOOP'") == 1
 
 
-async def test_a_store_failure_is_503_for_every_batch_of_the_commit_and_the_next_batch_is_stored(
-    store, monkeypatch: pytest.MonkeyPatch
+@contextmanager
+def threaded(store, db_file, **kw) -> Iterator[IngestWorker]:
+    """A worker on its own thread with an intake log, as `local serve` runs it; stopped after."""
+    log = IntakeLog(intake_path(db_file))
+    w = IngestWorker(store, **{"stall_seconds": 60, "use_process": False, "intake": log, **kw})
+    w.run_in_thread()
+    try:
+        yield w
+    finally:
+        w.stop_thread()
+        log.close()
+
+
+def _records(db_file) -> int:
+    log = IntakeLog(intake_path(db_file))
+    try:
+        return sum(1 for _ in log.replay())
+    finally:
+        log.close()
+
+
+async def test_202_once_the_batch_is_in_the_intake_log_and_the_store_has_it_for_the_next_read(store, db_file) -> None:
+    with threaded(store, db_file) as w:
+        app = create_ingest_app(store, worker=w)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+            events = looping_run("h1")
+            r = await c.post("/v1/ingest", json=_body(events))
+            assert r.status_code == 202 and r.json()["accepted"] == len(events)
+            assert _records(db_file) == 1  # durable before the answer
+            w.wait_written()  # what the served Customer API does before each read
+            assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='h1'") == len(events)
+            received = _count(store, "SELECT COUNT(DISTINCT received_at) FROM events WHERE run_id='h1'")
+            assert received == 1  # the server's arrival time, not the events' own
+    assert _records(db_file) == 0  # every batch written: emptied when the server stops
+
+
+async def test_a_store_failure_keeps_the_accepted_batches_answers_503_until_a_write_works(
+    store, db_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_mod, "RETRY_S", 0.05)
+    broken = [True]
+    real = worker_mod.write_events
+
+    def flaky(store_, events, **kw):
+        if broken[0]:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(store_, events, **kw)
+
+    monkeypatch.setattr(worker_mod, "write_events", flaky)
+    with threaded(store, db_file) as w:
+        app = create_ingest_app(store, worker=w)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+            rs = [await c.post("/v1/ingest", json=_body(clean_run(f"f{i}"))) for i in range(2)]
+            assert [r.status_code for r in rs][:1] == [202]  # durable in the intake log
+            deadline = time.monotonic() + 5
+            while w.failing is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert w.failing is not None
+            r = await c.post("/v1/ingest", json=_body(clean_run("f9")))
+            assert r.status_code == 503 and r.headers["retry-after"] == "5"  # the SDK retries it later
+            assert _count(store, "SELECT COUNT(*) FROM events") == 0
+            broken[0] = False  # the store works again: the next retry writes what was accepted
+            while w.failing is not None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            w.wait_written()
+            accepted = [f"f{i}" for i, r in enumerate(rs) if r.status_code == 202]
+            stored = {row[0] for row in store.conn().execute("SELECT DISTINCT run_id FROM events")}
+            assert stored == set(accepted)
+            assert (await c.post("/v1/ingest", json=_body(clean_run("f9")))).status_code == 202
+    with pytest.raises(WorkerStopped):
+        w.accept([normalize_event(e) for e in clean_run("late")], b"{}")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
+        r = await c.post("/v1/ingest", json=_body(clean_run("late")))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+async def test_batches_accepted_while_the_store_failed_are_written_by_the_next_start(
+    store, db_file, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def failing(store_, events, **kw):
         raise sqlite3.OperationalError("disk I/O error")
 
-    with running(store) as w:
-        app = create_ingest_app(store, worker=w)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
-            with monkeypatch.context() as m:
-                m.setattr(worker_mod, "write_events", failing)
-                rs = await asyncio.gather(*(c.post("/v1/ingest", json=_body(clean_run(f"f{i}"))) for i in range(2)))
-            assert [r.status_code for r in rs] == [503, 503]
-            assert all(r.headers["retry-after"] == "5" for r in rs)
-            assert _count(store, "SELECT COUNT(*) FROM events") == 0
-            ok = await c.post("/v1/ingest", json=_body(clean_run("f0")))  # the SDK's retry
-            assert ok.status_code == 202
-            assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='f0'") == len(clean_run("f0"))
-    with pytest.raises(WorkerStopped):
-        await w.submit([normalize_event(e) for e in clean_run("late")])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i.test") as c:
-        r = await c.post("/v1/ingest", json=_body(clean_run("late")))
-    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    with monkeypatch.context() as m:
+        m.setattr(worker_mod, "write_events", failing)
+        with threaded(store, db_file) as w:
+            w.accept([normalize_event(e) for e in clean_run("kept")], json.dumps(_body(clean_run("kept"))).encode())
+            deadline = time.monotonic() + 5
+            while w.failing is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+    assert _count(store, "SELECT COUNT(*) FROM events") == 0
+    assert _records(db_file) == 1  # still in the intake log after the server stopped
+    with threaded(store, db_file):
+        pass  # the next start replays it
+    assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='kept'") == len(clean_run("kept"))
+    assert _records(db_file) == 0
 
 
 async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_version(
@@ -184,3 +250,15 @@ async def test_a_completed_run_is_sent_after_the_reorder_window_with_the_earlier
         w.tick(decide=True)
         assert (_processed(store, "earlier"), _processed(store, "later")) == (1, 1)  # sent together, in run-time order
         assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_reeval=1") == 0
+
+
+async def test_a_replayed_record_that_no_longer_validates_is_skipped_and_the_rest_written(store, db_file) -> None:
+    log = IntakeLog(intake_path(db_file))
+    log.append(b'{"api_key": "", "events": [{"event_type": "no.such.type"}]}')
+    log.append(json.dumps(_body(clean_run("after"))).encode())
+    log.close()
+    with threaded(store, db_file):
+        pass
+    assert _count(store, "SELECT COUNT(DISTINCT run_id) FROM events") == 1
+    assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='after'") == len(clean_run("after"))
+    assert _records(db_file) == 0

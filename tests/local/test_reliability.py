@@ -174,6 +174,8 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
             for events in sent:
                 r = client.post(restarted.ingest + "/v1/ingest", json={"api_key": "", "agent_id": "a", "events": events})
                 assert r.status_code == 202
+            # the served Customer API reads once the batches answered before it are written
+            assert client.get(restarted.api + "/v1/agents").status_code == 200
         every = {e["event_id"] for events in sent for e in events}
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(every)
         conn.close()
