@@ -17,7 +17,9 @@ stall timeout by its own clock).
   without the stall timeout the live rule waits after the last event (a server cannot know sooner that a
   run left open was abandoned; `local ingest` knows from the file's own clock). The SDK clients' CPU is
   shown next to the server's (writer) and its detection process's: on two cores, their sum over two is
-  the least wall time any server could take.
+  the least wall time any server could take. **HTTP floor**: the same clients against a bare server of
+  the same stack (uvicorn + starlette, each body parsed and validated as `local serve` does, 202, nothing
+  stored): its time to the last 202, plus the stall wait, is the least the HTTP route can take here.
 * **signals**: live signals stored through each route, which must be equal.
 * **reads at 1M**: in-process ASGI exactly as ``DUNETRACE_API_URL=local:PATH`` sends them, median wall
   and CPU time of 20 warm calls next to the targets (30 ms; 5 ms for a run prefix), an ambiguous prefix
@@ -216,8 +218,31 @@ def counts(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
-    db = work / f"http-{n}-{clients}.db"
+def child_null_server(port: str) -> None:
+    """The HTTP route's floor: the same server stack as `local serve` (uvicorn + starlette), each body read,
+    parsed and validated as `local serve` does, answered 202; nothing stored, nothing detected."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from dunetrace_cli.local.ingest import loads_strict, validate_batch
+
+    async def ingest(request: Request) -> JSONResponse:
+        body = await request.body()
+        events = validate_batch(loads_strict(body.decode("utf-8", "surrogatepass")),
+                                no_surrogates=b"\\ud" not in body and b"\\uD" not in body)  # fmt: skip
+        return JSONResponse({"accepted": len(events), "batch_id": "-", "queued_at": time.time()}, status_code=202)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/v1/ingest", ingest, methods=["POST"]), Route("/health", health)])
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False, server_header=False)
+
+
+def _shares(src: Path, clients: int, work: Path) -> list[Path]:
     shares = [work / f"share-{clients}-{c}.jsonl" for c in range(clients)]
     handles = [open(p, "w", encoding="utf-8") for p in shares]  # noqa: SIM115
     with open(src, encoding="utf-8") as fh:
@@ -225,6 +250,56 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
             handles[(i // PER_CLONE) % clients].write(line)  # whole clones per client
     for h in handles:
         h.close()
+    return shares
+
+
+def _wait_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server at {url} did not start") from None
+            time.sleep(0.05)
+
+
+def _ship(url: str, shares: list[Path]) -> tuple[float, float, float]:
+    """The SDK clients ship their shares; (start, seconds to the last 202, the clients' CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    procs = [subprocess.Popen([PY, __file__, "--child-client", url, str(p)], cwd=ROOT, stdout=subprocess.PIPE)
+             for p in shares]  # fmt: skip
+    for p in procs:
+        out, _ = p.communicate(3600)
+        if p.returncode != 0 or json.loads(out)["failed"]:
+            raise RuntimeError(f"an SDK client failed: {out[-300:]!r}")
+    accepted = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients only: the server is not waited yet
+    return start, accepted, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def http_floor_case(src: Path, clients: int, work: Path) -> dict[str, float]:
+    """The same SDK clients against ``child_null_server``: the least time the HTTP route takes here."""
+    shares = _shares(src, clients, work)
+    (port,) = free_ports(1)
+    server = subprocess.Popen([PY, __file__, "--child-null-server", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_up(f"http://127.0.0.1:{port}")
+        base = cpu_s(server.pid)
+        _, accepted, client_cpu = _ship(f"http://127.0.0.1:{port}", shares)
+        server_cpu = cpu_s(server.pid) - base
+    finally:
+        server.terminate()
+        server.wait(30)
+    return {"accepted_s": accepted, "client_cpu": client_cpu, "server_cpu": server_cpu}
+
+
+def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
+    db = work / f"http-{n}-{clients}.db"
+    shares = _shares(src, clients, work)
     port, api = free_ports(2)
     server = subprocess.Popen(
         [PY, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port", str(port),
@@ -233,26 +308,8 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("local serve did not start") from None
-                time.sleep(0.05)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        procs = [subprocess.Popen([PY, __file__, "--child-client", url, str(p)], cwd=ROOT, stdout=subprocess.PIPE)
-                 for p in shares]  # fmt: skip
-        for p in procs:
-            out, _ = p.communicate(3600)
-            if p.returncode != 0 or json.loads(out)["failed"]:
-                raise RuntimeError(f"an SDK client failed: {out[-300:]!r}")
-        accepted = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients only: the server is not waited yet
-        client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        _wait_up(url)
+        start, accepted, client_cpu = _ship(url, shares)
         while True:
             c = counts(db)
             if c["left"] == 0 and c["events"] == n:
@@ -352,6 +409,7 @@ def main() -> None:
     ap.add_argument("--reads", metavar="DB", help="only the read section, on an existing store")
     ap.add_argument("--child-floor", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-null-server", metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_floor:
         if os.environ.get(TREE_ENV):  # a baseline's package tree (bench/local_scale.py): its code, its schema
@@ -360,6 +418,9 @@ def main() -> None:
         return
     if args.child_client:
         child_client(*args.child_client)
+        return
+    if args.child_null_server:
+        child_null_server(args.child_null_server)
         return
     if args.reads:
         print_table(
@@ -410,6 +471,14 @@ def main() -> None:
                         f"{h['accepted_s']:.1f} / {h['done_s']:.1f}", f"{h['runs']:,}", f"{h['signals']:,}",
                         f"{h['rss_kb'] / 1024:.0f}",
                         f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}",
+                    ])  # fmt: skip
+                    f = http_floor_case(src, clients, work)
+                    best = f["accepted_s"] + HTTP_STALL_S  # the least any server could take to "analysed" here
+                    route_rows.append([
+                        f"HTTP floor x{clients}: same clients, bare server (no store)", f"{n:,}",
+                        f"{n / best:,.0f}", f"{n / best / jsonl_rate:.2f}", f"{n / f['accepted_s']:,.0f}",
+                        f"{n / f['accepted_s'] / jsonl_rate:.2f}", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
+                        f"{f['client_cpu']:.1f} / {f['server_cpu']:.1f} / -",
                     ])  # fmt: skip
             if n == sizes[-1]:
                 read_rows = asyncio.run(reads(db))
