@@ -155,8 +155,9 @@ class Store:
 
     # -- facts -------------------------------------------------------------------------------
     def files(self) -> list[Path]:
-        """The database file and its WAL/shared-memory companions."""
-        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"), Path(f"{self.path}-journal")]
+        """The database file, its WAL/shared-memory companions and `local serve`'s intake log."""
+        return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"), Path(f"{self.path}-journal"),
+                Path(f"{self.path}-intake")]  # fmt: skip
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.files() if p.exists())
@@ -179,7 +180,7 @@ def open_store(db_path: str | os.PathLike[str], *, create: bool = True) -> Store
             paths.make_private_dir(path.parent)
             paths.create_private_file(path)
     else:
-        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-intake")):
             paths.tighten(companion)
         if path.parent == paths.data_dir():
             paths.tighten(path.parent, paths.PRIVATE_DIR_MODE)

@@ -94,8 +94,10 @@ def test_status_and_reset(invoke, sdk_events: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0 and "Events" in r.stdout and str(db) in r.stdout
     r = invoke(["local", "reset", "--db", db])  # no TTY, no --yes: refuse
     assert r.exit_code == 2 and "--yes" in r.stderr and db.exists()
+    Path(f"{db}-intake").write_bytes(b"")  # what `local serve` leaves next to it
     r = invoke(["local", "reset", "--db", db, "--yes"])
     assert r.exit_code == 0 and not db.exists() and not Path(f"{db}-wal").exists()
+    assert not Path(f"{db}-intake").exists()
     r = invoke(["local", "reset", "--db", db, "--yes"])
     assert r.exit_code == 0 and "Nothing to delete" in r.stdout
 
