@@ -8,6 +8,7 @@ doing the same requests one at a time (upstream dunetrace-mcp's approach, withou
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 
@@ -73,6 +74,7 @@ def measure(generation: str) -> list[list[object]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()  # --help; no options
     rows = measure("march") + measure("latest")
     print_table(
         f"signals --severity HIGH across {AGENTS} agents, {int(LATENCY * 1000)} ms server latency",

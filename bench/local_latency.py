@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from _common import print_table
+from _common import ROOT, print_table
 from _gen_events import looping_run, write_jsonl
-from local_ingest import Server, post, sdk_bodies
 
 from dunetrace_cli.local.load import ingest_sources
 from dunetrace_cli.local.store import open_store
+from tests.faultserver import free_ports
 
 POLL_S = 0.005
 TIMEOUT_S = 30.0
@@ -42,14 +44,48 @@ def preload(db: Path, n: int, work: Path) -> None:
         src.unlink()
 
 
-def one_run(server: Server, api: httpx.Client) -> tuple[float, float]:
+class Server:
+    """`dunetrace local serve` on two free loopback ports, in a subprocess."""
+
+    def __init__(self, db: Path) -> None:
+        self.ingest_port, self.api_port = free_ports(2)
+        self.url = f"http://127.0.0.1:{self.ingest_port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port",
+             str(self.ingest_port), "--api-port", str(self.api_port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("local serve did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def post(client: httpx.Client, events: list[dict]) -> None:
+    """One SDK batch (the envelope `HttpBatchingEmitter` sends)."""
+    r = client.post("/v1/ingest", json={"api_key": "", "agent_id": events[0]["agent_id"], "events": events})
+    r.raise_for_status()
+
+
+def one_run(ingest: httpx.Client, api: httpx.Client) -> tuple[float, float]:
     events = looping_run()
     run_id = events[0]["run_id"]
     head, terminal = events[:-1], events[-1:]
     assert terminal[0]["event_type"] == "run.completed"
-    post(server.url, sdk_bodies(head, 100)[0])
+    post(ingest, head)
     start = time.perf_counter()
-    post(server.url, sdk_bodies(terminal, 100)[0])
+    post(ingest, terminal)
     accepted = time.perf_counter()
     deadline = accepted + TIMEOUT_S
     while time.perf_counter() < deadline:
@@ -63,10 +99,11 @@ def one_run(server: Server, api: httpx.Client) -> tuple[float, float]:
 def measure(db: Path, runs: int) -> list[object]:
     server = Server(db)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.api_port}", timeout=10) as api:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.api_port}", timeout=10) as api, \
+                httpx.Client(base_url=server.url, timeout=10) as ingest:  # fmt: skip
             api.get("/health")
-            one_run(server, api)  # warm-up: first request of each app, first detection
-            samples = [one_run(server, api) for _ in range(runs)]
+            one_run(ingest, api)  # warm-up: first request of each app, first detection
+            samples = [one_run(ingest, api) for _ in range(runs)]
     finally:
         server.stop()
     posts = [a for a, _ in samples]

@@ -6,6 +6,7 @@ asserts nothing (timings belong here, never in tests).
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()  # --help; no options
     exe = shutil.which("dunetrace") or os.path.join(os.path.dirname(sys.executable), "dunetrace")
     with serve(FakeApi("latest")) as url:
         env = {**os.environ, "DUNETRACE_API_URL": url}
