@@ -15,12 +15,14 @@ answered (the answer follows the write) and is dropped.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from dunetrace_cli.local.paths import PRIVATE_FILE_MODE
 
@@ -33,13 +35,41 @@ def intake_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-intake")
 
 
+def records(path: Path) -> list[bytes]:
+    """The bodies in the intake log at ``path`` (read without taking it: for status and tests)."""
+    with open(path, "rb") as fh:
+        return list(_records(fh))
+
+
+def _records(fh: BinaryIO) -> Iterator[bytes]:
+    while True:
+        head = fh.read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            return
+        size, crc = _HEADER.unpack(head)
+        body = fh.read(size)
+        if len(body) < size or zlib.crc32(body) != crc:
+            return
+        yield body
+
+
+class IntakeInUse(OSError):
+    """Another process holds the intake log (a second `local serve` on the same store)."""
+
+
 class IntakeLog:
-    """Append-only, thread-safe: ``append`` on the server's thread, the rest on the worker's."""
+    """Append-only, thread-safe: ``append`` on the server's thread, the rest on the worker's. One process
+    at a time holds it (an exclusive lock, released when it closes or dies): ``IntakeInUse`` otherwise."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._fd)
+            raise IntakeInUse(exc.errno, "held by another process") from None
         os.fchmod(self._fd, PRIVATE_FILE_MODE)
         self._size = os.fstat(self._fd).st_size
         self._held = self._size > 0  # an earlier server's batches: kept until replayed (``clear``)
@@ -85,15 +115,7 @@ class IntakeLog:
         """The bodies still in the file, oldest first (a torn or damaged tail ends them)."""
         with open(self._fd, "rb", closefd=False) as fh:
             fh.seek(0)
-            while True:
-                head = fh.read(_HEADER.size)
-                if len(head) < _HEADER.size:
-                    return
-                size, crc = _HEADER.unpack(head)
-                body = fh.read(size)
-                if len(body) < size or zlib.crc32(body) != crc:
-                    return
-                yield body
+            yield from _records(fh)
 
     def clear(self) -> None:
         """Empty the file: every batch in it is in the store (replayed), none appended since."""

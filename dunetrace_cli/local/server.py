@@ -45,7 +45,7 @@ from dunetrace_cli.local.ingest import (
     validate_batch,
     write_events,
 )
-from dunetrace_cli.local.intake import IntakeLog, intake_path
+from dunetrace_cli.local.intake import IntakeInUse, IntakeLog, intake_path
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.worker import IngestWorker
@@ -317,6 +317,11 @@ def serve(
     store = open_store(db_path)
     try:
         intake = IntakeLog(intake_path(db_path))
+    except IntakeInUse:
+        store.close()
+        raise UsageError(
+            f"Another `dunetrace local serve` is using the store at {db_path}; stop it, or pass --db with another path."
+        ) from None
     except OSError as exc:
         store.close()
         raise ConfigError(

@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 
 from dunetrace_cli.local import intake as intake_mod
-from dunetrace_cli.local.intake import IntakeLog, intake_path
+from dunetrace_cli.local.intake import IntakeLog, intake_path, records
 
 
 def _bodies(path: Path) -> list[bytes]:
-    log = IntakeLog(path)
+    replayed = IntakeLog(path)  # what the next server replays ...
     try:
-        return list(log.replay())
+        bodies = list(replayed.replay())
     finally:
-        log.close()
+        replayed.close()
+    assert records(path) == bodies  # ... and what a reader sees
+    return bodies
 
 
 def test_records_come_back_in_order_and_the_file_is_private(tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_an_earlier_servers_batches_are_kept_until_replayed(tmp_path: Path, monk
     log.append(b"new")
     log.committed(1)  # this server's batch is written, the earlier one not yet
     log.clear_if_written()
-    assert _bodies(path) == [b"left behind", b"new"]
+    assert records(path) == [b"left behind", b"new"]
     log.clear()  # replayed
     assert path.stat().st_size == 0
     log.append(b"next")
@@ -104,3 +106,39 @@ def test_a_failed_append_raises_and_leaves_no_torn_record(tmp_path: Path) -> Non
     log.append(b"after")
     log.close()
     assert _bodies(path) == [b"kept", b"after"]
+
+
+def test_one_process_at_a_time_holds_the_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "i"
+    log = IntakeLog(path)
+    try:
+        probe = (
+            "import sys; from pathlib import Path; from dunetrace_cli.local.intake import IntakeLog, IntakeInUse\n"
+            "try:\n    IntakeLog(Path(sys.argv[1]))\nexcept IntakeInUse:\n    print('in use')\nelse:\n    print('free')"
+        )
+        held = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+        assert held.stdout.strip() == "in use"
+    finally:
+        log.close()
+    free = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert free.stdout.strip() == "free"
+
+
+def test_a_second_local_serve_on_the_same_store_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    from dunetrace_cli.errors import UsageError
+    from dunetrace_cli.local.server import serve
+
+    db = tmp_path / "s.db"
+    first = IntakeLog(intake_path(db))  # what the running server holds
+    try:
+        with pytest.raises(UsageError) as caught:
+            serve(db, ingest_port=0, api_port=0)
+    finally:
+        first.close()
+    assert caught.value.message == (
+        f"Another `dunetrace local serve` is using the store at {db}; stop it, or pass --db with another path."
+    )
+    assert caught.value.exit_code == 2
