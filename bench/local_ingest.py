@@ -13,7 +13,8 @@ stall timeout by its own clock).
   detection process's (both counted in full, though a forked child shares pages with its parent).
 * **HTTP**: ``dunetrace local serve --stall-seconds 2`` in a subprocess; the real SDK's
   ``HttpBatchingEmitter`` ships 100-event batches (its drain size) from 1 or 4 client processes (each
-  owning whole clones); the rate runs until every run is analysed (stalled runs included), and again
+  owning whole clones, its events built from the file before the clock starts, as an agent makes them
+  while it runs; all clients start together); the rate runs until every run is analysed (stalled runs included), and again
   without the stall timeout the live rule waits after the last event (a server cannot know sooner that a
   run left open was abandoned; `local ingest` knows from the file's own clock). The SDK clients' CPU is
   shown next to the server's (writer) and its detection process's: on two cores, their sum over two is
@@ -36,7 +37,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -181,26 +181,24 @@ def child_floor(source: str, db: str) -> None:
 
 
 def child_client(url: str, source: str) -> None:
-    """One SDK process: the real HttpBatchingEmitter shipping this share in 100-event batches."""
+    """One SDK process: the real HttpBatchingEmitter shipping this share in 100-event batches. The events
+    are built from the file first (an agent makes them as it runs; reading the bench's file is not part of
+    shipping them); it says "ready", ships on "go" and reports the CPU seconds of shipping."""
     from dunetrace.emitters import HttpBatchingEmitter
     from dunetrace.models import AgentEvent, EventType
 
     emitter = HttpBatchingEmitter(url, max_retries=5)
-    batch: list[AgentEvent] = []
-    failed = 0
     with open(source, encoding="utf-8") as fh:
-        for line in fh:
-            e = json.loads(line)
-            batch.append(AgentEvent(**dict(e, event_type=EventType(e["event_type"]))))
-            if len(batch) == 100:
-                failed += emitter.ship(batch).name != "DELIVERED"
-                batch = []
-    if batch:
-        failed += emitter.ship(batch).name != "DELIVERED"
+        events = [AgentEvent(**dict(e, event_type=EventType(e["event_type"]))) for e in map(json.loads, fh)]
+    batches = [events[i : i + 100] for i in range(0, len(events), 100)]
+    print("ready", flush=True)
+    sys.stdin.readline()  # go
+    cpu = time.process_time()
+    failed = sum(emitter.ship(batch).name != "DELIVERED" for batch in batches)
     while emitter.pending_events:
         emitter.retry_pending()
         time.sleep(0.2)
-    print(json.dumps({"failed": failed}))
+    print(json.dumps({"failed": failed, "cpu": time.process_time() - cpu}))
 
 
 # ── HTTP: a `local serve` subprocess ──────────────────────────────────────────────────────────
@@ -266,18 +264,27 @@ def _wait_up(url: str) -> None:
 
 
 def _ship(url: str, shares: list[Path]) -> tuple[float, float, float]:
-    """The SDK clients ship their shares; (start, seconds to the last 202, the clients' CPU seconds)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    procs = [subprocess.Popen([PY, __file__, "--child-client", url, str(p)], cwd=ROOT, stdout=subprocess.PIPE)
-             for p in shares]  # fmt: skip
+    """The SDK clients ship their shares, all starting together once each has built its events; (start,
+    seconds to the last 202, the clients' CPU seconds of shipping)."""
+    procs = [subprocess.Popen([PY, __file__, "--child-client", url, str(p)], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for p in shares]  # fmt: skip
     for p in procs:
-        out, _ = p.communicate(3600)
-        if p.returncode != 0 or json.loads(out)["failed"]:
+        assert p.stdout is not None
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError("an SDK client did not start")
+    start = time.perf_counter()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    cpu = 0.0
+    for p in procs:
+        out, _ = p.communicate(timeout=3600)
+        report = json.loads(out)
+        if p.returncode != 0 or report["failed"]:
             raise RuntimeError(f"an SDK client failed: {out[-300:]!r}")
-    accepted = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the clients only: the server is not waited yet
-    return start, accepted, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        cpu += report["cpu"]
+    return start, time.perf_counter() - start, cpu
 
 
 def http_floor_case(src: Path, clients: int, work: Path) -> dict[str, float]:
