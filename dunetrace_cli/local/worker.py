@@ -392,7 +392,8 @@ class IngestWorker:
         else:
             self.stream.detect_due([])  # write the results that are back
         self._report()
-        if not self.stream.waiting and not self._unbuffered and not self._inflight() and t >= self._next_sweep:
+        quiet = not self.stream.waiting and not self._unbuffered and not self._pending and not self._inbox
+        if quiet and not self._inflight() and t >= self._next_sweep:
             self._next_sweep = t + self.poll_s
             # re-evaluations (and anything due the stream did not take), in-process, nothing in flight
             detect.sweep(self.store, stall_seconds=None, cache=self.stream.cache, summary=self.stream.found,
