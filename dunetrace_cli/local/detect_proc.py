@@ -1,12 +1,13 @@
 """`local ingest`'s detection process: the SDK's detectors on a second core while the first parses and writes.
 
-The importing process stays the store's only writer. It sends batches of runs due for their *first*
+The importing process decides every write to the store (the child writes only the results it sent, when the
+importer hands it the store: :mod:`dunetrace_cli.local.detect_write`). It sends batches of runs due for their *first*
 detection, in run-time order, each with a snapshot of its ``runs`` row (and the newest stored event then,
 ``_max_seq``); the child reads the run's events from the store, where they are committed before the run
 is due, only those stored by then (:func:`read_events`). A job may still carry its events (``event_tuples``). The child keeps the baselines of every agent
 version in memory (:class:`~dunetrace_cli.local.baselines.BaselineCache`), runs the detectors and sends
-back, per run, what :func:`dunetrace_cli.local.detect_record.record` needs; the parent writes it, in the
-order it sent the runs. So each agent version's runs are still evaluated one after another in run time,
+back, per run, what :func:`dunetrace_cli.local.detect_record.record` needs; the parent writes it (or has
+the child write it), in the order it sent the runs. So each agent version's runs are still evaluated one after another in run time,
 exactly as in one process.
 
 What the child cannot answer from memory it leaves to the parent (the run comes back as ``None``, and so
@@ -29,11 +30,13 @@ import queue
 import signal
 import threading
 from collections import deque
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
 
 from dunetrace_cli.local import baselines as bl
 from dunetrace_cli.local.detect import evaluate, run_time
+from dunetrace_cli.local.detect_write import ChildWriter
 from dunetrace_cli.local.ingest import Event
 from dunetrace_cli.local.store import Store
 
@@ -174,7 +177,7 @@ class _Evaluator:
         return (key, outcome.rows, outcome.metrics, outcome.error, memory is True, len(events))
 
 
-def _child(db: str, tasks: Any, results: Any) -> None:
+def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends this process; no second traceback
     _counted_event_ids()
     # What this process inherited stays put (not scanned by each collection); it allocates a run's worth of
@@ -185,12 +188,25 @@ def _child(db: str, tasks: Any, results: Any) -> None:
     parent = os.getppid()
     try:
         ev = _Evaluator(store.conn())
+        writer = None
+        if chan is not None:
+            # it writes only when the importer hands it the store (its checkpoints are the importer's)
+            ev.conn.execute("PRAGMA synchronous=NORMAL")
+            ev.conn.execute("PRAGMA wal_autocheckpoint=0")
+            writer = ChildWriter(ev.conn, chan, pending)
+        waitable = [tasks._reader, chan] if chan is not None else [tasks._reader]
         while True:
-            try:
-                batch: list[Job] | None = tasks.get(timeout=1.0)
-            except queue.Empty:
+            if writer is not None:
+                writer.serve()
+            if not wait_for(waitable, timeout=1.0):
                 if os.getppid() != parent:  # the parent was killed: nobody will end this process
                     break
+                continue
+            if writer is not None and pending.value != writer.handled:
+                continue  # a command first
+            try:
+                batch: list[Job] | None = tasks.get(timeout=0.05)
+            except queue.Empty:
                 continue
             if batch is None:
                 break
@@ -203,8 +219,12 @@ def _child(db: str, tasks: Any, results: Any) -> None:
                 loaded.update(read_events(ev.conn, run_ids, max_seq))
             out: list[Result] = []
             for row, _kind, events in batch:
+                if writer is not None:
+                    writer.serve()  # the importer waits for it: between two runs
                 dicts = event_dicts(row["run_id"], events) if events is not None else loaded.get(row["run_id"], [])
                 out.append(ev.one(row, dicts))
+            if writer is not None:
+                writer.sent_batch([job[0] for job in batch], out)
             results.put(("ok", out))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which carries on alone
         results.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -222,14 +242,21 @@ class DetectionProcess:
         ctx = mp.get_context(method)
         self._tasks = ctx.Queue()
         self._results = ctx.Queue()
+        self._chan, child_chan = ctx.Pipe()  # the importer's commands to write what the child sent (detect_write)
+        self._pending = ctx.RawValue("i", 0)  # commands sent
         self._proc = ctx.Process(  # type: ignore[attr-defined]
-            target=_child, args=(str(db), self._tasks, self._results), daemon=True, name="dunetrace-detect"
-        )
+            target=_child, args=(str(db), self._tasks, self._results, child_chan, self._pending), daemon=True,
+            name="dunetrace-detect",
+        )  # fmt: skip
         self._proc.start()
+        child_chan.close()
         self.inflight: deque[tuple[list[tuple[Job, bool]], int]] = deque()
         self.inflight_events = 0
         self.inflight_ids: set[str] = set()
         self.failed: str | None = None
+        self.messages = 0  # result batches of the child collected
+        self._released = 0  # of those, the ones the child was told to write or to drop
+        self._writing = False  # a "write" sent, not answered yet
 
     def submit(self, jobs: list[tuple[Job, bool]]) -> None:
         """Queue a batch: (job, whether the child evaluates it)."""
@@ -267,6 +294,7 @@ class DetectionProcess:
                     self.failed = str(msg[1])
                     break
                 results = list(msg[1])
+                self.messages += 1
             self.inflight.popleft()
             self.inflight_events -= n
             it = iter(results)
@@ -274,6 +302,44 @@ class DetectionProcess:
                 self.inflight_ids.discard(job[0]["run_id"])
                 out.append((job, child, next(it) if child else None))
         return out
+
+    # -- the child writing its results (detect_write) -------------------------------------------
+    def release(self, *, write: bool, stall_seconds: float = 0.0) -> bool:
+        """Tell the child that the result batches collected since the last call are written (``write``
+        False: by the parent) or that it is to write them now, one transaction; then the parent leaves the
+        store alone until ``written()`` answers. False when the child cannot be told (it failed)."""
+        n, self._released = self.messages - self._released, self.messages
+        if n == 0 and not write:
+            return True
+        self._pending.value += 1  # first: the child that sees it waits for the command itself
+        try:
+            self._chan.send(("write", n, stall_seconds) if write else ("drop", n))
+        except (OSError, ValueError):
+            return False
+        self._writing = write
+        return True
+
+    def write_done(self) -> bool:
+        """No write of the child outstanding, or its answer is in (never blocks)."""
+        try:
+            return not self._writing or self._chan.poll()
+        except (OSError, EOFError):
+            return True
+
+    def written(self) -> list[Any] | None:
+        """Wait for the child's answer to ``release(write=True)``: the runs' ``RunDetection``; None when it
+        failed or died (the parent writes them then: what the child committed is skipped as analysed)."""
+        if not self._writing:
+            return None
+        self._writing = False
+        try:
+            while not self._chan.poll(0.5):
+                if not self._proc.is_alive():
+                    return None
+            msg = self._chan.recv()
+        except (OSError, EOFError):
+            return None
+        return list(msg[1]) if msg[0] == "written" else None
 
     def lost(self) -> list[tuple[Job, bool]]:
         """The jobs in flight when the child failed, in the order sent (the caller detects them)."""
@@ -294,6 +360,7 @@ class DetectionProcess:
                 self._proc.join(5)
             self._tasks.close()
             self._results.close()
+            self._chan.close()
             self._tasks.cancel_join_thread()
             self._results.cancel_join_thread()
 

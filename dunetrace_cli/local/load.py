@@ -11,7 +11,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -43,6 +44,9 @@ BULK_CHECKPOINT_PAGES = 16_000
 #: so fewer of them copy less. At 1M events 64,000 (a WAL of up to 250 MiB, deleted when the import closes
 #: the store) wrote 15% less than 16,000 and took 6-9% less CPU in the importer and the detection process.
 FILE_CHECKPOINT_PAGES = 64_000
+#: Batches parsed ahead at most while the detection process writes its results (the store is its then):
+#: about what its write of ``RECORD_EVERY`` runs' results takes to parse.
+PARSE_AHEAD = 3
 #: The cyclic GC's thresholds while a file is imported (Python's default: 700, 10, 10); see _few_collections.
 IMPORT_GC_THRESHOLD = (50_000, 20, 100)
 
@@ -159,8 +163,7 @@ def _ingest(
     commit_every: int,
     detect_process: bool | None,
 ) -> None:
-    pending: list[Event] = []
-    newest: float | None = None  # the input's own "now": its newest event
+    newest: float | None = None  # the input's own "now" when the batch written was complete: its newest event
     stall_s = float(stall_seconds) if stall_seconds is not None else detect.DEFAULT_STALL_SECONDS
     first_lines: dict[str, str] = {}
     quiet = threading.Lock()  # held while the store is written: by this thread, or the results' writer
@@ -173,60 +176,37 @@ def _ingest(
         stream.close()
         raise
 
-    def flush() -> None:
-        if not pending:
-            return
+    def flush(pending: list[Event], at: float | None) -> None:
         stream.sync()  # the detection results being written are in (outside the lock: the writer holds it)
         with quiet:  # (a checkpoint beside a write cannot finish the WAL)
             outcome = write_events(store, pending, event_clock=True)
             summary.events_new += outcome.new
             summary.events_duplicate += outcome.duplicate
-            pending.clear()
-            stream.written(outcome, newest - stall_s if newest is not None else None)
+            stream.written(outcome, at - stall_s if at is not None else None)
         checkpoints.committed()
-        stream.write_behind()  # the results back, written while the next batch is parsed
+        stream.write_behind()  # the results back, written while the next batch is parsed (or several)
 
+    batches = _batches(specs, summary, first_lines, report=report, progress=progress, commit_every=commit_every)
+    ahead: deque[tuple[list[Event], float | None]] = deque()
     try:
-        for spec in specs:
-            src = open_source(spec)
-            summary.files += 1
-            hook = progress(src.name, src.total_bytes) if progress is not None else None
-            last_tick = 0.0
-            try:
-                for lineno, item in iter_lines(src):
-                    summary.lines += 1
-                    if isinstance(item, LineProblem):
-                        summary.events_rejected += 1
-                        report(item)
-                    else:
-                        if src.name not in first_lines:
-                            first_lines[src.name] = item
-                        try:
-                            parsed = parse_line(item)
-                            for ev in parsed:
-                                if newest is None or ev.timestamp > newest:
-                                    newest = ev.timestamp
-                            pending.extend(parsed)
-                        except ValidationFailed as exc:
-                            summary.events_rejected += 1
-                            report(LineProblem(src.name, lineno, exc.short()))
-                        if len(pending) >= commit_every:
-                            flush()
-                    if hook is not None:
-                        now = time.monotonic()
-                        if now - last_tick > 0.1:
-                            last_tick = now
-                            hook(src.name, src.counter.count, src.total_bytes)
-                flush()
-            finally:
-                src.close()
-            if hook is not None:
-                hook(src.name, src.counter.count, src.total_bytes)
-        flush()
+        while True:
+            nxt = ahead.popleft() if ahead else next(batches, None)
+            if nxt is None:
+                break
+            # while the detection process writes results the store is its: parse on (never past PARSE_AHEAD)
+            while stream.behind() and len(ahead) < PARSE_AHEAD:
+                more = next(batches, None)
+                if more is None:
+                    break
+                ahead.append(more)
+            newest = nxt[1]
+            flush(nxt[0], newest)
+            del nxt  # (its events go before the next batch is parsed)
         stream.sync()
         with quiet:
             stream.finish()
     finally:
+        batches.close()
         stream.close()
         checkpoints.close()
     if summary.events_rejected and summary.events_rejected == summary.lines:
@@ -243,6 +223,59 @@ def _ingest(
     summary.signals_found = sweep.signals_found
     summary.detection_errors = sweep.errors
     summary.runs_pending = store.conn().execute("SELECT COUNT(*) FROM runs WHERE processed_at IS NULL").fetchone()[0]
+
+
+def _batches(
+    specs: Sequence[str],
+    summary: IngestSummary,
+    first_lines: dict[str, str],
+    *,
+    report: Callable[[LineProblem], None],
+    progress: Callable[[str, int | None], ProgressHook | None] | None,
+    commit_every: int,
+) -> Generator[tuple[list[Event], float | None], None, None]:
+    """The input's events in batches of ``commit_every`` (a file's last one shorter), each with the newest
+    event parsed by then (the input's clock when it is written)."""
+    pending: list[Event] = []
+    newest: float | None = None
+    for spec in specs:
+        src = open_source(spec)
+        summary.files += 1
+        hook = progress(src.name, src.total_bytes) if progress is not None else None
+        last_tick = 0.0
+        try:
+            for lineno, item in iter_lines(src):
+                summary.lines += 1
+                if isinstance(item, LineProblem):
+                    summary.events_rejected += 1
+                    report(item)
+                else:
+                    if src.name not in first_lines:
+                        first_lines[src.name] = item
+                    try:
+                        parsed = parse_line(item)
+                        for ev in parsed:
+                            if newest is None or ev.timestamp > newest:
+                                newest = ev.timestamp
+                        pending.extend(parsed)
+                    except ValidationFailed as exc:
+                        summary.events_rejected += 1
+                        report(LineProblem(src.name, lineno, exc.short()))
+                    if len(pending) >= commit_every:
+                        yield pending, newest
+                        pending = []
+                if hook is not None:
+                    now = time.monotonic()
+                    if now - last_tick > 0.1:
+                        last_tick = now
+                        hook(src.name, src.counter.count, src.total_bytes)
+            if pending:
+                yield pending, newest
+                pending = []
+        finally:
+            src.close()
+        if hook is not None:
+            hook(src.name, src.counter.count, src.total_bytes)
 
 
 class Checkpointer:

@@ -4,9 +4,10 @@ clock passes them, on a second process when that pays (:mod:`dunetrace_cli.local
 A completed run waits until the input's newest event is a stall timeout past its end, so a run that
 stalled earlier is detected before it. The runs due are sent to the detection process as their ``runs``
 rows (committed, with the newest stored event then): it reads their events from the store itself, off
-this core; the results are written here, by the one writer, in the order sent (``local ingest``: on a
-thread of its own, on the importer's connection, while the importer parses the next batch; every other
-use of the store waits for it first, so reads and writes keep their order). Only detection in this
+this core; the results are written in the order sent (``local ingest``: by the detection process itself
+while it keeps up, :mod:`dunetrace_cli.local.detect_write`, the importer parsing ahead meanwhile; else on
+a thread of the importer's, on its connection, while it parses the next batch; every other use of the store waits for it first, so reads and
+writes keep their order). Only detection in this
 process keeps open runs' events in memory. A run detected
 before (late events), one still in flight, or one the process handed back is detected in-process once
 the process is done; after that the sweep takes stalled runs and re-evaluations.
@@ -25,8 +26,8 @@ from dunetrace_cli.local import detect
 from dunetrace_cli.local import detect_proc as dp
 from dunetrace_cli.local import store_errors as se
 from dunetrace_cli.local.crossrun import lineage
-from dunetrace_cli.local.detect import RunDetection, run_time
-from dunetrace_cli.local.detect_record import Batch, record
+from dunetrace_cli.local.detect_record import Batch
+from dunetrace_cli.local.detect_write import processed_of, record_first
 from dunetrace_cli.local.ingest import Event, WriteOutcome
 from dunetrace_cli.local.stall import stalled_where
 from dunetrace_cli.local.store import Store
@@ -40,6 +41,10 @@ MAX_BUFFERED = 50_000
 #: aggregates' among them: a third of the importer's cost of detection at 300k events).
 RECORD_EVERY = 2000
 _CHUNK = 500
+#: The detection process writes the results it sent (``write_behind``, :mod:`detect_write`) while it keeps
+#: up: at most this many runs in flight (``inflight_events``: a job without events counts one). Behind
+#: that, the importer writes them on its results thread, so neither core waits on the other.
+CHILD_WRITES_UPTO = 3_000
 
 
 class StreamDetector:
@@ -72,6 +77,7 @@ class StreamDetector:
         self._behind = write_behind
         self._writer: ThreadPoolExecutor | None = None
         self._writing: Future[set[str]] | None = None
+        self._handed: list[tuple[dp.Job, bool, dp.Result]] | None = None  # being written by the child
         self._defer = write_behind is not None  # (until ``finish``: results are written as they come then)
 
     def start(self) -> None:
@@ -171,20 +177,40 @@ class StreamDetector:
         self.sync()
         if self.held:
             held, self.held = self.held, []
+            if self.proc is not None:
+                self.proc.release(write=False)  # the child forgets them
             self._record(held)
             self.held_ids.clear()
 
     def write_behind(self) -> None:
-        """With ``write_behind``: once ``record_every`` results are back, write them on the writer thread
-        (the caller holds no lock: the thread takes the importer's). Every other method waits for it first
-        (``sync``), so the store is read and written in the same order as without it."""
+        """With ``write_behind``: once ``record_every`` results are back, have the detection process write
+        them (all first detections it made, and it keeps up: ``CHILD_WRITES_UPTO``), else write them on the
+        writer thread (the caller holds no lock: the thread takes the importer's). Every other method waits
+        for it first (``sync``), so the store is read and written in the same order as without it."""
         if not self._defer or len(self.held) < self.record_every or not self.held:
             return
         self.sync()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dunetrace-record")
         held, self.held = self.held, []
+        if self.proc is not None and self.proc.inflight_events <= CHILD_WRITES_UPTO and self._childs(held):
+            if self.proc.release(write=True, stall_seconds=self.stall_s):
+                self._handed = held  # the child writes them (detect_write); ``sync`` waits for it
+                return
+        elif self.proc is not None:
+            self.proc.release(write=False)
         self._writing = self._writer.submit(self._record_behind, held, self.store.conn())
+
+    def _childs(self, held: list[tuple[dp.Job, bool, dp.Result]]) -> bool:
+        """Every result a first detection the child made, of an agent version it keeps: what the child can
+        write itself (``_record`` takes the same path for each)."""
+        taken = self.taken
+        return all(child and res is not None and (job[0]["agent_id"], job[0]["agent_version"]) not in taken
+                   for job, child, res in held)  # fmt: skip
+
+    def behind(self) -> bool:
+        """The detection process is writing results (the importer may parse, not touch the store)."""
+        return self._handed is not None and self.proc is not None and not self.proc.write_done()
 
     def _record_behind(self, held: list[tuple[dp.Job, bool, dp.Result]], conn: Any) -> set[str]:
         assert self._behind is not None
@@ -193,7 +219,17 @@ class StreamDetector:
         return {job[0]["run_id"] for job, _, _ in held}
 
     def sync(self) -> None:
-        """Wait for the results being written on the writer thread (raising what it raised)."""
+        """Wait for the results being written by the detection process (written here if it failed) or on
+        the writer thread (raising what it raised)."""
+        handed, self._handed = self._handed, None
+        if handed is not None:
+            dets = self.proc.written() if self.proc is not None else None
+            if dets is None:  # the child failed: written here (what it committed is skipped as analysed)
+                self._record(handed)
+            else:
+                for det in dets:
+                    self.found.add(det)
+            self.held_ids -= {job[0]["run_id"] for job, _, _ in handed}
         writing, self._writing = self._writing, None
         if writing is not None:
             self.held_ids -= writing.result()
@@ -203,7 +239,7 @@ class StreamDetector:
         An agent version the parent detected a run of stays with the parent from then on (``taken``)."""
         batch = Batch()
         with (write or self.store.write)() as conn:
-            processed = _processed(conn, [job[0]["run_id"] for job, _, _ in results])
+            processed = processed_of(conn, [job[0]["run_id"] for job, _, _ in results])
             for (row, kind, evs), child, res in results:
                 done = processed.get(row["run_id"])
                 if done is None:
@@ -212,11 +248,7 @@ class StreamDetector:
                 if child and res is not None and group not in self.taken:
                     if done:
                         continue  # another process analysed it meanwhile
-                    key, rows, metrics, error, at_tip, seen = res
-                    det = RunDetection(run_id=row["run_id"], trigger=row["terminal_event_type"] or "stalled")
-                    record(conn, row, det, run_time(row), detect.Outcome(rows, metrics, error), key, seen, now=None,
-                           replace=False, stall_seconds=self.stall_s, cache=None, at_tip=at_tip, batch=batch)  # fmt: skip
-                    self.found.add(det)
+                    self.found.add(record_first(conn, row, res, batch, self.stall_s))
                     continue
                 batch.write(conn)  # what follows reads the baselines
                 self.taken.add(group)
@@ -306,16 +338,6 @@ def _rows(conn: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
         part = run_ids[i : i + 500]
         for r in conn.execute(f"SELECT {cols} FROM runs WHERE run_id IN ({','.join('?' * len(part))})", part):  # noqa: S608
             out[r[0]] = dict(zip(dp.ROW_KEYS, r))
-    return out
-
-
-def _processed(conn: Any, run_ids: list[str]) -> dict[str, bool]:
-    """Of these runs, the ones still stored, and whether each was analysed."""
-    out: dict[str, bool] = {}
-    for i in range(0, len(run_ids), 500):
-        part = run_ids[i : i + 500]
-        sql = f"SELECT run_id, processed_at IS NOT NULL FROM runs WHERE run_id IN ({','.join('?' * len(part))})"  # noqa: S608
-        out.update((r[0], bool(r[1])) for r in conn.execute(sql, part))
     return out
 
 

@@ -138,14 +138,21 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     src = _file(tmp_path / "all.jsonl", events)
     one = _ingest(tmp_path / "one.db", [src], proc=False)
     written: list[int] = []
-    original = load.StreamDetector._record
+    original, handed = load.StreamDetector._record, load.StreamDetector._childs
 
     def record(self: Any, results: list[Any], **kw: Any) -> None:
         written.append(len(results))
         original(self, results, **kw)
 
+    def childs(self: Any, held: list[Any]) -> bool:  # the ones the detection process writes (detect_write)
+        mine = handed(self, held)
+        if mine:
+            written.append(len(held))
+        return mine
+
     monkeypatch.setattr(load, "RECORD_EVERY", 37)
     monkeypatch.setattr(load.StreamDetector, "_record", record)
+    monkeypatch.setattr(load.StreamDetector, "_childs", childs)
     two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
     assert len(written) > 3 and max(written) >= 37  # several batches' results in one transaction
     want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
@@ -158,13 +165,15 @@ def test_results_written_several_batches_at_once_give_the_same_store(
 
 def test_results_written_behind_the_import_give_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`local ingest` writes the results back on a thread of its own while it parses the next batch (every
-    other use of the store waits for it): the same store as one process."""
+    other use of the store waits for it), when the detection process does not write them itself
+    (tests/local/test_detect_write.py): the same store as one process."""
     from dunetrace_cli.local import load
 
     src = _file(tmp_path / "all.jsonl", [e for c in _clones() for e in c])
     one = _ingest(tmp_path / "one.db", [src], proc=False)
     behind: list[bool] = []
     original, poll = load.StreamDetector._record, load.StreamDetector._poll
+    monkeypatch.setattr(load.StreamDetector, "_childs", lambda self, held: False)
 
     def record(self: Any, results: list[Any], **kw: Any) -> None:
         behind.append(threading.current_thread().name.startswith("dunetrace-record"))
