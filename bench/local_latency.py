@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, print_table
+from _common import print_table
 from _gen_events import looping_run, write_jsonl
 
 from dunetrace_cli.local.load import ingest_sources
 from dunetrace_cli.local.store import open_store
-from tests.faultserver import free_ports
+from tests.local.test_reliability import Server  # `local serve` on two free loopback ports
 
 POLL_S = 0.005
 TIMEOUT_S = 30.0
@@ -42,34 +40,6 @@ def preload(db: Path, n: int, work: Path) -> None:
     finally:
         store.close()
         src.unlink()
-
-
-class Server:
-    """`dunetrace local serve` on two free loopback ports, in a subprocess."""
-
-    def __init__(self, db: Path) -> None:
-        self.ingest_port, self.api_port = free_ports(2)
-        self.url = f"http://127.0.0.1:{self.ingest_port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dunetrace_cli", "local", "serve", "--db", str(db), "--ingest-port",
-             str(self.ingest_port), "--api-port", str(self.api_port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("local serve did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def post(client: httpx.Client, events: list[dict]) -> None:
@@ -97,10 +67,10 @@ def one_run(ingest: httpx.Client, api: httpx.Client) -> tuple[float, float]:
 
 
 def measure(db: Path, runs: int) -> list[object]:
-    server = Server(db)
+    server = Server(db.parent, db)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.api_port}", timeout=10) as api, \
-                httpx.Client(base_url=server.url, timeout=10) as ingest:  # fmt: skip
+        with httpx.Client(base_url=server.api, timeout=10) as api, \
+                httpx.Client(base_url=server.ingest, timeout=10) as ingest:  # fmt: skip
             api.get("/health")
             one_run(ingest, api)  # warm-up: first request of each app, first detection
             samples = [one_run(ingest, api) for _ in range(runs)]
