@@ -331,8 +331,17 @@ def serve(
     api_app = load_api_app(db_path)
     if api_app is not None:
         api_app.state.store_error_log = errors
-    ingest_sock = bind_socket(host, ingest_port, "ingest")
-    api_sock = bind_socket(host, api_port, "Customer") if api_app is not None else None
+    try:
+        ingest_sock = bind_socket(host, ingest_port, "ingest")
+        try:
+            api_sock = bind_socket(host, api_port, "Customer") if api_app is not None else None
+        except BaseException:
+            ingest_sock.close()
+            raise
+    except BaseException:
+        intake.close()  # (a later `serve` in this process can take it)
+        store.close()
+        raise
 
     worker = IngestWorker(store, stall_seconds=stall_seconds, poll_s=poll_s, errors=errors, intake=intake)
     if api_app is not None:

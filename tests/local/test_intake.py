@@ -142,3 +142,21 @@ def test_a_second_local_serve_on_the_same_store_is_refused_with_a_sentence(tmp_p
         f"Another `dunetrace local serve` is using the store at {db}; stop it, or pass --db with another path."
     )
     assert caught.value.exit_code == 2
+
+
+def test_a_busy_port_leaves_the_store_free_for_the_next_serve(tmp_path: Path) -> None:
+    import socket
+
+    from dunetrace_cli.errors import UsageError
+    from dunetrace_cli.local.server import serve
+
+    db = tmp_path / "s.db"
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        with pytest.raises(UsageError, match="Cannot listen on"):
+            serve(db, ingest_port=busy.getsockname()[1], api_port=0)
+    finally:
+        busy.close()
+    IntakeLog(intake_path(db)).close()  # not held by the failed serve
