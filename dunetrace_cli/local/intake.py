@@ -36,7 +36,7 @@ def intake_path(db_path: Path) -> Path:
 
 
 def records(path: Path) -> list[bytes]:
-    """The bodies in the intake log at ``path`` (read without taking it: for status and tests)."""
+    """The bodies in the intake log at ``path``, read without taking its lock (a server may hold it)."""
     with open(path, "rb") as fh:
         return list(_records(fh))
 

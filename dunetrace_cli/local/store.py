@@ -28,6 +28,7 @@ from pathlib import Path
 from dunetrace_cli.errors import ConfigError
 from dunetrace_cli.local import paths, schema
 from dunetrace_cli.local import store_errors as se
+from dunetrace_cli.local.intake import intake_path
 
 #: How long a connection waits for another writer before SQLite gives up (ms). Long on purpose:
 #: a lock timeout must never reach a user under normal concurrency.
@@ -157,7 +158,7 @@ class Store:
     def files(self) -> list[Path]:
         """The database file, its WAL/shared-memory companions and `local serve`'s intake log."""
         return [self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"), Path(f"{self.path}-journal"),
-                Path(f"{self.path}-intake")]  # fmt: skip
+                intake_path(self.path)]  # fmt: skip
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.files() if p.exists())
@@ -180,7 +181,7 @@ def open_store(db_path: str | os.PathLike[str], *, create: bool = True) -> Store
             paths.make_private_dir(path.parent)
             paths.create_private_file(path)
     else:
-        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-intake")):
+        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), intake_path(path)):
             paths.tighten(companion)
         if path.parent == paths.data_dir():
             paths.tighten(path.parent, paths.PRIVATE_DIR_MODE)
