@@ -20,17 +20,17 @@ def due_runs(
 
     A completed run is due ``reorder_s`` after it became ready, with the earlier ready runs of its agent
     version, once no unfinished run of that agent version with an earlier run time is still open; at most
-    ``hold_factor`` stall timeouts after it became ready."""
+    ``hold_factor`` stall timeouts after it became ready. A stalled run waits while a completed run of its
+    agent version with an earlier run time is not due yet (it became ready in the same commit, say): both
+    go in run-time order, so the detection process never gets an earlier run after a later one of the same
+    agent version (it would hand that agent version back to this process for good)."""
     where, params = stalled_where(wall - stall_seconds, wall - stall_seconds)
-    stalled = [
-        (float(at), rid, "stalled")
-        for rid, at in conn.execute(f"SELECT run_id, {RUN_TIME_SQL} FROM runs WHERE {where}", params)  # noqa: S608
-        if rid not in inflight
-    ]
-    timed: list[tuple[float, str, str]] = list(stalled)
+    sql = f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs WHERE {where}"  # noqa: S608
+    stalled = {rid: ((agent, version), float(at)) for rid, agent, version, at in conn.execute(sql, params)
+               if rid not in inflight}  # fmt: skip
     if not waiting:
-        return timed
-    stalling = {rid for _, rid, _ in stalled}
+        return [(at, rid, "stalled") for rid, (_, at) in stalled.items()]
+    stalling = set(stalled)
     earliest: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its earliest open run
     for rid, agent, version, at in conn.execute(
         f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs "  # noqa: S608
@@ -50,18 +50,26 @@ def due_runs(
             key = groups.get(rid, ("", ""))
             if key not in cut or (at, rid) > cut[key]:
                 cut[key] = (at, rid)
+    timed: list[tuple[float, str, str]] = []
+    kept: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its earliest ready run not due yet
     for rid, at in list(waiting.items()):
         key = groups.get(rid, ("", ""))
         if ready_since.get(rid, 0.0) > limit:
             last = cut.get(key)
-            if last is None or (at, rid) > last:
-                continue  # ready just now: an earlier run of its agent version may still arrive
             first_open = earliest.get(key)
-            if first_open is not None and first_open < (at, rid):
-                continue  # an earlier run of its agent version may still stall: it goes first
+            # ready just now (an earlier run of its agent version may still arrive), or an earlier run of its
+            # agent version may still stall (it goes first)
+            if last is None or (at, rid) > last or (first_open is not None and first_open < (at, rid)):
+                if key not in kept or (at, rid) < kept[key]:
+                    kept[key] = (at, rid)
+                continue
         del waiting[rid]
         ready_since.pop(rid, None)
         timed.append((at, rid, "ready"))
+    for rid, (key, at) in stalled.items():
+        first_kept = kept.get(key)
+        if first_kept is None or first_kept > (at, rid):
+            timed.append((at, rid, "stalled"))
     return timed
 
 

@@ -193,6 +193,31 @@ async def test_a_completed_run_waits_for_an_earlier_open_run_of_its_agent_versio
         assert first <= second
 
 
+async def test_a_stalled_run_waits_for_an_earlier_completed_run_of_its_agent_version_not_due_yet(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both in one commit (a backlog): the stalled run must not reach detection before the earlier completed
+    one, or the detection process gets that agent version out of run-time order and hands it back for good."""
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.4)
+    clock = [0.0]
+    with running(store, stall_seconds=5, now=lambda: time.time() + clock[0]) as w:
+        await w.submit([normalize_event(e) for e in looping_run("open", 3000.0, terminal=False)])  # will stall
+        clock[0] = 6.0  # silent for the stall timeout (server time)
+        await w.submit([normalize_event(e) for e in clean_run("earlier", 1000.0)])  # ready just now
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        assert (_processed(store, "earlier"), _processed(store, "open")) == (0, 0)  # the stalled one waits
+        await asyncio.sleep(0.45)  # the earlier run's window is over
+        w.tick(decide=True)
+        assert (_processed(store, "earlier"), _processed(store, "open")) == (1, 1)
+        first, second = (
+            store.conn().execute("SELECT processed_at FROM runs WHERE run_id=?", (rid,)).fetchone()[0]
+            for rid in ("earlier", "open")
+        )
+        assert first <= second
+        assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_reeval=1") == 0
+
+
 async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_for_a_while(
     store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
