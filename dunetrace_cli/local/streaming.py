@@ -4,8 +4,9 @@ clock passes them, on a second process when that pays (:mod:`dunetrace_cli.local
 A completed run waits until the input's newest event is a stall timeout past its end, so a run that
 stalled earlier is detected before it. The runs due are sent to the detection process as their ``runs``
 rows (committed, with the newest stored event then): it reads their events from the store itself, off
-this core; the results are written in the order sent (``local ingest``: by the detection process itself
-while it keeps up, :mod:`dunetrace_cli.local.detect_write`, the importer parsing ahead meanwhile; else on
+this core; the results are written in the order sent (``local ingest``, and `local serve` while batches
+come: by the detection process itself while it keeps up, :mod:`dunetrace_cli.local.detect_write`, the
+importer parsing ahead meanwhile; else on
 a thread of the importer's, on its connection, while it parses the next batch; every other use of the store waits for it first, so reads and
 writes keep their order). Only detection in this
 process keeps open runs' events in memory. A run detected
@@ -168,12 +169,13 @@ class StreamDetector:
             self.held += results
             self.held_ids.update(job[0]["run_id"] for job, _, _ in results)
             if len(self.held) >= self.record_every and not self._defer:
-                self._write_held()
+                self.write_held()
         if self.proc.failed is not None:
-            self._write_held()
+            self.write_held()
             self._fall_back()
 
-    def _write_held(self) -> None:
+    def write_held(self) -> None:
+        """Write the results that are back here, now (the detection process forgets them)."""
         self.sync()
         if self.held:
             held, self.held = self.held, []
@@ -182,12 +184,12 @@ class StreamDetector:
             self._record(held)
             self.held_ids.clear()
 
-    def write_behind(self) -> None:
-        """With ``write_behind``: once ``record_every`` results are back, have the detection process write
+    def write_behind(self, *, force: bool = False) -> None:
+        """With ``write_behind``: once ``record_every`` results are back (``force``: any), have the detection process write
         them (all first detections it made, and it keeps up: ``CHILD_WRITES_UPTO``), else write them on the
         writer thread (the caller holds no lock: the thread takes the importer's). Every other method waits
         for it first (``sync``), so the store is read and written in the same order as without it."""
-        if not self._defer or len(self.held) < self.record_every or not self.held:
+        if not self._defer or not self.held or (len(self.held) < self.record_every and not force):
             return
         self.sync()
         if self._writer is None:
@@ -291,7 +293,7 @@ class StreamDetector:
         self.due(None)
         while self.proc is not None and self.proc.inflight:
             self._poll(block=True)
-        self._write_held()
+        self.write_held()
         self.close()
 
     def close(self) -> None:

@@ -7,7 +7,8 @@ queued since its last commit in ONE transaction (a group commit: the faster they
 commit takes), while the server parses the next requests. :meth:`IngestWorker.submit` (same event
 loop) returns once its batch is committed. The runs the batches made ready go to the same detection
 machinery as `local ingest` (:class:`~dunetrace_cli.local.streaming.StreamDetector`: the SDK's
-detectors on a second process, results written here, in the order sent).
+detectors on a second process, results written in the order sent: by that process itself while batches
+come, the worker leaving it the store meanwhile, and by the worker once they stop).
 
 Durability: an accepted batch is in the intake log before its 202 (it survives the server being killed)
 and in the store within milliseconds; the Customer API of the same server waits for the batches accepted
@@ -72,6 +73,14 @@ INBOX_POLL_S = 0.002
 #: Accepted events not written yet beyond which the next request waits for room (bounds the memory they take
 #: while clients send faster than the store writes).
 MAX_QUEUED_EVENTS = 20_000
+#: While batches come, the detection process writes its results itself once this many runs are back, or
+#: ``RESULTS_EVERY_S`` after the first of them, or when nothing is in flight (the writer meanwhile leaves the
+#: store to it and the batches queue up: the next commit takes them all): the writer's core is the busier
+#: one then. Once no batch came for ``IDLE_S`` the writer writes them itself: the detection process is the
+#: busier one then.
+SERVE_RECORD_EVERY = 500
+RESULTS_EVERY_S = 0.5
+IDLE_S = 0.1
 #: Events per transaction when the intake log's leftovers are replayed at start.
 REPLAY_EVENTS = 5_000
 _NEG_INF = float("-inf")
@@ -109,7 +118,11 @@ class IngestWorker:
         self.now = now
         # None: a second process when this machine has a second core (a server's input is a stream)
         # its own stall rule is the file's clock (off: _due applies the live one); stall_s stamps event-clock runs
-        self.stream = StreamDetector(store, stall_seconds=None, use_process=use_process, total_bytes=None)
+        self._quiet = threading.Lock()  # held while the store is written (this thread, or the stream's results writer)
+        self.stream = StreamDetector(store, stall_seconds=None, use_process=use_process, total_bytes=None,
+                                     record_every=SERVE_RECORD_EVERY, write_behind=self._quiet)  # fmt: skip
+        self._last_accept = 0.0  # when the last batch was accepted (monotonic)
+        self._held_since: float | None = None  # when the oldest result not written yet came back (monotonic)
         self.stream.stall_s = float(stall_seconds)
         # queued batches: a future to answer (``submit``) or None (``accept``: answered already)
         self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome] | None]] = []
@@ -227,6 +240,7 @@ class IngestWorker:
             raise self.failing.with_traceback(None)
         if self.intake is not None:
             self.intake.append(body)
+        self._last_accept = time.monotonic()
         with self._cond:
             self._accepted += 1
             self._queued += len(events)
@@ -277,6 +291,10 @@ class IngestWorker:
 
     def _flush(self, *, defer: bool = True) -> None:
         self._flush_handle = None
+        if defer and self.stream.behind() and self._loop is not None:
+            # the detection process is writing its results: the store is its; these batches join the next commit
+            self._flush_handle = self._loop.call_later(INBOX_POLL_S, self._flush)
+            return
         items, self._pending = self._pending, []
         if not items:
             return
@@ -327,8 +345,10 @@ class IngestWorker:
             self.store.conn().execute("PRAGMA synchronous=FULL")
             if self.intake is not None:
                 self.intake.sync()
+        self.stream.sync()  # the detection results being written are in
         try:
-            outcome = write_events(self.store, events)
+            with self._quiet:
+                outcome = write_events(self.store, events)
         finally:
             if sync:
                 self.store.conn().execute("PRAGMA synchronous=NORMAL")
@@ -364,10 +384,31 @@ class IngestWorker:
         self._tick_handle = None
         if decide:
             self._next_decide = self._next_sweep = 0.0
+        if self.stream.behind():  # the detection process is writing its results: look again soon
+            self._schedule(BUSY_POLL_S)
+            return
+        self._guard(self.stream.sync)
         self._guard(self._detect)
         self._guard(self._sync)
-        busy = bool(self.stream.waiting) or self._inflight()
+        self._guard(self._write_results)
+        busy = bool(self.stream.waiting) or bool(self.stream.held) or self._inflight()
         self._schedule(BUSY_POLL_S if busy else min(DECIDE_EVERY_S, self.poll_s))
+
+    def _write_results(self) -> None:
+        """Hand the results that are back to the detection process to write (``SERVE_RECORD_EVERY``,
+        ``RESULTS_EVERY_S``, or nothing in flight); the stream writes here what the child cannot."""
+        if not self.stream.held:
+            self._held_since = None
+            return
+        t = time.monotonic()
+        if self._held_since is None:
+            self._held_since = t
+        if not self._queued and t - self._last_accept > IDLE_S:
+            self.stream.write_held()
+        else:
+            self.stream.write_behind(force=not self._inflight() or t - self._held_since >= RESULTS_EVERY_S)
+        if not self.stream.held:
+            self._held_since = None
 
     def _guard(self, step: Callable[[], Any]) -> None:
         try:
@@ -392,7 +433,8 @@ class IngestWorker:
         else:
             self.stream.detect_due([])  # write the results that are back
         self._report()
-        quiet = not self.stream.waiting and not self._unbuffered and not self._pending and not self._inbox
+        stream = self.stream
+        quiet = not stream.waiting and not stream.held and not self._unbuffered and not self._pending and not self._inbox
         if quiet and not self._inflight() and t >= self._next_sweep:
             self._next_sweep = t + self.poll_s
             # re-evaluations (and anything due the stream did not take), in-process, nothing in flight

@@ -77,6 +77,7 @@ def threaded(store, db_file, **kw) -> Iterator[IngestWorker]:
     """A worker on its own thread with an intake log, as `local serve` runs it; stopped after."""
     log = IntakeLog(intake_path(db_file))
     w = IngestWorker(store, **{"stall_seconds": 60, "use_process": False, "intake": log, **kw})
+    w.start_detection()  # (``use_process``: the detection process, as `local serve` starts it)
     w.run_in_thread()
     try:
         yield w
@@ -216,6 +217,49 @@ async def test_a_stalled_run_waits_for_an_earlier_completed_run_of_its_agent_ver
         )
         assert first <= second
         assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_reeval=1") == 0
+
+
+def test_while_batches_come_the_detection_process_writes_the_results_and_the_writer_once_they_stop(
+    store, db_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's core is the busier one while batches come, the detection process's once they stop."""
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
+    monkeypatch.setattr(worker_mod, "SERVE_RECORD_EVERY", 3)
+    with threaded(store, db_file, use_process=True) as w:
+        assert w.stream.proc is not None
+        handed: list[bool] = []
+        here: list[int] = []
+        real_release, real_held = w.stream.proc.release, w.stream.write_held
+
+        def release(*, write: bool, stall_seconds: float = 0.0) -> bool:
+            handed.append(write)
+            return real_release(write=write, stall_seconds=stall_seconds)
+
+        def write_held() -> None:
+            here.append(len(w.stream.held))
+            real_held()
+
+        monkeypatch.setattr(w.stream.proc, "release", release)
+        monkeypatch.setattr(w.stream, "write_held", write_held)
+        n, deadline = 0, time.monotonic() + 3.0
+        while time.monotonic() < deadline and not any(handed):  # batches keep coming
+            events = clean_run(f"c{n}", 1000.0 + n)
+            w.accept([normalize_event(e) for e in events], json.dumps(_body(events)).encode())
+            n += 1
+            time.sleep(0.01)
+        assert any(handed)  # the detection process wrote results while batches came
+        before = len(here)
+        for k in range(n, n + 3):  # the last runs, then nothing more comes
+            events = clean_run(f"c{k}", 1000.0 + k)
+            w.accept([normalize_event(e) for e in events], json.dumps(_body(events)).encode())
+        n += 3
+        deadline = time.monotonic() + 10.0
+        while _count(store, "SELECT COUNT(*) FROM runs WHERE processed_at IS NOT NULL") < n:
+            assert time.monotonic() < deadline, "the runs were not all analysed"
+            time.sleep(0.05)
+        assert sum(here[before:]) > 0  # once they stopped, the writer wrote the last results itself
+    assert _count(store, "SELECT COUNT(*) FROM runs") == n
+    assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_detection=1 OR needs_reeval=1") == 0
 
 
 async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_for_a_while(
