@@ -107,7 +107,7 @@ class IngestWorker:
         self._accepted = 0  # batches accepted (``accept``) / written, and their events not written, under ``_cond``
         self._written_n = 0
         self._queued = 0
-        self._inbox: list[list[Event]] = []  # accepted, not taken by the worker's loop yet
+        self._inbox: list[tuple[list[Event], float]] = []  # accepted (and when), not taken by the worker's loop yet
         self._awake = False  # the loop will look at the inbox without being woken
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -125,7 +125,8 @@ class IngestWorker:
         self._held_since: float | None = None  # when the oldest result not written yet came back (monotonic)
         self.stream.stall_s = float(stall_seconds)
         # queued batches: a future to answer (``submit``) or None (``accept``: answered already)
-        self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome] | None]] = []
+        # and when each arrived (its events' received time: the live stall rule counts from it)
+        self._pending: list[tuple[list[Event], asyncio.Future[WriteOutcome] | None, float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -244,7 +245,7 @@ class IngestWorker:
         with self._cond:
             self._accepted += 1
             self._queued += len(events)
-            self._inbox.append(events)
+            self._inbox.append((events, self.now()))
             wake, self._awake = not self._awake, True
         if wake:  # (one wake-up per quiet spell, not one per request: each costs both threads a switch)
             loop.call_soon_threadsafe(self._take_inbox)
@@ -254,8 +255,8 @@ class IngestWorker:
         with self._cond:
             batches, self._inbox = self._inbox, []
             self._awake = bool(batches)
-        for events in batches:
-            self._queue(events, None)
+        for events, at in batches:
+            self._queue(events, None, at)
         if batches and self._loop is not None:
             self._loop.call_later(INBOX_POLL_S, self._take_inbox)
 
@@ -271,7 +272,7 @@ class IngestWorker:
         if loop is None:
             raise WorkerStopped("The server is stopping; retry the batch.")
         fut: asyncio.Future[WriteOutcome] = loop.create_future()
-        self._queue(events, fut)
+        self._queue(events, fut, self.now())
         return await fut
 
     def wait_written(self, timeout: float = READ_WAIT_S) -> None:
@@ -283,8 +284,8 @@ class IngestWorker:
                 lambda: self._written_n >= target or self.failing is not None or self._loop is None, timeout
             )  # fmt: skip
 
-    def _queue(self, events: list[Event], fut: asyncio.Future[WriteOutcome] | None) -> None:
-        self._pending.append((events, fut))
+    def _queue(self, events: list[Event], fut: asyncio.Future[WriteOutcome] | None, at: float) -> None:
+        self._pending.append((events, fut, at))
         if self._flush_handle is None and self._loop is not None and self.failing is None:
             # the batches that come before it runs join this one
             self._flush_handle = self._loop.call_soon(self._flush)
@@ -299,10 +300,11 @@ class IngestWorker:
         if not items:
             return
         try:
-            outcome = self._flush_events([ev for batch, _ in items for ev in batch])
+            # received when the newest of them arrived (a run is silent from then on)
+            outcome = self._flush_events([ev for batch, _, _ in items for ev in batch], max(at for _, _, at in items))
         except Exception as exc:  # noqa: BLE001 - waiting requests answer it (503); accepted batches wait
-            kept = [(batch, fut) for batch, fut in items if fut is None]
-            for _, fut in items:
+            kept = [item for item in items if item[1] is None]
+            for _, fut, _ in items:
                 if fut is not None and not fut.done():
                     fut.set_exception(exc)
             if kept:
@@ -313,8 +315,8 @@ class IngestWorker:
                 if self._loop is not None:
                     self._flush_handle = self._loop.call_later(RETRY_S, self._flush)
             return
-        accepted = sum(fut is None for _, fut in items)
-        queued = sum(len(batch) for batch, fut in items if fut is None)
+        accepted = sum(fut is None for _, fut, _ in items)
+        queued = sum(len(batch) for batch, fut, _ in items if fut is None)
         if self.failing is not None:
             self.failing = None
             self.errors.ok("ingest")
@@ -327,7 +329,7 @@ class IngestWorker:
                 self._written_n += accepted
                 self._queued -= queued
                 self._cond.notify_all()
-        for _, fut in items:
+        for _, fut, _ in items:
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
         # after the answers (they were scheduled first): the runs' events buffered for their detection
@@ -337,8 +339,9 @@ class IngestWorker:
         else:
             self._written(outcome)
 
-    def _flush_events(self, events: list[Event]) -> WriteOutcome:
-        """One commit of ``events``; about once a second it syncs the WAL (and the intake log)."""
+    def _flush_events(self, events: list[Event], received_at: float | None = None) -> WriteOutcome:
+        """One commit of ``events`` (received at ``received_at``, default now); about once a second it syncs
+        the WAL (and the intake log)."""
         t = time.monotonic()
         sync = self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S
         if sync:  # this commit syncs the WAL (every frame before it too): no checkpoint needed
@@ -348,7 +351,7 @@ class IngestWorker:
         self.stream.sync()  # the detection results being written are in
         try:
             with self._quiet:
-                outcome = write_events(self.store, events)
+                outcome = write_events(self.store, events, received_at=received_at)
         finally:
             if sync:
                 self.store.conn().execute("PRAGMA synchronous=NORMAL")
@@ -445,9 +448,13 @@ class IngestWorker:
     def _due(self) -> list[tuple[float, str, str]]:
         """The runs due now: (run time, run_id, kind)."""
         proc = self.stream.proc
+        with self._cond:
+            inbox = list(self._inbox)
+        # runs with events accepted and not written yet are not silent, whatever the store says
+        queued = {ev.run_id for batch in (*(b for b, _, _ in self._pending), *(b for b, _ in inbox)) for ev in batch}
         return due_runs(
             self.store.conn(), waiting=self.stream.waiting, ready_since=self._ready_since,
-            inflight=proc.inflight_ids if proc is not None else set(), wall=self.now(),
+            inflight=proc.inflight_ids if proc is not None else set(), queued=queued, wall=self.now(),
             stall_seconds=self.stall_seconds, reorder_s=REORDER_S, hold_factor=HOLD_FACTOR,
         )  # fmt: skip
 

@@ -13,10 +13,11 @@ from dunetrace_cli.local.sweep import RUN_TIME_SQL
 
 def due_runs(
     conn: Any, *, waiting: dict[str, float], ready_since: dict[str, float], inflight: set[str], wall: float,
-    stall_seconds: float, reorder_s: float, hold_factor: float,
+    stall_seconds: float, reorder_s: float, hold_factor: float, queued: frozenset[str] | set[str] = frozenset(),
 ) -> list[tuple[float, str, str]]:  # fmt: skip
     """The runs due now, as (run time, run_id, "stalled" / "ready"); the ready ones taken out of ``waiting``
-    (completed runs -> their run time) and ``ready_since`` (-> when each became ready, monotonic).
+    (completed runs -> their run time) and ``ready_since`` (-> when each became ready, monotonic). A run
+    with events in ``queued`` (accepted, not written yet) is not stalled: the store's times are not its last.
 
     A completed run is due ``reorder_s`` after it became ready, with the earlier ready runs of its agent
     version, once no unfinished run of that agent version with an earlier run time is still open; at most
@@ -27,7 +28,7 @@ def due_runs(
     where, params = stalled_where(wall - stall_seconds, wall - stall_seconds)
     sql = f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs WHERE {where}"  # noqa: S608
     stalled = {rid: ((agent, version), float(at)) for rid, agent, version, at in conn.execute(sql, params)
-               if rid not in inflight}  # fmt: skip
+               if rid not in inflight and rid not in queued}  # fmt: skip
     if not waiting:
         return [(at, rid, "stalled") for rid, (_, at) in stalled.items()]
     stalling = set(stalled)

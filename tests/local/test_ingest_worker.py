@@ -262,6 +262,36 @@ def test_while_batches_come_the_detection_process_writes_the_results_and_the_wri
     assert _count(store, "SELECT COUNT(*) FROM runs WHERE needs_detection=1 OR needs_reeval=1") == 0
 
 
+async def test_events_are_received_when_their_batch_was_accepted_not_when_the_worker_wrote_it(store) -> None:
+    """The backend stamps a batch when its ingest API takes it; the live stall rule counts from then."""
+    with running(store) as w:
+        accepted = time.time()
+        w.accept([normalize_event(e) for e in clean_run("r1")], b"")
+        time.sleep(0.3)  # the worker's loop is busy: the batch waits in its inbox
+        await asyncio.sleep(0.05)
+        got = store.conn().execute("SELECT last_received_at, last_write_at FROM runs WHERE run_id='r1'").fetchone()
+        assert got is not None
+        assert accepted <= got[0] < accepted + 0.1 and got[1] == got[0]
+        assert store.conn().execute("SELECT MIN(received_at) FROM events WHERE run_id='r1'").fetchone()[0] == got[0]
+
+
+async def test_a_run_with_events_accepted_but_not_written_yet_is_not_stalled(store) -> None:
+    clock = [0.0]
+    with running(store, stall_seconds=5, now=lambda: time.time() + clock[0]) as w:
+        events = [normalize_event(e) for e in looping_run("busy", 1000.0, terminal=False)]
+        await w.submit(events[:4])
+        clock[0] = 6.0  # silent for the stall timeout, as far as the store knows
+        w.accept(events[4:], b"")  # its next events: accepted, still in the inbox
+        w.tick(decide=True)  # (before the loop took them)
+        assert _processed(store, "busy") == 0
+        await asyncio.sleep(0.05)  # written now, received just now: not silent
+        w.tick(decide=True)
+        assert _processed(store, "busy") == 0
+        clock[0] = 12.0
+        w.tick(decide=True)
+        assert _processed(store, "busy") == 1
+
+
 async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_for_a_while(
     store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
