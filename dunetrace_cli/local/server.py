@@ -49,6 +49,7 @@ from dunetrace_cli.local.intake import IntakeInUse, IntakeLog, intake_path
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.worker import IngestWorker
+from dunetrace_cli.local.worker_thread import WorkerThread
 
 _PERSIST_FAILED = "Event persistence failed; retry the batch."
 
@@ -388,11 +389,12 @@ def serve(
             except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - Windows / non-main thread
                 with contextlib.suppress(ValueError):
                     signal.signal(sig, on_signal)
-        worker.run_in_thread()
+        runner = WorkerThread(worker)
+        runner.start()
         try:
             await asyncio.gather(*(s.serve(sockets=[sk]) for s, sk in zip(servers, socks, strict=True)))
         finally:
-            worker.stop_thread()
+            runner.stop()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 

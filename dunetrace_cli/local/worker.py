@@ -1,6 +1,6 @@
 """The ingest worker of `dunetrace local serve`: the store's one writer, and detection on a second process.
 
-`local serve` runs it on a thread of its own, with its own event loop (:meth:`IngestWorker.run_in_thread`):
+`local serve` runs it on a thread of its own with its own event loop (:mod:`dunetrace_cli.local.worker_thread`):
 ``POST /v1/ingest`` appends the validated batch to the intake log (:mod:`dunetrace_cli.local.intake`),
 hands it over with :meth:`IngestWorker.accept` and answers 202 at once; the worker writes the batches
 queued since its last commit in ONE transaction (a group commit: the faster they come, the more each
@@ -110,7 +110,6 @@ class IngestWorker:
         self._inbox: list[tuple[list[Event], float]] = []  # accepted (and when), not taken by the worker's loop yet
         self._awake = False  # the loop will look at the inbox without being woken
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
         self.stall_seconds = stall_seconds
         self.poll_s = poll_s
         self.errors = errors or OnceLog(lambda _m: None)
@@ -165,46 +164,6 @@ class IngestWorker:
             self.intake.clear_if_written()
         with self._cond:
             self._cond.notify_all()  # readers waiting for batches that will not be written now
-
-    def run_in_thread(self) -> None:
-        """Start the worker on a thread of its own with its own event loop (after ``start_detection``)."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def begin() -> None:
-            try:
-                self.start()
-            finally:
-                started.set()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(begin)
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="dunetrace-ingest-worker", daemon=True)
-        self._thread.start()
-        started.wait()
-
-    def stop_thread(self) -> None:
-        """Stop the worker started by ``run_in_thread`` (``stop`` on its loop) and wait for its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        done = threading.Event()
-
-        def finish() -> None:
-            try:
-                self.stop()
-            finally:
-                done.set()
-                loop.stop()
-
-        loop.call_soon_threadsafe(finish)
-        done.wait()
-        thread.join()
-        self._thread = None
 
     def _setup(self) -> None:
         conn = self.store.conn()

@@ -19,6 +19,7 @@ from dunetrace_cli.local.ingest import normalize_event
 from dunetrace_cli.local.intake import IntakeLog, intake_path, records
 from dunetrace_cli.local.server import create_ingest_app
 from dunetrace_cli.local.worker import IngestWorker, WorkerStopped
+from dunetrace_cli.local.worker_thread import WorkerThread
 from tests.local.test_store_ingest import clean_run, looping_run
 
 pytestmark = pytest.mark.anyio
@@ -78,11 +79,12 @@ def threaded(store, db_file, **kw) -> Iterator[IngestWorker]:
     log = IntakeLog(intake_path(db_file))
     w = IngestWorker(store, **{"stall_seconds": 60, "use_process": False, "intake": log, **kw})
     w.start_detection()  # (``use_process``: the detection process, as `local serve` starts it)
-    w.run_in_thread()
+    runner = WorkerThread(w)
+    runner.start()
     try:
         yield w
     finally:
-        w.stop_thread()
+        runner.stop()
         log.close()
 
 
