@@ -301,13 +301,15 @@ class IngestWorker:
     def _flush_events(self, events: list[Event], received_at: float | None = None) -> WriteOutcome:
         """One commit of ``events`` (received at ``received_at``, default now); about once a second it syncs
         the WAL (and the intake log)."""
+        # the detection results being written are in first (the record thread's transaction is on this
+        # thread's connection: no synchronous switch inside it)
+        self.stream.sync()
         t = time.monotonic()
         sync = self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S
         if sync:  # this commit syncs the WAL (every frame before it too): no checkpoint needed
             self.store.conn().execute("PRAGMA synchronous=FULL")
             if self.intake is not None:
                 self.intake.sync()
-        self.stream.sync()  # the detection results being written are in
         try:
             with self._quiet:
                 outcome = write_events(self.store, events, received_at=received_at)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -311,6 +312,45 @@ async def test_the_wal_is_synced_by_the_next_commit_once_a_commit_went_unsynced_
             assert store.conn().execute("PRAGMA synchronous").fetchone()[0] == 1
         finally:
             store.conn().set_trace_callback(None)
+
+
+def test_a_commit_that_syncs_the_wal_waits_for_the_results_being_written_on_the_record_thread(
+    store, db_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results the detection process cannot write are written on a thread, on the worker's connection: a
+    commit that switches to synchronous=FULL meanwhile failed ("Safety level may not be changed inside a
+    transaction"), and its batches were refused with 503 until the retry."""
+    from dunetrace_cli.local import streaming
+    from dunetrace_cli.local.store_errors import OnceLog
+
+    monkeypatch.setattr(worker_mod, "REORDER_S", 0.0)
+    monkeypatch.setattr(worker_mod, "SERVE_RECORD_EVERY", 1)
+    monkeypatch.setattr(worker_mod, "SYNC_EVERY_S", 0.0)  # every commit after an unsynced one syncs
+    real_processed = streaming.processed_of
+    on_thread: list[str] = []
+
+    def slow_processed(conn, run_ids):  # the record thread's transaction stays open a while
+        if threading.current_thread().name.startswith("dunetrace-record"):
+            on_thread.append(run_ids[0])
+            time.sleep(0.05)
+        return real_processed(conn, run_ids)
+
+    monkeypatch.setattr(streaming, "processed_of", slow_processed)
+    said: list[str] = []
+    with threaded(store, db_file, use_process=True, errors=OnceLog(said.append)) as w:
+        monkeypatch.setattr(w.stream, "_childs", lambda held: False)  # (an agent version it handed back)
+        n, deadline = 0, time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            events = clean_run(f"r{n}", 1000.0 + n)
+            w.accept([normalize_event(e) for e in events], json.dumps(_body(events)).encode())
+            n += 1
+            time.sleep(0.005)
+        deadline = time.monotonic() + 10.0
+        while _count(store, "SELECT COUNT(*) FROM runs WHERE processed_at IS NOT NULL") < n:
+            assert time.monotonic() < deadline, "the runs were not all analysed"
+            time.sleep(0.05)
+    assert on_thread  # results were written on the record thread while batches came
+    assert said == []  # and no commit failed meanwhile
 
 
 async def test_the_served_customer_api_leaves_stalled_runs_to_the_worker(store, db_file) -> None:
