@@ -28,7 +28,7 @@ stall timeout by its own clock).
   same store in the same run. ``--reads DB`` measures only this section on an existing store.
 
 Run from the repo root: ``python bench/local_ingest.py`` (about 10 minutes on 2 cores; ``--quick``: 20k
-and 100k events, HTTP at 20k).
+and 100k events, HTTP at 20k; ``--routes N``: only JSONL and HTTP at N events, e.g. 1,000,000).
 """
 
 from __future__ import annotations
@@ -414,6 +414,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20k and 100k events, HTTP at 20k")
     ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep the largest JSONL store (for more reads)")
     ap.add_argument("--reads", metavar="DB", help="only the read section, on an existing store")
+    ap.add_argument("--routes", type=int, metavar="N", help="only JSONL and HTTP x1 / x4 at N events (no floors, no reads)")
     ap.add_argument("--child-floor", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--child-client", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     ap.add_argument("--child-null-server", metavar="PORT", help=argparse.SUPPRESS)
@@ -439,6 +440,8 @@ def main() -> None:
 
     sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
     http_n = 20_000 if args.quick else 100_000
+    if args.routes:
+        sizes, http_n = [args.routes], args.routes
     ingest_rows: list[list[object]] = []
     route_rows: list[list[object]] = []
     cpu_rows: list[list[object]] = []
@@ -447,8 +450,12 @@ def main() -> None:
         read_rows: list[list[object]] = []
         for n in sizes:
             src = write_jsonl(work / f"{n}.jsonl", n, now=time.time() - 600)
-            out, frss, _ = run_measured([PY, __file__, "--child-floor", str(src), str(work / f"floor-{n}.db")], 3600)
-            floor = json.loads(out)
+            if args.routes:
+                frss, floor = 0, {"events": n, "seconds": float("nan")}
+                CPU.update(main=float("nan"), written=float("nan"))
+            else:
+                out, frss, _ = run_measured([PY, __file__, "--child-floor", str(src), str(work / f"floor-{n}.db")], 3600)
+                floor = json.loads(out)
             floor_cpu, floor_mib = CPU["main"], CPU["written"]
             db = work / f"jsonl-{n}.db"
             out, rss, wall = run_measured(
@@ -479,6 +486,8 @@ def main() -> None:
                         f"{h['rss_kb'] / 1024:.0f}",
                         f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}",
                     ])  # fmt: skip
+                    if args.routes:
+                        continue
                     f = http_floor_case(src, clients, work)
                     best = f["accepted_s"] + HTTP_STALL_S  # the least any server could take to "analysed" here
                     route_rows.append([
@@ -487,27 +496,28 @@ def main() -> None:
                         f"{n / f['accepted_s'] / jsonl_rate:.2f}", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
                         f"{f['client_cpu']:.1f} / {f['server_cpu']:.1f} / -",
                     ])  # fmt: skip
-            if n == sizes[-1]:
+            if n == sizes[-1] and not args.routes:
                 read_rows = asyncio.run(reads(db))
             for p in work.glob(f"*{n}*"):
                 if args.keep and n == sizes[-1] and p.name.startswith(f"jsonl-{n}.db"):
                     p.rename(Path(args.keep) / p.name)  # kept for more read measurements
                     continue
                 p.unlink()
-    print_table(
-        "Ingest with detection (`dunetrace local ingest FILE`) next to its floor (plain parse + insert, same table "
-        "and indexes), same run",
-        ["events", "floor ev/s", "ingest ev/s", "x floor", "ingest s", "runs", "live signals", "re-evaluated",
-         "floor RSS MiB", "ingest RSS MiB"],
-        ingest_rows,
-    )  # fmt: skip
-    print_table(
-        "CPU seconds of the same two runs (the floor's process; the importer and its detection process): on two "
-        "free cores the busier of the two sets the pace, so floor / busier is the ratio an idle machine shows",
-        ["events", "floor CPU s", "importer CPU s", "detection CPU s", "floor / busier", "floor MiB written",
-         "importer MiB written", "load 1 min"],
-        cpu_rows,
-    )
+    if not args.routes:
+        print_table(
+            "Ingest with detection (`dunetrace local ingest FILE`) next to its floor (plain parse + insert, same table "
+            "and indexes), same run",
+            ["events", "floor ev/s", "ingest ev/s", "x floor", "ingest s", "runs", "live signals", "re-evaluated",
+             "floor RSS MiB", "ingest RSS MiB"],
+            ingest_rows,
+        )  # fmt: skip
+        print_table(
+            "CPU seconds of the same two runs (the floor's process; the importer and its detection process): on two "
+            "free cores the busier of the two sets the pace, so floor / busier is the ratio an idle machine shows",
+            ["events", "floor CPU s", "importer CPU s", "detection CPU s", "floor / busier", "floor MiB written",
+             "importer MiB written", "load 1 min"],
+            cpu_rows,
+        )
     print_table(
         "The three routes, same events (HTTP until every run is analysed, stalled ones included; the runs "
         f"left open are stalled {HTTP_STALL_S} s after their last event, as the live rule says, so the next "
@@ -517,6 +527,8 @@ def main() -> None:
          "CPU s: SDK clients / writer / detection"],
         route_rows,
     )
+    if args.routes:
+        return
     print_table(
         f"Reads at {sizes[-1]:,} events, in-process (DUNETRACE_API_URL=local:PATH), median of 20 warm calls; "
         "the scans they replaced (tests/local/scan_reference) on the same store, same run",
