@@ -426,7 +426,10 @@ class IngestWorker:
         self.stream.found = SweepSummary()
 
     def _sync(self) -> None:
-        """No batch came to sync the WAL with its commit (see ``_flush``): a passive checkpoint does."""
+        """No batch came to sync the WAL with its commit (see ``_flush``): a passive checkpoint does. Not
+        while batches wait for their commit (the detection process is writing): that commit syncs."""
+        if (self._pending and self.failing is None) or self._inbox:
+            return
         t = time.monotonic()
         if self._dirty_since is not None and t - self._dirty_since >= SYNC_EVERY_S and t - self._last_write > DECIDE_EVERY_S:
             self._sync_now()

@@ -353,6 +353,32 @@ def test_a_commit_that_syncs_the_wal_waits_for_the_results_being_written_on_the_
     assert said == []  # and no commit failed meanwhile
 
 
+async def test_no_checkpoint_runs_while_batches_wait_for_their_commit_which_syncs_the_wal_itself(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the detection process writes its results the batches queue; the tick after it must not checkpoint."""
+    monkeypatch.setattr(worker_mod, "SYNC_EVERY_S", 0.0)
+    with running(store) as w:
+        await w.submit([normalize_event(e) for e in clean_run("c1")])  # committed, the WAL not synced yet
+        monkeypatch.setattr(w.stream, "behind", lambda: True)  # the detection process is writing its results
+        w.accept([normalize_event(e) for e in clean_run("c2")], b"")
+        await asyncio.sleep(0.3)  # no commit for longer than a tick waits before it checkpoints
+        assert _count(store, "SELECT COUNT(*) FROM runs WHERE run_id='c2'") == 0  # c2 waits for the store
+        seen: list[str] = []
+        store.conn().set_trace_callback(seen.append)
+        try:
+            monkeypatch.setattr(w.stream, "behind", lambda: False)  # its results are in
+            w.tick()
+            assert not any("wal_checkpoint" in q for q in seen)
+            await asyncio.sleep(0.05)  # c2's commit syncs the WAL
+            assert _count(store, "SELECT COUNT(*) FROM runs WHERE run_id='c2'") == 1
+            sync = [q for q in seen if q in ("PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL")]
+            assert sync[:3] == ["PRAGMA synchronous=FULL", "COMMIT", "PRAGMA synchronous=NORMAL"]
+            assert not any("wal_checkpoint" in q for q in seen)
+        finally:
+            store.conn().set_trace_callback(None)
+
+
 async def test_the_served_customer_api_leaves_stalled_runs_to_the_worker(store, db_file) -> None:
     """An in-process sweep beside the worker would detect runs the detection process's baselines never see."""
     from dunetrace_cli.local.api import create_api_app
