@@ -34,6 +34,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from dunetrace_cli.local.multirow import insert_rows
+
 DAY = 86400.0
 LLM_TYPES = ("llm.called", "llm.responded")
 _REAL_PREFIX = re.compile(r"\s*([+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))")
@@ -139,7 +141,8 @@ class LlmBatch:
 
     def write(self, conn: Any) -> None:
         if self.days:
-            conn.executemany(
+            insert_rows(
+                conn,
                 "INSERT INTO agent_llm_days(agent_id, day, prompt_sum, prompt_n, latency_sum, latency_n) "
                 "VALUES (?,?,?,?,?,?) ON CONFLICT(agent_id, day) DO UPDATE SET "
                 "prompt_sum=prompt_sum+excluded.prompt_sum, prompt_n=prompt_n+excluded.prompt_n, "
@@ -147,7 +150,7 @@ class LlmBatch:
                 [(a, day, *v) for (a, day), v in self.days.items()],
             )
         if self.runs:
-            conn.executemany(_UPSERT_RUN_LLM, [(run_id, *v) for run_id, v in self.runs.items()])
+            insert_rows(conn, _UPSERT_RUN_LLM, [(run_id, *v) for run_id, v in self.runs.items()])
 
 
 _UPSERT_RUN_LLM = (

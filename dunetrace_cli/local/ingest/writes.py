@@ -17,6 +17,7 @@ from typing import Any
 from dunetrace_cli.local import aggregates
 from dunetrace_cli.local import aggregates_defer as deferred
 from dunetrace_cli.local.ingest.event import SIDE_TABLE_TYPES, TERMINAL_TYPES, Event
+from dunetrace_cli.local.multirow import insert_rows
 from dunetrace_cli.local.store import Store
 
 _INT64 = 2**63 - 1
@@ -248,7 +249,7 @@ def write_events(
                 out.ready_runs.add(run_id)
         if inserts:
             with deferred.new_rows(conn, "runs", deferred.NEW_RUNS):  # their insert triggers, set-based
-                conn.executemany(_INSERT_RUN, inserts)
+                insert_rows(conn, _INSERT_RUN, inserts)
         conn.executemany(_UPDATE_RUN, updates)
         with deferred.new_rows(conn, "run_llm", deferred.NEW_RUN_LLM):  # (only run_llm has insert triggers)
             aggregates.batch_written(conn, fresh, stamp=stamp, event_clock=event_clock)  # the read aggregates
@@ -266,13 +267,14 @@ def _insert_new(conn: Any, events: list[Event], stamp: float, event_clock: bool)
     if not events:
         return []
     before = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-    cur = conn.executemany(
+    added_rows = insert_rows(
+        conn,
         _INSERT_EVENT,
         [(ev.event_id, ev.run_id, ev.agent_id, ev.agent_version, ev.event_type, ev.step_index, ev.timestamp,
           ev.parent_run_id, ev.trace_id, ev.conversation_id, ev.payload_text,
           ev.timestamp if event_clock else stamp) for ev in events],
     )  # fmt: skip
-    if cur.rowcount == len(events):
+    if added_rows == len(events):
         return events
     added = {(r[0], r[1]) for r in conn.execute("SELECT run_id, event_id FROM events WHERE seq > ?", (before,))}
     return [ev for ev in events if (ev.run_id, ev.event_id) in added]
