@@ -224,6 +224,13 @@ class BaselineCache:
         _append(windows, metrics, clean)
         self._groups[key] = (at, windows, later is None)
 
+    def forget(self, agent_id: str, version: str) -> None:
+        """Drop one agent version (another process evaluated its runs meanwhile: reloaded from the store)."""
+        key = (agent_id, version)
+        self._groups.pop(key, None)
+        self._values.pop(key, None)
+        self._keys.pop(key, None)
+
     def clear(self) -> None:
         self._groups.clear()
         self._values.clear()

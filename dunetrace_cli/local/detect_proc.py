@@ -13,9 +13,10 @@ exactly as in one process.
 What the child cannot answer from memory it leaves to the parent (the run comes back as ``None``, and so
 does every later run of that agent version): a group whose stored history holds runs later than the
 run (a file older than what the store already has), or a run earlier than one the child already
-evaluated. The parent detects those in-process after the child has finished, where the store is
-complete and re-evaluation takes care of the order. If the child dies, the parent detects whatever was
-in flight itself and carries on alone.
+evaluated (a late run). The parent detects those in-process, in their place in the order, where
+re-evaluation takes care of the order; once none of that agent version's runs is in flight it may hand
+the version back (``forget``: the child drops what it knew of it and reloads it from the store). If the
+child dies, the parent detects whatever was in flight itself and carries on alone.
 """
 
 from __future__ import annotations
@@ -161,6 +162,12 @@ class _Evaluator:
         self.cache = bl.BaselineCache()
         self.left: set[tuple[str, str]] = set()  # groups handed back to the parent
 
+    def forget(self, groups: list[tuple[str, str]]) -> None:
+        """The parent hands these agent versions back: their runs' results are all in the store now."""
+        for agent_id, version in groups:
+            self.left.discard((agent_id, version))
+            self.cache.forget(agent_id, version)
+
     def one(self, row: dict[str, Any], events: list[dict[str, Any]]) -> Result:
         group = (row["agent_id"], row["agent_version"])
         at = run_time(row)
@@ -205,11 +212,14 @@ def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = N
             if writer is not None and pending.value != writer.handled:
                 continue  # a command first
             try:
-                batch: list[Job] | None = tasks.get(timeout=0.05)
+                batch: list[Job] | tuple[str, list[tuple[str, str]]] | None = tasks.get(timeout=0.05)
             except queue.Empty:
                 continue
             if batch is None:
                 break
+            if isinstance(batch, tuple):  # ("forget", agent versions)
+                ev.forget(batch[1])
+                continue
             loaded: dict[str, list[dict[str, Any]]] = {}
             by_seq: dict[int | None, list[str]] = {}  # the runs to read, by the store they were picked from
             for row, _kind, events in batch:
@@ -269,6 +279,12 @@ class DetectionProcess:
         self.inflight.append((jobs, n))
         self.inflight_events += n
         self.inflight_ids.update(j[0]["run_id"] for j, _ in jobs)
+
+    def forget(self, groups: list[tuple[str, str]]) -> None:
+        """Hand agent versions back to the child (none of their runs in flight): before the next batch,
+        it drops what it knew of them (the parent evaluated some of their runs) and reloads them from the store."""
+        if groups:
+            self._tasks.put(("forget", groups))
 
     def busy(self) -> bool:
         return self.inflight_events > MAX_INFLIGHT_EVENTS

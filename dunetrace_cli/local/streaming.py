@@ -10,8 +10,10 @@ importer parsing ahead meanwhile; else on
 a thread of the importer's, on its connection, while it parses the next batch; every other use of the store waits for it first, so reads and
 writes keep their order). Only detection in this
 process keeps open runs' events in memory. A run detected
-before (late events), one still in flight, or one the process handed back is detected in-process once
-the process is done; after that the sweep takes stalled runs and re-evaluations.
+before (late events), one still in flight, or one the process handed back is detected in-process, in
+its place in the order; its agent version goes back to the process once none of its runs is in flight
+(its re-evaluations done here first, :meth:`StreamDetector._hand_back`). After the end the sweep takes
+stalled runs and re-evaluations.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class StreamDetector:
         self.waiting: dict[str, float] = {}  # ready runs -> their run time
         self.event_counts: dict[str, int] = {}  # run -> its stored events (after the last write)
         self.taken: set[tuple[str, str]] = set()  # agent versions this process detects (not the child)
+        self.sent_tip: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest run sent
+        self._kept: dict[tuple[str, str], tuple[float, str]] = {}  # taken, the store holding a run this later
         want = dp.worth_a_process(total_bytes) if use_process is None else use_process
         self._want_process = want
         self.proc: dp.DetectionProcess | None = None
@@ -137,6 +141,7 @@ class StreamDetector:
             detect_runs(self.store, picks, summary=self.found, cache=self.cache, stall_seconds=self.stall_s,
                         events=known)  # fmt: skip
             return
+        self._hand_back()
         inflight, held = self.proc.inflight_ids, self.held_ids
         # (a stalled run still in flight or not written yet: its detection is on its way)
         picks = [(r, kind) for r, kind in picks if kind != "stalled" or (r not in inflight and r not in held)]
@@ -149,6 +154,9 @@ class StreamDetector:
             if row is None:
                 continue
             pending = run_id in inflight or run_id in held
+            group, at = (row["agent_id"], row["agent_version"]), detect.run_time(row)
+            if group not in self.sent_tip or at > self.sent_tip[group]:
+                self.sent_tip[group] = at
             row["_max_seq"] = max_seq  # what this process would read now: the run's and its parent's events
             if row["parent_run_id"]:
                 row["_chain"] = lineage(conn, row)
@@ -160,6 +168,44 @@ class StreamDetector:
         self.proc.submit(jobs)
         while self.proc is not None and self.proc.busy():
             self._poll(block=True)
+
+    def _hand_back(self) -> None:
+        """Give the agent versions this process took (a late run, late events) back to the detection
+        process once none of their runs is in flight or held here: their re-evaluations first, here, so
+        the store holds their final figures when the child reloads them. Not while the store holds a run
+        of one later than any this stream sent (an older file than the store): the child would hand it
+        back at once."""
+        proc = self.proc
+        if not self.taken or proc is None:
+            return
+        busy = {(j[0]["agent_id"], j[0]["agent_version"]) for jobs, _ in proc.inflight for j, _ in jobs}
+        busy.update((job[0]["agent_id"], job[0]["agent_version"]) for job, _, _ in self.held)
+        conn = self.store.conn()
+        back: list[tuple[str, str]] = []
+        for group in sorted(self.taken - busy):
+            tip, kept = self.sent_tip.get(group), self._kept.get(group)
+            if tip is None or (kept is not None and tip <= kept):
+                continue
+            newest = conn.execute(
+                "SELECT run_time, run_id FROM run_metrics WHERE agent_id=? AND agent_version=? "
+                "ORDER BY run_time DESC, run_id DESC LIMIT 1", group,
+            ).fetchone()  # fmt: skip
+            if newest is not None and (float(newest[0]), newest[1]) > tip:
+                self._kept[group] = (float(newest[0]), newest[1])
+                continue
+            self._reevaluate(group)
+            self.taken.discard(group)
+            self.cache.forget(*group)
+            back.append(group)
+        proc.forget(back)
+
+    def _reevaluate(self, group: tuple[str, str]) -> None:
+        """The agent version's re-evaluations, here, in run-time order (each may flag later runs)."""
+        sql = "SELECT run_id FROM runs WHERE needs_reeval=1 AND agent_id=? AND agent_version=?"
+        while ids := [r[0] for r in self.store.conn().execute(sql, group)]:
+            if not detect_runs(self.store, [(r, "reeval") for r in ids], summary=self.found, cache=self.cache,
+                               stall_seconds=self.stall_s):  # fmt: skip
+                return
 
     def _poll(self, *, block: bool) -> None:
         if self.proc is None or not self.proc.inflight:
@@ -238,7 +284,7 @@ class StreamDetector:
 
     def _record(self, results: list[tuple[dp.Job, bool, dp.Result]], write: Callable[[], Any] | None = None) -> None:
         """Write the results in the order sent; detect here the runs kept or handed back, in their place.
-        An agent version the parent detected a run of stays with the parent from then on (``taken``)."""
+        An agent version the parent detected a run of stays with the parent (``taken``) until ``_hand_back``."""
         batch = Batch()
         with (write or self.store.write)() as conn:
             processed = processed_of(conn, [job[0]["run_id"] for job, _, _ in results])

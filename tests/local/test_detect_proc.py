@@ -163,6 +163,57 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     assert two["runs_pending"] == 0
 
 
+def test_an_agent_version_goes_back_to_the_detection_process_after_a_late_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that arrives after later runs of its agent version were detected is detected here (the child
+    hands the version back); once none of its runs is in flight the version goes back to the child, its
+    re-evaluations done first: the runs after it are the child's again, and the store is one process's."""
+    from dunetrace_cli.local import load
+
+    clones = _clones()
+    # a clean run (no signal: it joins the baselines) of the agent with the most runs (17 a clone)
+    sizes: dict[str, int] = {}
+    for e in clones[2]:
+        if e["agent_id"].startswith("web-researcher"):
+            sizes[e["run_id"]] = sizes.get(e["run_id"], 0) + 1
+    late_run = min(sizes, key=lambda r: (sizes[r], r))  # its shortest run: one without signals
+    late = [e for e in clones[2] if e["run_id"] == late_run]
+    agent = late[0]["agent_id"]
+    events = [e for c in clones[:4] for e in c if e["run_id"] != late_run] + late + [e for c in clones[4:] for e in c]
+    src = _file(tmp_path / "all.jsonl", events)
+    one = _ingest(tmp_path / "one.db", [src], proc=False)
+    results: list[tuple[str, bool]] = []  # (run_id, evaluated by the child) of the agent's runs, in order
+    original = load.StreamDetector._record
+
+    def record(self: Any, held: list[Any], **kw: Any) -> None:
+        results.extend((job[0]["run_id"], child and res is not None) for job, child, res in held
+                       if job[0]["agent_id"] == agent)  # fmt: skip
+        original(self, held, **kw)
+
+    poll = load.StreamDetector._poll
+
+    def waiting_poll(self: Any, *, block: bool) -> None:
+        poll(self, block=True)  # every result back before the batch ends (the late run's among them)
+
+    monkeypatch.setattr(load, "RECORD_EVERY", 5)
+    monkeypatch.setattr(load.StreamDetector, "_childs", lambda self, held: False)  # every result through _record
+    monkeypatch.setattr(load.StreamDetector, "_record", record)
+    monkeypatch.setattr(load.StreamDetector, "_poll", waiting_poll)
+    two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
+    order = [r for r, _ in results]
+    assert late_run in order and dict(results)[late_run] is False  # detected here, after later runs
+    after = [by_child for _, by_child in results[order.index(late_run) + 1 :]]
+    assert len(after) >= 10 and all(after[-5:])  # the runs after it: the child's again
+    want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")
+    for key in ("signals", "runs", "metrics"):
+        assert got[key] == want[key], (key, set(got[key]) ^ set(want[key]))
+    assert two["runs_reevaluated"] > 0 and two["runs_pending"] == 0
+    assert {k: v for k, v in two.items() if k not in ("db", "seconds")} == {
+        k: v for k, v in one.items() if k not in ("db", "seconds")
+    }
+
+
 def test_results_written_behind_the_import_give_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`local ingest` writes the results back on a thread of its own while it parses the next batch (every
     other use of the store waits for it), when the detection process does not write them itself
