@@ -141,7 +141,7 @@ class StreamDetector:
             detect_runs(self.store, picks, summary=self.found, cache=self.cache, stall_seconds=self.stall_s,
                         events=known)  # fmt: skip
             return
-        self._hand_back()
+        returning = self._hand_back()
         inflight, held = self.proc.inflight_ids, self.held_ids
         # (a stalled run still in flight or not written yet: its detection is on its way)
         picks = [(r, kind) for r, kind in picks if kind != "stalled" or (r not in inflight and r not in held)]
@@ -155,6 +155,10 @@ class StreamDetector:
                 continue
             pending = run_id in inflight or run_id in held
             group, at = (row["agent_id"], row["agent_version"]), detect.run_time(row)
+            if group in returning:  # it waits for its agent version to go back to the child
+                if kind == "ready":
+                    self.waiting[run_id] = at[0]
+                continue  # (a stalled run is found again)
             if group not in self.sent_tip or at > self.sent_tip[group]:
                 self.sent_tip[group] = at
             row["_max_seq"] = max_seq  # what this process would read now: the run's and its parent's events
@@ -169,20 +173,22 @@ class StreamDetector:
         while self.proc is not None and self.proc.busy():
             self._poll(block=True)
 
-    def _hand_back(self) -> None:
+    def _hand_back(self) -> set[tuple[str, str]]:
         """Give the agent versions this process took (a late run, late events) back to the detection
         process once none of their runs is in flight or held here: their re-evaluations first, here, so
-        the store holds their final figures when the child reloads them. Not while the store holds a run
-        of one later than any this stream sent (an older file than the store): the child would hand it
-        back at once."""
+        the store holds their final figures when the child reloads them. Returns the versions whose runs
+        wait meanwhile (not sent: they would come back to this process). None is given back while the
+        store holds a run of it later than any this stream sent (a file older than the store): the child
+        would hand it back at once."""
         proc = self.proc
         if not self.taken or proc is None:
-            return
+            return set()
         busy = {(j[0]["agent_id"], j[0]["agent_version"]) for jobs, _ in proc.inflight for j, _ in jobs}
         busy.update((job[0]["agent_id"], job[0]["agent_version"]) for job, _, _ in self.held)
         conn = self.store.conn()
         back: list[tuple[str, str]] = []
-        for group in sorted(self.taken - busy):
+        returning: set[tuple[str, str]] = set()
+        for group in sorted(self.taken):
             tip, kept = self.sent_tip.get(group), self._kept.get(group)
             if tip is None or (kept is not None and tip <= kept):
                 continue
@@ -193,11 +199,15 @@ class StreamDetector:
             if newest is not None and (float(newest[0]), newest[1]) > tip:
                 self._kept[group] = (float(newest[0]), newest[1])
                 continue
+            if group in busy:
+                returning.add(group)
+                continue
             self._reevaluate(group)
             self.taken.discard(group)
             self.cache.forget(*group)
             back.append(group)
         proc.forget(back)
+        return returning
 
     def _reevaluate(self, group: tuple[str, str]) -> None:
         """The agent version's re-evaluations, here, in run-time order (each may flag later runs)."""
@@ -336,10 +346,13 @@ class StreamDetector:
         """Every ready run detected, the process drained and stopped."""
         self.sync()
         self._defer = False
-        self.due(None)
-        while self.proc is not None and self.proc.inflight:
-            self._poll(block=True)
-        self.write_held()
+        while True:
+            self.due(None)
+            while self.proc is not None and self.proc.inflight:
+                self._poll(block=True)
+            self.write_held()
+            if not self.waiting:  # (runs that waited for their agent version to go back: sent now)
+                break
         self.close()
 
     def close(self) -> None:

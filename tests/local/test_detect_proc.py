@@ -163,12 +163,15 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     assert two["runs_pending"] == 0
 
 
+@pytest.mark.parametrize("child", ["keeps-up", "slow"])
 def test_an_agent_version_goes_back_to_the_detection_process_after_a_late_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
     """A run that arrives after later runs of its agent version were detected is detected here (the child
     hands the version back); once none of its runs is in flight the version goes back to the child, its
-    re-evaluations done first: the runs after it are the child's again, and the store is one process's."""
+    re-evaluations done first: the runs after it are the child's again, and the store is one process's.
+    A slow child (its newest batch always in flight) has some of that version's runs in flight all along:
+    the version's later runs wait until it is back, instead of all coming here."""
     from dunetrace_cli.local import load
 
     clones = _clones()
@@ -191,15 +194,24 @@ def test_an_agent_version_goes_back_to_the_detection_process_after_a_late_run(
                        if job[0]["agent_id"] == agent)  # fmt: skip
         original(self, held, **kw)
 
-    poll = load.StreamDetector._poll
-
-    def waiting_poll(self: Any, *, block: bool) -> None:
-        poll(self, block=True)  # every result back before the batch ends (the late run's among them)
-
     monkeypatch.setattr(load, "RECORD_EVERY", 5)
     monkeypatch.setattr(load.StreamDetector, "_childs", lambda self, held: False)  # every result through _record
     monkeypatch.setattr(load.StreamDetector, "_record", record)
-    monkeypatch.setattr(load.StreamDetector, "_poll", waiting_poll)
+    if child == "slow":
+        collect = detect_proc.DetectionProcess.collect
+
+        def lagging(self: detect_proc.DetectionProcess, *, block: bool) -> list[Any]:
+            if block:
+                return collect(self, block=True)
+            newest = list(self.inflight)[1:]  # the newest batch stays in flight
+            for _ in newest:
+                self.inflight.pop()
+            try:
+                return collect(self, block=True) if self.inflight and newest else []
+            finally:
+                self.inflight.extend(newest)
+
+        monkeypatch.setattr(detect_proc.DetectionProcess, "collect", lagging)
     two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
     order = [r for r, _ in results]
     assert late_run in order and dict(results)[late_run] is False  # detected here, after later runs
