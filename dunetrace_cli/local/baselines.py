@@ -224,6 +224,19 @@ class BaselineCache:
         _append(windows, metrics, clean)
         self._groups[key] = (at, windows, later is None)
 
+    def late(self, agent_id: str, version: str, at: tuple[float, str]) -> bool:
+        """The group is answered from memory, and a run at ``at`` would not be after its tip."""
+        group = self._groups.get((agent_id, version))
+        return group is not None and bool(group[2]) and at <= group[0]
+
+    def refill(self, agent_id: str, version: str, windows: dict[str, list[float]]) -> None:
+        """Replace a group's windows (a late run joined them), its tip kept."""
+        key = (agent_id, version)
+        tip = self._groups[key][0]
+        self._groups[key] = (tip, {m: deque(v, maxlen=BASELINE_LOOKBACK) for m, v in windows.items()}, True)
+        self._values.pop(key, None)
+        self._keys.pop(key, None)
+
     def forget(self, agent_id: str, version: str) -> None:
         """Drop one agent version (another process evaluated its runs meanwhile: reloaded from the store)."""
         key = (agent_id, version)

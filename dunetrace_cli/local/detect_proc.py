@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from dunetrace_cli.local import baselines as bl
+from dunetrace_cli.local import late_runs
 from dunetrace_cli.local.detect import evaluate, run_time
 from dunetrace_cli.local.detect_write import ChildWriter
 from dunetrace_cli.local.ingest import Event
@@ -161,27 +162,48 @@ class _Evaluator:
         self.conn = conn
         self.cache = bl.BaselineCache()
         self.left: set[tuple[str, str]] = set()  # groups handed back to the parent
+        self.recent = late_runs.Recent()
 
-    def forget(self, groups: list[tuple[str, str]]) -> None:
-        """The parent hands these agent versions back: their runs' results are all in the store now."""
-        for agent_id, version in groups:
+    def forget(self, groups: list[tuple[str, str]] | None) -> None:
+        """The parent hands these agent versions back (None: it changed the store's figures of any): their
+        runs' results are all in the store now."""
+        if groups is None:
+            self.left.clear()
+            self.cache.clear()
+            self.recent.forget(None)
+        for agent_id, version in groups or ():
             self.left.discard((agent_id, version))
             self.cache.forget(agent_id, version)
+            self.recent.forget((agent_id, version))
 
-    def one(self, row: dict[str, Any], events: list[dict[str, Any]]) -> Result:
+    def one(self, row: dict[str, Any], events: list[dict[str, Any]], unwritten: int | None = None) -> Result:
+        """``unwritten``: at most this many results sent are not in the store yet (None: not known)."""
         group = (row["agent_id"], row["agent_version"])
         at = run_time(row)
         if group in self.left:
             return None
         memory = self.cache.from_memory(*group, at)
-        if memory is False:  # the store would have to answer for runs still in flight: not here
-            self.left.add(group)
-            return None
+        if memory is False:  # a late run, or the store would have to answer for runs still in flight
+            if unwritten is None or unwritten >= late_runs.RECENT_RUNS or not self.cache.late(*group, at):
+                self.left.add(group)
+                return None
+            return self._late(row, events, group, at)
         base, key = self.cache.get_keyed(self.conn, *group, at)
         outcome = evaluate(self.conn, row, events, base, max_seq=row.get("_max_seq"), chain=row.get("_chain"))
         clean = not any(r[5] == 0 for r in outcome.rows)
         self.cache.add(self.conn, *group, at, outcome.metrics, clean, run_id=row["run_id"])
+        self.recent.add(group, at, outcome.metrics, clean)
         return (key, outcome.rows, outcome.metrics, outcome.error, memory is True, len(events))
+
+    def _late(self, row: dict[str, Any], events: list[dict[str, Any]], group: tuple[str, str], at: tuple[float, str]) -> Result:
+        """A run before the group's tip (:mod:`dunetrace_cli.local.late_runs`): not at its tip, so the
+        later runs whose baselines it joins are flagged when its result is written."""
+        base = late_runs.baselines_of(self.recent.windows(self.conn, group, at))
+        outcome = evaluate(self.conn, row, events, base, max_seq=row.get("_max_seq"), chain=row.get("_chain"))
+        clean = not any(r[5] == 0 for r in outcome.rows)
+        self.recent.add(group, at, outcome.metrics, clean)
+        self.cache.refill(*group, self.recent.windows(self.conn, group, None))
+        return (bl.baseline_key(base), outcome.rows, outcome.metrics, outcome.error, False, len(events))
 
 
 def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = None) -> None:
@@ -212,7 +234,7 @@ def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = N
             if writer is not None and pending.value != writer.handled:
                 continue  # a command first
             try:
-                batch: list[Job] | tuple[str, list[tuple[str, str]]] | None = tasks.get(timeout=0.05)
+                batch: list[Job] | tuple[str, list[tuple[str, str]] | None] | None = tasks.get(timeout=0.05)
             except queue.Empty:
                 continue
             if batch is None:
@@ -232,7 +254,7 @@ def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = N
                 if writer is not None:
                     writer.serve()  # the importer waits for it: between two runs
                 dicts = event_dicts(row["run_id"], events) if events is not None else loaded.get(row["run_id"], [])
-                out.append(ev.one(row, dicts))
+                out.append(ev.one(row, dicts, writer.unwritten() + len(out) if writer is not None else None))
             if writer is not None:
                 writer.sent_batch([job[0] for job in batch], out)
             results.put(("ok", out))
@@ -280,10 +302,11 @@ class DetectionProcess:
         self.inflight_events += n
         self.inflight_ids.update(j[0]["run_id"] for j, _ in jobs)
 
-    def forget(self, groups: list[tuple[str, str]]) -> None:
-        """Hand agent versions back to the child (none of their runs in flight): before the next batch,
-        it drops what it knew of them (the parent evaluated some of their runs) and reloads them from the store."""
-        if groups:
+    def forget(self, groups: list[tuple[str, str]] | None) -> None:
+        """Hand agent versions back to the child (none of their runs in flight; None: every version, after
+        the parent changed the store's figures): before the next batch, it drops what it knew of them and
+        reloads them from the store."""
+        if groups is None or groups:
             self._tasks.put(("forget", groups))
 
     def busy(self) -> bool:

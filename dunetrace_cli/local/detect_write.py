@@ -63,9 +63,16 @@ class ChildWriter:
         self.conn, self.chan, self.pending = conn, chan, pending
         self.sent: deque[list[tuple[dict[str, Any], Any]]] = deque()
         self.handled = 0
+        self._unsent = 0  # results in ``sent``
+        self._dropped = 0  # results of the last "drop": the importer may still be writing them
 
     def sent_batch(self, rows: list[dict[str, Any]], results: list[Any]) -> None:
         self.sent.append(list(zip(rows, results)))
+        self._unsent += len(results)
+
+    def unwritten(self) -> int:
+        """At most this many of the results sent may not be in the store yet."""
+        return self._unsent + self._dropped
 
     def serve(self) -> None:
         """Carry out the commands waiting (between two runs, or while idle)."""
@@ -73,6 +80,9 @@ class ChildWriter:
             self.handled += 1
             cmd = self.chan.recv()
             batches = [self.sent.popleft() for _ in range(cmd[1])]
+            n = sum(len(b) for b in batches)
+            self._unsent -= n
+            self._dropped = 0 if cmd[0] == "write" else n
             if cmd[0] != "write":
                 continue
             try:

@@ -209,6 +209,12 @@ class StreamDetector:
         proc.forget(back)
         return returning
 
+    def store_changed(self) -> None:
+        """Runs were detected or re-evaluated in this process outside the stream (an idle sweep, nothing in
+        flight): the detection process reloads every agent version from the store."""
+        if self.proc is not None:
+            self.proc.forget(None)
+
     def _reevaluate(self, group: tuple[str, str]) -> None:
         """The agent version's re-evaluations, here, in run-time order (each may flag later runs)."""
         sql = "SELECT run_id FROM runs WHERE needs_reeval=1 AND agent_id=? AND agent_version=?"

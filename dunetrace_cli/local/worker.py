@@ -402,8 +402,11 @@ class IngestWorker:
         if quiet and not self._inflight() and t >= self._next_sweep:
             self._next_sweep = t + self.poll_s
             # re-evaluations (and anything due the stream did not take), in-process, nothing in flight
-            detect.sweep(self.store, stall_seconds=None, cache=self.stream.cache, summary=self.stream.found,
-                         max_runs=SWEEP_RUNS)  # fmt: skip
+            found = self.stream.found
+            before = (found.runs_completed, found.runs_stalled, found.runs_redetected, found.runs_reevaluated)
+            detect.sweep(self.store, stall_seconds=None, cache=self.stream.cache, summary=found, max_runs=SWEEP_RUNS)
+            if (found.runs_completed, found.runs_stalled, found.runs_redetected, found.runs_reevaluated) != before:
+                self.stream.store_changed()
             self._report()
 
     def _due(self) -> list[tuple[float, str, str]]:

@@ -68,8 +68,8 @@ def _state(db: Path) -> dict[str, Any]:
                 "co_signal_count FROM signals"
             ).fetchall()),
             "runs": sorted(conn.execute(
-                "SELECT run_id, processed_at, trigger, signal_count, needs_detection, needs_reeval, processed_event_count "
-                "FROM runs"
+                "SELECT run_id, processed_at, trigger, signal_count, needs_detection, needs_reeval, processed_event_count, "
+                "baseline_key FROM runs"
             ).fetchall()),
             "metrics": sorted(conn.execute("SELECT * FROM run_metrics").fetchall()),
         }  # fmt: skip
@@ -163,16 +163,22 @@ def test_results_written_several_batches_at_once_give_the_same_store(
     assert two["runs_pending"] == 0
 
 
-@pytest.mark.parametrize("child", ["keeps-up", "slow"])
-def test_an_agent_version_goes_back_to_the_detection_process_after_a_late_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
+@pytest.mark.parametrize(("child", "recent"), [("keeps-up", True), ("slow", True), ("keeps-up", False), ("slow", False)])
+def test_a_late_run_leaves_its_agent_version_with_the_detection_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str, recent: bool
 ) -> None:
-    """A run that arrives after later runs of its agent version were detected is detected here (the child
-    hands the version back); once none of its runs is in flight the version goes back to the child, its
-    re-evaluations done first: the runs after it are the child's again, and the store is one process's.
-    A slow child (its newest batch always in flight) has some of that version's runs in flight all along:
-    the version's later runs wait until it is back, instead of all coming here."""
-    from dunetrace_cli.local import load
+    """A run that arrives after later runs of its agent version were detected: the child evaluates it
+    itself, from the store and the results it has not seen written yet (``late_runs``), and the runs after
+    it flagged for re-evaluation when it is written. Without those results at hand (``recent`` off), the
+    child hands the version back: the run is detected here, and once none of the version's runs is in
+    flight the version goes back to the child, its re-evaluations done first. A slow child (its newest
+    batch always in flight) has some of the version's runs in flight all along: its later runs wait until
+    it is back, instead of all coming here. Either way the runs after it are the child's, and the store is
+    one process's."""
+    from dunetrace_cli.local import late_runs, load
+
+    if not recent:
+        monkeypatch.setattr(late_runs, "RECENT_RUNS", 0)
 
     clones = _clones()
     # a clean run (no signal: it joins the baselines) of the agent with the most runs (17 a clone)
@@ -214,7 +220,7 @@ def test_an_agent_version_goes_back_to_the_detection_process_after_a_late_run(
         monkeypatch.setattr(detect_proc.DetectionProcess, "collect", lagging)
     two = _ingest(tmp_path / "two.db", [src], proc=True, commit_every=200)
     order = [r for r, _ in results]
-    assert late_run in order and dict(results)[late_run] is False  # detected here, after later runs
+    assert late_run in order and dict(results)[late_run] is recent  # by the child, or here
     after = [by_child for _, by_child in results[order.index(late_run) + 1 :]]
     assert len(after) >= 10 and all(after[-5:])  # the runs after it: the child's again
     want, got = _state(tmp_path / "one.db"), _state(tmp_path / "two.db")

@@ -1,0 +1,91 @@
+"""A late run in the detection process: one that ends before runs of its agent version the process already
+evaluated (a slower SDK client, a batch sent again), answered there instead of handed back to the importer.
+
+Its baselines are the store's, as of just before it (what one process would read), plus the runs this
+process evaluated whose results are not written yet: the process keeps its newest ``RECENT_RUNS`` results
+per agent version (:class:`Recent`), which hold every result not written yet while there are fewer of those
+(``unwritten``, counted by the caller) than that; else the run goes back to the importer. A run in both is taken from the store. The runs after
+it that it joins the baselines of are flagged for re-evaluation when its result is written (it is not at its
+version's tip), as in one process.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from dunetrace_cli.local import baselines as bl
+
+#: Results kept per agent version (each: run time, run id, clean, the metrics as a tuple).
+RECENT_RUNS = 4096
+
+Group = tuple[str, str]
+_Entry = tuple[tuple[float, str], bool, tuple[float | None, ...]]
+
+
+class Recent:
+    """Per agent version, the newest results this process made, in run-time order."""
+
+    def __init__(self) -> None:
+        self._runs: dict[Group, deque[_Entry]] = {}
+
+    def add(self, group: Group, at: tuple[float, str], metrics: dict[str, Any] | None, clean: bool) -> None:
+        if metrics is None:  # not part of the baselines
+            return
+        runs = self._runs.get(group)
+        if runs is None:
+            runs = self._runs[group] = deque(maxlen=RECENT_RUNS)
+        entry = (at, clean, tuple(metrics.get(m) for m in bl.METRICS))
+        if not runs or at > runs[-1][0]:
+            runs.append(entry)
+            return
+        ordered = sorted([*runs, entry], key=lambda e: e[0])
+        runs.clear()
+        runs.extend(ordered[-RECENT_RUNS:])
+
+    def forget(self, group: Group | None) -> None:
+        """Drop a version's results (None: every version's)."""
+        if group is None:
+            self._runs.clear()
+        else:
+            self._runs.pop(group, None)
+
+    def windows(self, conn: Any, group: Group, before: tuple[float, str] | None) -> dict[str, list[float]]:
+        """Per metric, the newest 50 clean values before ``before`` (None: all), oldest first: the store's
+        and the ones kept here (the store's where a run is in both)."""
+        kept = self._runs.get(group, ())
+        stored = _stored(conn, [at[1] for at, _, _ in kept])
+        out: dict[str, list[float]] = {}
+        for i, m in enumerate(bl.METRICS):
+            sql = (
+                f"SELECT run_time, run_id, {m} FROM run_metrics WHERE agent_id=? AND agent_version=? "  # noqa: S608
+                f"AND clean=1 AND {m} IS NOT NULL "
+            )
+            params: list[Any] = [*group]
+            if before is not None:
+                sql += "AND (run_time < ? OR (run_time = ? AND run_id < ?)) "
+                params += [before[0], before[0], before[1]]
+            sql += "ORDER BY run_time DESC, run_id DESC LIMIT ?"
+            found = {r[1]: ((float(r[0]), r[1]), float(r[2])) for r in conn.execute(sql, [*params, bl.BASELINE_LOOKBACK])}
+            for at, clean, values in kept:
+                value = values[i]
+                if clean and value is not None and at[1] not in stored and (before is None or at < before):
+                    found[at[1]] = (at, float(value))
+            newest = sorted(found.values())[-bl.BASELINE_LOOKBACK :]
+            out[m] = [v for _, v in newest]
+        return out
+
+
+def _stored(conn: Any, run_ids: list[str]) -> set[str]:
+    """Of these runs, the ones with a written result (the store's figures are theirs)."""
+    out: set[str] = set()
+    for i in range(0, len(run_ids), 500):
+        part = run_ids[i : i + 500]
+        sql = f"SELECT run_id FROM run_metrics WHERE run_id IN ({','.join('?' * len(part))})"  # noqa: S608
+        out.update(r[0] for r in conn.execute(sql, part))
+    return out
+
+
+def baselines_of(windows: dict[str, list[float]]) -> dict[str, float | None]:
+    """``baselines.baselines`` of these windows."""
+    return {m: (bl.p75(v) if len(v) >= bl.MIN_BASELINE_RUNS else None) for m, v in windows.items()}
