@@ -70,3 +70,50 @@ def test_only_the_newest_results_are_kept(monkeypatch: Any) -> None:
         recent.add(GROUP, (float(i), f"r{i}"), {"steps": float(i)}, True)
     recent.add(GROUP, (9.0, "none"), None, True)  # not part of the baselines: not kept
     assert [e[0] for e in recent._runs[GROUP]] == [(3.0, "r3"), (4.0, "r4"), (5.0, "r5")]
+
+
+def test_after_the_store_changed_elsewhere_the_detection_process_reads_it_again(tmp_path: Path) -> None:
+    """An idle sweep of `local serve` re-evaluated or detected runs in-process (``StreamDetector.store_changed``):
+    the detection process forgets every agent version, so its next run's baselines are the store's."""
+    import json
+    import sys
+    import time
+
+    from dunetrace_cli.local import detect_proc, streaming
+    from dunetrace_cli.local.detect import run_time
+    from dunetrace_cli.local.load import ingest_sources
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from _gen_events import clone_events
+
+    src = tmp_path / "all.jsonl"
+    events = clone_events(4 * 648, agents_per_family=1, span_days=2, now=time.time() - 3600)
+    src.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    store = open_store(tmp_path / "s.db")
+    try:
+        ingest_sources(store, [str(src)], report=lambda p: None, detect_process=False)
+        conn = store.conn()
+        group = conn.execute(
+            "SELECT agent_id, agent_version FROM run_metrics GROUP BY 1, 2 ORDER BY COUNT(*) DESC LIMIT 1"
+        ).fetchone()
+        ids = [r[0] for r in conn.execute(
+            "SELECT run_id FROM run_metrics WHERE agent_id=? AND agent_version=? ORDER BY run_time, run_id", tuple(group)
+        )]  # fmt: skip
+        rows = streaming._rows(conn, ids[-2:])
+        first, last = rows[ids[-2]], rows[ids[-1]]
+        read = lambda row: detect_proc.read_events(conn, [row["run_id"]], None)[row["run_id"]]  # noqa: E731
+        with store.write() as w:  # the last run not detected yet
+            w.execute("DELETE FROM run_metrics WHERE run_id=?", (last["run_id"],))
+        told, untold = detect_proc._Evaluator(conn), detect_proc._Evaluator(conn)
+        for ev in (told, untold):
+            ev.one(first, read(first))  # the version in memory
+        with store.write() as w:  # a sweep here: the clean runs before them now count ten times the steps
+            w.execute("UPDATE run_metrics SET steps = steps * 10 WHERE agent_id=? AND agent_version=? AND clean=1",
+                      tuple(group))  # fmt: skip
+        want = bl.baseline_key(bl.baselines(conn, *group, before=run_time(last)))
+        told.forget(None)
+        got, stale = told.one(last, read(last)), untold.one(last, read(last))
+        assert got is not None and got[0] == want
+        assert stale is not None and stale[0] != want  # what the process answered from memory before
+    finally:
+        store.close()
