@@ -10,13 +10,15 @@ back, per run, what :func:`dunetrace_cli.local.detect_record.record` needs; the 
 the child write it), in the order it sent the runs. So each agent version's runs are still evaluated one after another in run time,
 exactly as in one process.
 
-What the child cannot answer from memory it leaves to the parent (the run comes back as ``None``, and so
-does every later run of that agent version): a group whose stored history holds runs later than the
-run (a file older than what the store already has), or a run earlier than one the child already
-evaluated (a late run). The parent detects those in-process, in their place in the order, where
-re-evaluation takes care of the order; once none of that agent version's runs is in flight it may hand
-the version back (``forget``: the child drops what it knew of it and reloads it from the store). If the
-child dies, the parent detects whatever was in flight itself and carries on alone.
+A run earlier than one the child already evaluated (a late run) the child answers itself, from the store
+and the results it sent that may not be written yet (:mod:`dunetrace_cli.local.late_runs`). What it cannot
+answer it leaves to the parent (the run comes back as ``None``, and so does every later run of that agent
+version): a group whose stored history holds runs later than the run (a file older than what the store
+already has), or a late run while more results are unwritten than it keeps. The parent detects those
+in-process, in their place in the order, where re-evaluation takes care of the order; once none of that
+agent version's runs is in flight it hands the version back (``forget``: the child drops what it knew of
+it and reloads it from the store). If the child dies, the parent detects whatever was in flight itself
+and carries on alone.
 """
 
 from __future__ import annotations
