@@ -14,7 +14,7 @@ A run earlier than one the child already evaluated (a late run) the child answer
 and the results it sent that may not be written yet (:mod:`dunetrace_cli.local.late_runs`). What it cannot
 answer it leaves to the parent (the run comes back as ``None``, and so does every later run of that agent
 version): a group whose stored history holds runs later than the run (a file older than what the store
-already has), or a late run while more results are unwritten than it keeps. The parent detects those
+already has), or a late run while more of its version's results are unwritten than it keeps. The parent detects those
 in-process, in their place in the order, where re-evaluation takes care of the order; once none of that
 agent version's runs is in flight it hands the version back (``forget``: the child drops what it knew of
 it and reloads it from the store). If the child dies, the parent detects whatever was in flight itself
@@ -32,7 +32,7 @@ import os
 import queue
 import signal
 import threading
-from collections import deque
+from collections import Counter, deque
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,8 @@ class _Evaluator:
             self.recent.forget((agent_id, version))
 
     def one(self, row: dict[str, Any], events: list[dict[str, Any]], unwritten: int | None = None) -> Result:
-        """``unwritten``: at most this many results sent are not in the store yet (None: not known)."""
+        """``unwritten``: at most this many results of its agent version sent are not in the store yet (None:
+        not known)."""
         group = (row["agent_id"], row["agent_version"])
         at = run_time(row)
         if group in self.left:
@@ -252,11 +253,14 @@ def _child(db: str, tasks: Any, results: Any, chan: Any = None, pending: Any = N
             for max_seq, run_ids in by_seq.items():
                 loaded.update(read_events(ev.conn, run_ids, max_seq))
             out: list[Result] = []
+            here: Counter[tuple[str, str]] = Counter()  # this batch's runs so far, per agent version
             for row, _kind, events in batch:
                 if writer is not None:
                     writer.serve()  # the importer waits for it: between two runs
                 dicts = event_dicts(row["run_id"], events) if events is not None else loaded.get(row["run_id"], [])
-                out.append(ev.one(row, dicts, writer.unwritten() + len(out) if writer is not None else None))
+                group = (row["agent_id"], row["agent_version"])
+                out.append(ev.one(row, dicts, writer.unwritten(group) + here[group] if writer is not None else None))
+                here[group] += 1
             if writer is not None:
                 writer.sent_batch([job[0] for job in batch], out)
             results.put(("ok", out))

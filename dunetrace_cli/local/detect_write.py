@@ -12,7 +12,7 @@ a result is what the importer would have: ``record_first``, the one path both ta
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from dunetrace_cli.local import detect
@@ -63,16 +63,16 @@ class ChildWriter:
         self.conn, self.chan, self.pending = conn, chan, pending
         self.sent: deque[list[tuple[dict[str, Any], Any]]] = deque()
         self.handled = 0
-        self._unsent = 0  # results in ``sent``
-        self._dropped = 0  # results of the last "drop": the importer may still be writing them
+        self._unsent: Counter[tuple[str, str]] = Counter()  # results in ``sent``, per agent version
+        self._dropped: Counter[tuple[str, str]] = Counter()  # of the last "drop": the importer may be writing them
 
     def sent_batch(self, rows: list[dict[str, Any]], results: list[Any]) -> None:
         self.sent.append(list(zip(rows, results)))
-        self._unsent += len(results)
+        self._unsent.update((row["agent_id"], row["agent_version"]) for row in rows)
 
-    def unwritten(self) -> int:
-        """At most this many of the results sent may not be in the store yet."""
-        return self._unsent + self._dropped
+    def unwritten(self, group: tuple[str, str]) -> int:
+        """At most this many of the agent version's results sent may not be in the store yet."""
+        return self._unsent[group] + self._dropped[group]
 
     def serve(self) -> None:
         """Carry out the commands waiting (between two runs, or while idle)."""
@@ -80,9 +80,9 @@ class ChildWriter:
             self.handled += 1
             cmd = self.chan.recv()
             batches = [self.sent.popleft() for _ in range(cmd[1])]
-            n = sum(len(b) for b in batches)
-            self._unsent -= n
-            self._dropped = 0 if cmd[0] == "write" else n
+            done = Counter((row["agent_id"], row["agent_version"]) for b in batches for row, _ in b)
+            self._unsent -= done
+            self._dropped = Counter() if cmd[0] == "write" else done
             if cmd[0] != "write":
                 continue
             try:

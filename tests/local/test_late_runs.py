@@ -63,14 +63,24 @@ def test_the_store_and_the_results_not_written_give_one_stores_windows(tmp_path:
         part.close()
 
 
-def test_only_the_newest_results_are_kept(monkeypatch: Any) -> None:
+def test_the_newest_in_order_results_are_kept_and_late_ones_until_written(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(late_runs, "RECENT_RUNS", 3)
     recent = late_runs.Recent()
-    for i in (5, 1, 4, 2, 3):
+    for i in (1, 2, 3, 4, 5):
         recent.add(GROUP, (float(i), f"r{i}"), {"steps": float(i)}, True)
+    recent.add(GROUP, (2.5, "late"), {"steps": 2.5}, True)  # sent after r5: kept whatever comes in order
+    recent.add(GROUP, (6.0, "r6"), {"steps": 6.0}, True)
     recent.add(GROUP, (9.0, "none"), None, True)  # not part of the baselines: not kept
-    assert [e[0] for e in recent._runs[GROUP]] == [(3.0, "r3"), (4.0, "r4"), (5.0, "r5")]
-
+    store = open_store(tmp_path / "s.db")
+    try:
+        assert recent.windows(store.conn(), GROUP, None)["steps"] == [2.5, 4.0, 5.0, 6.0]
+        assert recent.windows(store.conn(), GROUP, (4.0, "r4"))["steps"] == [2.5]
+        with store.write() as conn:  # the late run written (the store's figures are its)
+            _insert(conn, [((2.5, "late"), True, {m: 7.0 for m in bl.METRICS})])
+        assert recent.windows(store.conn(), GROUP, None)["steps"] == [7.0, 4.0, 5.0, 6.0]  # in run-time order
+        assert recent._late[GROUP] == []  # seen written: not kept any more
+    finally:
+        store.close()
 
 def test_after_the_store_changed_elsewhere_the_detection_process_reads_it_again(tmp_path: Path) -> None:
     """An idle sweep of `local serve` re-evaluated or detected runs in-process (``StreamDetector.store_changed``):
