@@ -102,15 +102,16 @@ def run_metrics(state: RunState) -> dict[str, float | None]:
     }
 
 
-def _windows(
+def keyed_windows(
     conn: Any, agent_id: str, agent_version: str, *, exclude_run: str = "", before: tuple[float, str] | None = None,
     inclusive: bool = False,
-) -> dict[str, list[float]]:
-    """Per metric, the newest 50 values of clean runs (oldest first), each read from its partial index."""
-    out: dict[str, list[float]] = {}
+) -> dict[str, list[tuple[tuple[float, str], float]]]:
+    """Per metric, the newest 50 clean runs' ((run_time, run_id), value), oldest first, each read from its
+    partial index."""
+    out: dict[str, list[tuple[tuple[float, str], float]]] = {}
     for m in METRICS:
         sql = (
-            f"SELECT {m} FROM run_metrics WHERE agent_id=? AND agent_version=? AND clean=1 "  # noqa: S608
+            f"SELECT run_time, run_id, {m} FROM run_metrics WHERE agent_id=? AND agent_version=? AND clean=1 "  # noqa: S608
             f"AND {m} IS NOT NULL AND run_id != ? "
         )
         params: list[Any] = [agent_id, agent_version, exclude_run]
@@ -118,8 +119,23 @@ def _windows(
             sql += f"AND (run_time < ? OR (run_time = ? AND run_id {'<=' if inclusive else '<'} ?)) "
             params += [before[0], before[0], before[1]]
         sql += "ORDER BY run_time DESC, run_id DESC LIMIT ?"
-        out[m] = [float(r[0]) for r in conn.execute(sql, [*params, BASELINE_LOOKBACK]).fetchall()][::-1]
+        rows = conn.execute(sql, [*params, BASELINE_LOOKBACK]).fetchall()
+        out[m] = [((float(r[0]), r[1]), float(r[2])) for r in reversed(rows)]
     return out
+
+
+def _windows(
+    conn: Any, agent_id: str, agent_version: str, *, exclude_run: str = "", before: tuple[float, str] | None = None,
+    inclusive: bool = False,
+) -> dict[str, list[float]]:
+    """Per metric, the newest 50 values of clean runs (oldest first): ``keyed_windows``' values."""
+    keyed = keyed_windows(conn, agent_id, agent_version, exclude_run=exclude_run, before=before, inclusive=inclusive)
+    return {m: [v for _, v in rows] for m, rows in keyed.items()}
+
+
+def baselines_of(values: dict[str, list[float]], need: int = MIN_BASELINE_RUNS) -> dict[str, float | None]:
+    """P75 per metric of these windows (None below ``need`` samples)."""
+    return {m: (p75(v) if len(v) >= need else None) for m, v in values.items()}
 
 
 def baselines(
@@ -136,8 +152,7 @@ def baselines(
     ``before=(run_time, run_id)``: only runs that ended earlier (ties by run id), as of that run.
     """
     need = MIN_BASELINE_RUNS if min_runs is None else min_runs
-    values = _windows(conn, agent_id, agent_version, exclude_run=exclude_run, before=before)
-    return {m: (p75(v) if len(v) >= need else None) for m, v in values.items()}
+    return baselines_of(_windows(conn, agent_id, agent_version, exclude_run=exclude_run, before=before), need)
 
 
 def baseline_key(values: dict[str, float | None]) -> str:

@@ -201,7 +201,7 @@ class _Evaluator:
     def _late(self, row: dict[str, Any], events: list[dict[str, Any]], group: tuple[str, str], at: tuple[float, str]) -> Result:
         """A run before the group's tip (:mod:`dunetrace_cli.local.late_runs`): not at its tip, so the
         later runs whose baselines it joins are flagged when its result is written."""
-        base = late_runs.baselines_of(self.recent.windows(self.conn, group, at))
+        base = bl.baselines_of(self.recent.windows(self.conn, group, at))
         outcome = evaluate(self.conn, row, events, base, max_seq=row.get("_max_seq"), chain=row.get("_chain"))
         clean = not any(r[5] == 0 for r in outcome.rows)
         self.recent.add(group, at, outcome.metrics, clean)

@@ -62,23 +62,13 @@ class Recent:
         if late:
             self._late[group] = [e for e in late if e[0][1] not in stored]  # the store has the others
         out: dict[str, list[float]] = {}
-        for i, m in enumerate(bl.METRICS):
-            sql = (
-                f"SELECT run_time, run_id, {m} FROM run_metrics WHERE agent_id=? AND agent_version=? "  # noqa: S608
-                f"AND clean=1 AND {m} IS NOT NULL "
-            )
-            params: list[Any] = [*group]
-            if before is not None:
-                sql += "AND (run_time < ? OR (run_time = ? AND run_id < ?)) "
-                params += [before[0], before[0], before[1]]
-            sql += "ORDER BY run_time DESC, run_id DESC LIMIT ?"
-            found = {r[1]: ((float(r[0]), r[1]), float(r[2])) for r in conn.execute(sql, [*params, bl.BASELINE_LOOKBACK])}
+        for i, (m, rows) in enumerate(bl.keyed_windows(conn, *group, before=before).items()):
+            found = dict(rows)
             for at, clean, values in kept:
                 value = values[i]
                 if clean and value is not None and at[1] not in stored and (before is None or at < before):
-                    found[at[1]] = (at, float(value))
-            newest = sorted(found.values())[-bl.BASELINE_LOOKBACK :]
-            out[m] = [v for _, v in newest]
+                    found[at] = float(value)
+            out[m] = [found[at] for at in sorted(found)[-bl.BASELINE_LOOKBACK :]]
         return out
 
 
@@ -90,8 +80,3 @@ def _stored(conn: Any, run_ids: list[str]) -> set[str]:
         sql = f"SELECT run_id FROM run_metrics WHERE run_id IN ({','.join('?' * len(part))})"  # noqa: S608
         out.update(r[0] for r in conn.execute(sql, part))
     return out
-
-
-def baselines_of(windows: dict[str, list[float]]) -> dict[str, float | None]:
-    """``baselines.baselines`` of these windows."""
-    return {m: (bl.p75(v) if len(v) >= bl.MIN_BASELINE_RUNS else None) for m, v in windows.items()}

@@ -41,6 +41,11 @@ class SweepSummary:
     signals_found: int = 0  # new signal rows
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def runs_changed(self) -> int:
+        """Runs whose stored figures these detections wrote (every count but the signals and errors)."""
+        return self.runs_completed + self.runs_stalled + self.runs_redetected + self.runs_reevaluated
+
     def add(self, det: RunDetection) -> None:
         if det.reevaluated:
             self.runs_reevaluated += 1 if det.changed else 0

@@ -403,9 +403,9 @@ class IngestWorker:
             self._next_sweep = t + self.poll_s
             # re-evaluations (and anything due the stream did not take), in-process, nothing in flight
             found = self.stream.found
-            before = (found.runs_completed, found.runs_stalled, found.runs_redetected, found.runs_reevaluated)
+            before = found.runs_changed
             detect.sweep(self.store, stall_seconds=None, cache=self.stream.cache, summary=found, max_runs=SWEEP_RUNS)
-            if (found.runs_completed, found.runs_stalled, found.runs_redetected, found.runs_reevaluated) != before:
+            if found.runs_changed != before:
                 self.stream.store_changed()
             self._report()
 

@@ -55,7 +55,7 @@ def test_the_store_and_the_results_not_written_give_one_stores_windows(tmp_path:
             assert got == want, before
         assert any(len(v) == bl.BASELINE_LOOKBACK for v in want.values())  # the 50-run window is full
         full = recent.windows(conn_p, GROUP, None)
-        assert late_runs.baselines_of(full) == bl.baselines(conn_w, *GROUP)
+        assert bl.baselines_of(full) == bl.baselines(conn_w, *GROUP)
         recent.forget(GROUP)
         assert recent.windows(conn_p, GROUP, None) == bl._windows(conn_p, *GROUP)  # the store's alone
     finally:
