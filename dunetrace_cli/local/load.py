@@ -47,7 +47,8 @@ FILE_CHECKPOINT_PAGES = 64_000
 #: Batches parsed ahead at most while the detection process writes its results (the store is its then):
 #: about what its write of ``RECORD_EVERY`` runs' results takes to parse.
 PARSE_AHEAD = 3
-#: The cyclic GC's thresholds while a file is imported (Python's default: 700, 10, 10); see _few_collections.
+#: The cyclic GC's thresholds while a file is imported or `local serve` runs (Python's default: 700, 10,
+#: 10); see few_collections.
 IMPORT_GC_THRESHOLD = (50_000, 20, 100)
 
 
@@ -105,7 +106,7 @@ def ingest_sources(
     """
     started = time.monotonic()
     summary = IngestSummary(db=str(store.path))
-    with bulk_writes(store), _few_collections():
+    with bulk_writes(store), few_collections():
         _ingest(store, specs, summary, report=report, progress=progress, finalize_stalled=finalize_stalled,
                 stall_seconds=stall_seconds, commit_every=commit_every, detect_process=detect_process)  # fmt: skip
     summary.seconds = round(time.monotonic() - started, 3)
@@ -113,11 +114,13 @@ def ingest_sources(
 
 
 @contextmanager
-def _few_collections() -> Iterator[None]:
-    """The cyclic GC runs rarely while a file is imported (``IMPORT_GC_THRESHOLD``), as in the detection
-    process. The import allocates a batch of short-lived objects at a time and next to no cycles (229
-    objects collected in a million-event import), while every collection scans its bookkeeping, which grows
-    with the input: by default 5,660 young and 46 full collections at 1M events, about 1.6 CPU s."""
+def few_collections() -> Iterator[None]:
+    """The cyclic GC runs rarely while a file is imported or `local serve` runs (``IMPORT_GC_THRESHOLD``),
+    as in the detection process. The import allocates a batch of short-lived objects at a time and next to
+    no cycles (229 objects collected in a million-event import), while every collection scans its
+    bookkeeping, which grows with the input: by default 5,660 young and 46 full collections at 1M events,
+    about 1.6 CPU s. The server's is the same work plus the requests' (and up to ``MAX_QUEUED_EVENTS``
+    parsed events waiting for their commit): 4-5 of its CPU s at 1M events by default."""
     old = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:

@@ -46,6 +46,7 @@ from dunetrace_cli.local.ingest import (
     write_events,
 )
 from dunetrace_cli.local.intake import IntakeInUse, IntakeLog, intake_path
+from dunetrace_cli.local.load import few_collections
 from dunetrace_cli.local.store import Store, open_store
 from dunetrace_cli.local.store_errors import OnceLog
 from dunetrace_cli.local.worker import IngestWorker
@@ -400,7 +401,8 @@ def serve(
 
     worker.start_detection()  # before any other thread, so the detection process forks
     try:
-        asyncio.run(main())
+        with few_collections():
+            asyncio.run(main())
     except KeyboardInterrupt:  # pragma: no cover - a signal before the loop installed its handler
         pass
     except SystemExit as exc:  # uvicorn exits on a startup failure

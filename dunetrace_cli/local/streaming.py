@@ -67,6 +67,7 @@ class StreamDetector:
         self.buffers: dict[str, list[Event]] = {}  # open runs' events, in arrival order
         self.buffered = 0
         self.waiting: dict[str, float] = {}  # ready runs -> their run time
+        self.groups: dict[str, tuple[str, str]] = {}  # of the waiting runs (and some that waited): agent version
         self.event_counts: dict[str, int] = {}  # run -> its stored events (after the last write)
         self.taken: set[tuple[str, str]] = set()  # agent versions this process detects (not the child)
         self.sent_tip: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest run sent
@@ -103,6 +104,11 @@ class StreamDetector:
                 self.buffered += len(evs)
         for run_id in outcome.ready_runs:
             self.waiting[run_id] = outcome.run_times.get(run_id) or 0.0
+        for run_id, group in outcome.groups.items():  # (a late run.started may name another version)
+            if run_id in self.waiting:
+                self.groups[run_id] = group
+        if len(self.groups) > 2 * len(self.waiting) + 1_000:  # (forgotten in bulk: cheap per run)
+            self.groups = {r: g for r, g in self.groups.items() if r in self.waiting}
         self.due(watermark)
         if self.buffered > MAX_BUFFERED:  # runs that never finish: forget their events, detection re-reads them
             self.buffers.clear()
@@ -158,6 +164,7 @@ class StreamDetector:
             if group in returning:  # it waits for its agent version to go back to the child
                 if kind == "ready":
                     self.waiting[run_id] = at[0]
+                    self.groups[run_id] = group
                 continue  # (a stalled run is found again)
             if group not in self.sent_tip or at > self.sent_tip[group]:
                 self.sent_tip[group] = at

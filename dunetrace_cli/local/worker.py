@@ -419,7 +419,7 @@ class IngestWorker:
         return due_runs(
             self.store.conn(), waiting=self.stream.waiting, ready_since=self._ready_since,
             inflight=proc.inflight_ids if proc is not None else set(), queued=queued, wall=self.now(),
-            stall_seconds=self.stall_seconds, reorder_s=REORDER_S, hold_factor=HOLD_FACTOR,
+            stall_seconds=self.stall_seconds, reorder_s=REORDER_S, hold_factor=HOLD_FACTOR, groups=self.stream.groups,
         )  # fmt: skip
 
     def _report(self) -> None:

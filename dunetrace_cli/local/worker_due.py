@@ -14,6 +14,7 @@ from dunetrace_cli.local.sweep import RUN_TIME_SQL
 def due_runs(
     conn: Any, *, waiting: dict[str, float], ready_since: dict[str, float], inflight: set[str], wall: float,
     stall_seconds: float, reorder_s: float, hold_factor: float, queued: frozenset[str] | set[str] = frozenset(),
+    groups: dict[str, tuple[str, str]] | None = None,
 ) -> list[tuple[float, str, str]]:  # fmt: skip
     """The runs due now, as (run time, run_id, "stalled" / "ready"); the ready ones taken out of ``waiting``
     (completed runs -> their run time) and ``ready_since`` (-> when each became ready, monotonic). A run
@@ -24,7 +25,8 @@ def due_runs(
     ``hold_factor`` stall timeouts after it became ready. A stalled run waits while a completed run of its
     agent version with an earlier run time is not due yet (it became ready in the same commit, say): both
     go in run-time order, so the detection process never gets an earlier run after a later one of the same
-    agent version (it would hand that agent version back to this process for good)."""
+    agent version (it would hand that agent version back to this process for good). ``groups``: the
+    waiting runs' agent versions as far as the caller knows them (the rest are read)."""
     where, params = stalled_where(wall - stall_seconds, wall - stall_seconds)
     sql = f"SELECT run_id, agent_id, agent_version, {RUN_TIME_SQL} FROM runs WHERE {where}"  # noqa: S608
     stalled = {rid: ((agent, version), float(at)) for rid, agent, version, at in conn.execute(sql, params)
@@ -42,7 +44,10 @@ def due_runs(
         key, at_run = (agent, version), (float(at), rid)
         if key not in earliest or at_run < earliest[key]:
             earliest[key] = at_run
-    groups = _groups(conn, list(waiting))
+    known = groups or {}
+    groups = {rid: known[rid] for rid in waiting if rid in known}
+    if len(groups) < len(waiting):
+        groups.update(_groups(conn, [rid for rid in waiting if rid not in groups]))
     t = time.monotonic()
     settled, limit = t - min(reorder_s, stall_seconds), t - hold_factor * stall_seconds
     cut: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest settled run

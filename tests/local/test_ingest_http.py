@@ -184,3 +184,24 @@ async def test_escaped_and_raw_text_store_the_same_and_a_lone_surrogate_is_repla
     rows = dict(store.conn().execute("SELECT run_id, input_text FROM runs"))
     assert rows["plain"] == rows["escaped"] == "hi \U0001f600"
     assert rows["lone"] == "hi ?"  # the full path scrubs it, as before
+
+
+def test_the_gc_runs_rarely_while_local_serve_serves_and_as_before_after(tmp_path, monkeypatch) -> None:
+    import asyncio
+    import gc
+
+    from dunetrace_cli.local import server
+    from dunetrace_cli.local.load import IMPORT_GC_THRESHOLD
+
+    during: list[tuple[int, ...]] = []
+
+    def run(main):  # the servers' loop, as `serve` runs it: what the GC is set to meanwhile
+        main.close()
+        during.append(gc.get_threshold())
+
+    before = gc.get_threshold()
+    assert before != IMPORT_GC_THRESHOLD
+    monkeypatch.setattr(asyncio, "run", run)
+    server.serve(tmp_path / "s.db", ingest_port=0, api_port=0)
+    assert during == [IMPORT_GC_THRESHOLD]
+    assert gc.get_threshold() == before

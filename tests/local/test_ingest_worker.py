@@ -425,3 +425,29 @@ async def test_a_replayed_record_that_no_longer_validates_is_skipped_and_the_res
     assert _count(store, "SELECT COUNT(DISTINCT run_id) FROM events") == 1
     assert _count(store, "SELECT COUNT(*) FROM events WHERE run_id='after'") == len(clean_run("after"))
     assert _records(db_file) == 0
+
+
+async def test_the_waiting_runs_agent_versions_come_from_their_writes_not_from_a_query_each_decision(
+    store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dunetrace_cli.local import worker_due
+
+    queried: list[list[str]] = []
+    real = worker_due._groups
+    monkeypatch.setattr(worker_due, "_groups", lambda conn, ids: queried.append(ids) or real(conn, ids))
+    monkeypatch.setattr(worker_mod, "REORDER_S", 30.0)  # they stay waiting
+    with running(store, stall_seconds=60) as w:
+        start = clean_run("late-start", 1000.0, agent_version="v2")[0]
+        await w.submit([normalize_event(e) for e in clean_run("late-start", 1000.0)[1:]])  # its run.started: later
+        await w.submit([normalize_event(e) for e in clean_run("b", 2000.0)])
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        assert set(w.stream.waiting) == {"late-start", "b"}
+        assert w.stream.groups["late-start"] == ("agent-a", "v1")
+        await w.submit([normalize_event(start)])  # its run.started names another version: the run's
+        await asyncio.sleep(0.01)
+        w.tick(decide=True)
+        assert w.stream.groups == {"late-start": ("agent-a", "v2"), "b": ("agent-a", "v1")}
+        row = store.conn().execute("SELECT agent_version FROM runs WHERE run_id='late-start'").fetchone()
+        assert row[0] == "v2"
+    assert queried == []

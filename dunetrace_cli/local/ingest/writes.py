@@ -192,6 +192,7 @@ class WriteOutcome:
     event_counts: dict[str, int] = field(default_factory=dict)  # run -> its stored events after the batch
     new_events: dict[str, list[Event]] = field(default_factory=dict)  # run -> the events this batch added
     run_times: dict[str, float] = field(default_factory=dict)  # run -> its end so far by its events
+    groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # run -> (agent_id, agent_version)
 
 
 def write_events(
@@ -243,6 +244,7 @@ def write_events(
             else:
                 updates.append([acc.r[c] for c in _RUN_MUTABLE] + [run_id])
             out.runs.add(run_id)
+            out.groups[run_id] = (acc.r["agent_id"], acc.r["agent_version"])
             out.event_counts[run_id] = acc.r["event_count"]
             out.run_times[run_id] = acc.r["completed_at"] if acc.r["completed_at"] is not None else acc.r["last_event_at"]
             if acc.r["needs_detection"]:
