@@ -48,7 +48,7 @@ from dunetrace_cli.local.intake import IntakeLog
 from dunetrace_cli.local.load import BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES
 from dunetrace_cli.local.store import Store
 from dunetrace_cli.local.store_errors import OnceLog
-from dunetrace_cli.local.streaming import StreamDetector
+from dunetrace_cli.local.streaming import RECORD_EVERY, StreamDetector
 from dunetrace_cli.local.sweep import TXN_RUNS, SweepSummary
 from dunetrace_cli.local.worker_due import due_runs
 
@@ -77,8 +77,9 @@ MAX_QUEUED_EVENTS = 20_000
 #: ``RESULTS_EVERY_S`` after the first of them, or when nothing is in flight (the writer meanwhile leaves the
 #: store to it and the batches queue up: the next commit takes them all): the writer's core is the busier
 #: one then. Once no batch came for ``IDLE_S`` the writer writes them itself: the detection process is the
-#: busier one then.
-SERVE_RECORD_EVERY = 500
+#: busier one then. As many runs as `local ingest` hands over at once: fewer, larger writes cost both
+#: processes less (one SDK client at 1M events: 2-3 s sooner analysed than with 500, in two pairs of runs).
+SERVE_RECORD_EVERY = RECORD_EVERY
 RESULTS_EVERY_S = 0.5
 IDLE_S = 0.1
 #: Events per transaction when the intake log's leftovers are replayed at start.
