@@ -22,6 +22,8 @@ stall timeout by its own clock).
   (each client sends them until they are delivered). **HTTP floor**: the same clients against a bare server of
   the same stack (uvicorn + starlette, each body parsed and validated as `local serve` does, 202, nothing
   stored): its time to the last 202, plus the stall wait, is the least the HTTP route can take here.
+  JSONL runs again after the HTTP runs: this machine's speed drifts by 10-20% over minutes, so each HTTP
+  rate is compared with the mean of the JSONL rates before and after it (both rows shown).
 * **signals**: live signals stored through each route, which must be equal.
 * **reads at 1M**: in-process ASGI exactly as ``DUNETRACE_API_URL=local:PATH`` sends them, median wall
   and CPU time of 20 warm calls next to the targets (30 ms; 5 ms for a run prefix), an ambiguous prefix
@@ -335,6 +337,41 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
             **counts(db)}
 
 
+def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, floors: bool) -> list[list[object]]:
+    """The route rows: JSONL (``first``, at ``rate``), HTTP x1 and x4 (and their floors), then JSONL again.
+    The machine's speed drifts by 10-20% over minutes here, so each HTTP row is compared with the mean rate
+    of the JSONL runs before and after the HTTP runs (both shown)."""
+    cases = [(k, http_case(src, n, k, work), http_floor_case(src, k, work) if floors else None) for k in (1, 4)]
+    out, rss, _ = run_measured(
+        [PY, "-m", "dunetrace_cli", "local", "ingest", str(src), "--db", str(work / f"jsonl-again-{n}.db"), "--json"], 7200
+    )  # fmt: skip
+    s = json.loads(out)
+    again, c = n / s["seconds"], counts(work / f"jsonl-again-{n}.db")
+    jsonl_rate = (rate + again) / 2
+    rows = [first, ["JSONL again, after the HTTP runs", f"{n:,}", f"{again:,.0f}", "-", "-", "-", f"{s['seconds']:.1f}",
+                    f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
+                    f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]]  # fmt: skip
+    for clients, h, f in cases:
+        busy = h["done_s"] - HTTP_STALL_S  # the live rule's wait after the last event is not work
+        rows.append([
+            f"HTTP, HttpBatchingEmitter x{clients}", f"{n:,}", f"{n / h['done_s']:,.0f}",
+            f"{n / h['done_s'] / jsonl_rate:.2f}", f"{n / busy:,.0f}", f"{n / busy / jsonl_rate:.2f}",
+            f"{h['accepted_s']:.1f} / {h['done_s']:.1f}", f"{h['runs']:,}", f"{h['signals']:,}",
+            f"{h['rss_kb'] / 1024:.0f}", f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}",
+            f"{h['again']:,}",
+        ])  # fmt: skip
+        if f is None:
+            continue
+        best = f["accepted_s"] + HTTP_STALL_S  # the least any server could take to "analysed" here
+        rows.append([
+            f"HTTP floor x{clients}: same clients, bare server (no store)", f"{n:,}",
+            f"{n / best:,.0f}", f"{n / best / jsonl_rate:.2f}", f"{n / f['accepted_s']:,.0f}",
+            f"{n / f['accepted_s'] / jsonl_rate:.2f}", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
+            f"{f['client_cpu']:.1f} / {f['server_cpu']:.1f} / -", "-",
+        ])  # fmt: skip
+    return rows
+
+
 # ── reads ─────────────────────────────────────────────────────────────────────────────────────
 READ_TARGETS = {"agents": 30.0, "insights": 30.0, "health-score": 30.0, "token-stats": 30.0,
                 "run by 12-char prefix": 5.0}  # fmt: skip
@@ -475,30 +512,10 @@ def main() -> None:
                 f"{c['runs']:,}", f"{c['signals']:,}", s["runs_reevaluated"], f"{frss / 1024:.0f}", f"{rss / 1024:.0f}",
             ])  # fmt: skip
             if n == http_n:
-                route_rows.append(["JSONL (`local ingest`)", f"{n:,}", f"{rate:,.0f}", "-", "-", "-",
-                                   f"{s['seconds']:.1f}", f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
-                                   f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"])  # fmt: skip
-                jsonl_rate = rate
-                for clients in (1, 4):
-                    h = http_case(src, n, clients, work)
-                    busy = h["done_s"] - HTTP_STALL_S  # the live rule's wait after the last event is not work
-                    route_rows.append([
-                        f"HTTP, HttpBatchingEmitter x{clients}", f"{n:,}", f"{n / h['done_s']:,.0f}",
-                        f"{n / h['done_s'] / jsonl_rate:.2f}", f"{n / busy:,.0f}", f"{n / busy / jsonl_rate:.2f}",
-                        f"{h['accepted_s']:.1f} / {h['done_s']:.1f}", f"{h['runs']:,}", f"{h['signals']:,}",
-                        f"{h['rss_kb'] / 1024:.0f}",
-                        f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}", f"{h['again']:,}",
-                    ])  # fmt: skip
-                    if args.routes:
-                        continue
-                    f = http_floor_case(src, clients, work)
-                    best = f["accepted_s"] + HTTP_STALL_S  # the least any server could take to "analysed" here
-                    route_rows.append([
-                        f"HTTP floor x{clients}: same clients, bare server (no store)", f"{n:,}",
-                        f"{n / best:,.0f}", f"{n / best / jsonl_rate:.2f}", f"{n / f['accepted_s']:,.0f}",
-                        f"{n / f['accepted_s'] / jsonl_rate:.2f}", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
-                        f"{f['client_cpu']:.1f} / {f['server_cpu']:.1f} / -", "-",
-                    ])  # fmt: skip
+                first = ["JSONL (`local ingest`)", f"{n:,}", f"{rate:,.0f}", "-", "-", "-", f"{s['seconds']:.1f}",
+                         f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
+                         f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]  # fmt: skip
+                route_rows += routes(src, n, work, first, rate, floors=not args.routes)
             if n == sizes[-1] and not args.routes:
                 read_rows = asyncio.run(reads(db))
             for p in work.glob(f"*{n}*"):
@@ -524,7 +541,7 @@ def main() -> None:
     print_table(
         "The three routes, same events (HTTP until every run is analysed, stalled ones included; the runs "
         f"left open are stalled {HTTP_STALL_S} s after their last event, as the live rule says, so the next "
-        "two columns leave that wait out)",
+        "two columns leave that wait out; x JSONL: of the mean rate of the two JSONL runs, before and after)",
         ["route", "events", "ev/s", "x JSONL", f"ev/s less the {HTTP_STALL_S} s stall wait", "x JSONL",
          "s: all 202s / analysed", "runs", "live signals", "peak RSS MiB",
          "CPU s: SDK clients / writer / detection", "batches sent again"],
