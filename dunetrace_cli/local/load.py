@@ -120,7 +120,7 @@ def few_collections() -> Iterator[None]:
     no cycles (229 objects collected in a million-event import), while every collection scans its
     bookkeeping, which grows with the input: by default 5,660 young and 46 full collections at 1M events,
     about 1.6 CPU s. The server's is the same work plus the requests' (and up to ``MAX_QUEUED_EVENTS``
-    parsed events waiting for their commit): 4-5 of its CPU s at 1M events by default."""
+    parsed events waiting for their commit): 4-9 of its CPU s at 1M events by default."""
     old = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:

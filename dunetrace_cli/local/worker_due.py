@@ -45,21 +45,21 @@ def due_runs(
         if key not in earliest or at_run < earliest[key]:
             earliest[key] = at_run
     known = groups or {}
-    groups = {rid: known[rid] for rid in waiting if rid in known}
-    if len(groups) < len(waiting):
-        groups.update(_groups(conn, [rid for rid in waiting if rid not in groups]))
+    group_of = {rid: known[rid] for rid in waiting if rid in known}
+    if len(group_of) < len(waiting):
+        group_of.update(_groups(conn, [rid for rid in waiting if rid not in group_of]))
     t = time.monotonic()
     settled, limit = t - min(reorder_s, stall_seconds), t - hold_factor * stall_seconds
     cut: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest settled run
     for rid, at in waiting.items():
         if ready_since.get(rid, 0.0) <= settled:
-            key = groups.get(rid, ("", ""))
+            key = group_of.get(rid, ("", ""))
             if key not in cut or (at, rid) > cut[key]:
                 cut[key] = (at, rid)
     timed: list[tuple[float, str, str]] = []
     kept: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its earliest ready run not due yet
     for rid, at in list(waiting.items()):
-        key = groups.get(rid, ("", ""))
+        key = group_of.get(rid, ("", ""))
         if ready_since.get(rid, 0.0) > limit:
             last = cut.get(key)
             first_open = earliest.get(key)
