@@ -102,11 +102,9 @@ class StreamDetector:
             for run_id, evs in outcome.new_events.items():
                 self.buffers.setdefault(run_id, []).extend(evs)
                 self.buffered += len(evs)
-        for run_id in outcome.ready_runs:
+        for run_id in outcome.ready_runs:  # (a waiting run written again is ready again: its version refreshed)
             self.waiting[run_id] = outcome.run_times.get(run_id) or 0.0
-        for run_id, group in outcome.groups.items():  # (a late run.started may name another version)
-            if run_id in self.waiting:
-                self.groups[run_id] = group
+            self.groups[run_id] = outcome.groups[run_id]
         if len(self.groups) > 2 * len(self.waiting) + 1_000:  # (forgotten in bulk: cheap per run)
             self.groups = {r: g for r, g in self.groups.items() if r in self.waiting}
         self.due(watermark)

@@ -44,10 +44,10 @@ def due_runs(
         key, at_run = (agent, version), (float(at), rid)
         if key not in earliest or at_run < earliest[key]:
             earliest[key] = at_run
-    known = groups or {}
-    group_of = {rid: known[rid] for rid in waiting if rid in known}
-    if len(group_of) < len(waiting):
-        group_of.update(_groups(conn, [rid for rid in waiting if rid not in group_of]))
+    group_of = groups or {}
+    missing = [rid for rid in waiting if rid not in group_of]
+    if missing:
+        group_of = {**group_of, **_groups(conn, missing)}
     t = time.monotonic()
     settled, limit = t - min(reorder_s, stall_seconds), t - hold_factor * stall_seconds
     cut: dict[tuple[str, str], tuple[float, str]] = {}  # agent version -> its newest settled run
