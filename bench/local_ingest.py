@@ -337,6 +337,12 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
             **counts(db)}
 
 
+def jsonl_row(label: str, n: int, seconds: float, c: dict[str, int], rss_kb: int) -> list[object]:
+    """A JSONL route row: the last ``run_measured``'s CPU (``CPU``), its store's counts ``c``."""
+    return [label, f"{n:,}", f"{n / seconds:,.0f}", "-", "-", "-", f"{seconds:.1f}", f"{c['runs']:,}",
+            f"{c['signals']:,}", f"{rss_kb / 1024:.0f}", f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]  # fmt: skip
+
+
 def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, floors: bool) -> list[list[object]]:
     """The route rows: JSONL (``first``, at ``rate``), HTTP x1 and x4 (and their floors), then JSONL again.
     The machine's speed drifts by 10-20% over minutes here, so each HTTP row is compared with the mean rate
@@ -348,9 +354,7 @@ def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, f
     s = json.loads(out)
     again, c = n / s["seconds"], counts(work / f"jsonl-again-{n}.db")
     jsonl_rate = (rate + again) / 2
-    rows = [first, ["JSONL again, after the HTTP runs", f"{n:,}", f"{again:,.0f}", "-", "-", "-", f"{s['seconds']:.1f}",
-                    f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
-                    f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]]  # fmt: skip
+    rows = [first, jsonl_row("JSONL again, after the HTTP runs", n, s["seconds"], c, rss)]
     for clients, h, f in cases:
         busy = h["done_s"] - HTTP_STALL_S  # the live rule's wait after the last event is not work
         rows.append([
@@ -512,9 +516,7 @@ def main() -> None:
                 f"{c['runs']:,}", f"{c['signals']:,}", s["runs_reevaluated"], f"{frss / 1024:.0f}", f"{rss / 1024:.0f}",
             ])  # fmt: skip
             if n == http_n:
-                first = ["JSONL (`local ingest`)", f"{n:,}", f"{rate:,.0f}", "-", "-", "-", f"{s['seconds']:.1f}",
-                         f"{c['runs']:,}", f"{c['signals']:,}", f"{rss / 1024:.0f}",
-                         f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]  # fmt: skip
+                first = jsonl_row("JSONL (`local ingest`)", n, s["seconds"], c, rss)
                 route_rows += routes(src, n, work, first, rate, floors=not args.routes)
             if n == sizes[-1] and not args.routes:
                 read_rows = asyncio.run(reads(db))
