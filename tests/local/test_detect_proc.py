@@ -192,19 +192,26 @@ def test_a_late_run_leaves_its_agent_version_with_the_detection_process(
     events = [e for c in clones[:4] for e in c if e["run_id"] != late_run] + late + [e for c in clones[4:] for e in c]
     src = _file(tmp_path / "all.jsonl", events)
     one = _ingest(tmp_path / "one.db", [src], proc=False)
-    results: list[tuple[str, bool]] = []  # (run_id, evaluated by the child) of the agent's runs, in order
+    results: list[tuple[str, bool]] = []  # (run_id, the child's result written) of the agent's runs, in order
     original = load.StreamDetector._record
 
     def record(self: Any, held: list[Any], **kw: Any) -> None:
-        results.extend((job[0]["run_id"], child and res is not None) for job, child, res in held
+        taken = {g for g in self.taken if g[0] == agent}
+        results.extend((job[0]["run_id"], child and res is not None and not taken) for job, child, res in held
                        if job[0]["agent_id"] == agent)  # fmt: skip
         original(self, held, **kw)
 
     monkeypatch.setattr(load, "RECORD_EVERY", 5)
     monkeypatch.setattr(load.StreamDetector, "_childs", lambda self, held: False)  # every result through _record
     monkeypatch.setattr(load.StreamDetector, "_record", record)
-    if child == "slow":
-        collect = detect_proc.DetectionProcess.collect
+    collect = detect_proc.DetectionProcess.collect
+    if child == "keeps-up":  # every batch back before the next is sent, however loaded the machine
+
+        def keeping_up(self: detect_proc.DetectionProcess, *, block: bool) -> list[Any]:
+            return collect(self, block=True)
+
+        monkeypatch.setattr(detect_proc.DetectionProcess, "collect", keeping_up)
+    else:
 
         def lagging(self: detect_proc.DetectionProcess, *, block: bool) -> list[Any]:
             if block:
