@@ -339,14 +339,18 @@ def http_case(src: Path, n: int, clients: int, work: Path) -> dict[str, float]:
 
 def jsonl_row(label: str, n: int, seconds: float, c: dict[str, int], rss_kb: int) -> list[object]:
     """A JSONL route row: the last ``run_measured``'s CPU (``CPU``), its store's counts ``c``."""
-    return [label, f"{n:,}", f"{n / seconds:,.0f}", "-", "-", "-", f"{seconds:.1f}", f"{c['runs']:,}",
+    return [label, f"{n:,}", f"{n / seconds:,.0f}", "-", "-", "-", "-", f"{seconds:.1f}", f"{c['runs']:,}",
             f"{c['signals']:,}", f"{rss_kb / 1024:.0f}", f"- / {CPU['main']:.1f} / {CPU['helper']:.1f}", "-"]  # fmt: skip
 
 
-def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, floors: bool) -> list[list[object]]:
-    """The route rows: JSONL (``first``, at ``rate``), HTTP x1 and x4 (and their floors), then JSONL again.
-    The machine's speed drifts by 10-20% over minutes here, so each HTTP row is compared with the mean rate
-    of the JSONL runs before and after the HTTP runs (both shown)."""
+def routes(
+    src: Path, n: int, work: Path, first: list[object], rate: float, first_cpu: float, *, floors: bool
+) -> list[list[object]]:
+    """The route rows: JSONL (``first``, at ``rate``, taking ``first_cpu`` CPU seconds), HTTP x1 and x4 (and
+    their floors), then JSONL again. The machine's speed drifts by 10-20% over minutes here, so each HTTP row
+    is compared with the mean rate of the JSONL runs before and after the HTTP runs (both shown), and by CPU:
+    the JSONL runs' mean CPU seconds over the HTTP run's (SDK clients, server, detection), what its rate
+    would be next to JSONL's if both kept the cores as busy (every route here is CPU-bound on two cores)."""
     cases = [(k, http_case(src, n, k, work), http_floor_case(src, k, work) if floors else None) for k in (1, 4)]
     out, rss, _ = run_measured(
         [PY, "-m", "dunetrace_cli", "local", "ingest", str(src), "--db", str(work / f"jsonl-again-{n}.db"), "--json"], 7200
@@ -354,15 +358,17 @@ def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, f
     s = json.loads(out)
     again, c = n / s["seconds"], counts(work / f"jsonl-again-{n}.db")
     jsonl_rate = (rate + again) / 2
+    jsonl_cpu = (first_cpu + CPU["main"] + CPU["helper"]) / 2
     rows = [first, jsonl_row("JSONL again, after the HTTP runs", n, s["seconds"], c, rss)]
     for clients, h, f in cases:
         busy = h["done_s"] - HTTP_STALL_S  # the live rule's wait after the last event is not work
+        cpu = h["client_cpu"] + h["cpu"][0] + h["cpu"][1]
         rows.append([
             f"HTTP, HttpBatchingEmitter x{clients}", f"{n:,}", f"{n / h['done_s']:,.0f}",
             f"{n / h['done_s'] / jsonl_rate:.2f}", f"{n / busy:,.0f}", f"{n / busy / jsonl_rate:.2f}",
-            f"{h['accepted_s']:.1f} / {h['done_s']:.1f}", f"{h['runs']:,}", f"{h['signals']:,}",
-            f"{h['rss_kb'] / 1024:.0f}", f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}",
-            f"{h['again']:,}",
+            f"{jsonl_cpu / cpu:.2f}", f"{h['accepted_s']:.1f} / {h['done_s']:.1f}", f"{h['runs']:,}",
+            f"{h['signals']:,}", f"{h['rss_kb'] / 1024:.0f}",
+            f"{h['client_cpu']:.1f} / {h['cpu'][0]:.1f} / {h['cpu'][1]:.1f}", f"{h['again']:,}",
         ])  # fmt: skip
         if f is None:
             continue
@@ -370,7 +376,7 @@ def routes(src: Path, n: int, work: Path, first: list[object], rate: float, *, f
         rows.append([
             f"HTTP floor x{clients}: same clients, bare server (no store)", f"{n:,}",
             f"{n / best:,.0f}", f"{n / best / jsonl_rate:.2f}", f"{n / f['accepted_s']:,.0f}",
-            f"{n / f['accepted_s'] / jsonl_rate:.2f}", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
+            f"{n / f['accepted_s'] / jsonl_rate:.2f}", "-", f"{f['accepted_s']:.1f} / -", "-", "-", "-",
             f"{f['client_cpu']:.1f} / {f['server_cpu']:.1f} / -", "-",
         ])  # fmt: skip
     return rows
@@ -517,7 +523,7 @@ def main() -> None:
             ])  # fmt: skip
             if n == http_n:
                 first = jsonl_row("JSONL (`local ingest`)", n, s["seconds"], c, rss)
-                route_rows += routes(src, n, work, first, rate, floors=not args.routes)
+                route_rows += routes(src, n, work, first, rate, CPU["main"] + CPU["helper"], floors=not args.routes)
             if n == sizes[-1] and not args.routes:
                 read_rows = asyncio.run(reads(db))
             for p in work.glob(f"*{n}*"):
@@ -543,8 +549,9 @@ def main() -> None:
     print_table(
         "The three routes, same events (HTTP until every run is analysed, stalled ones included; the runs "
         f"left open are stalled {HTTP_STALL_S} s after their last event, as the live rule says, so the next "
-        "two columns leave that wait out; x JSONL: of the mean rate of the two JSONL runs, before and after)",
-        ["route", "events", "ev/s", "x JSONL", f"ev/s less the {HTTP_STALL_S} s stall wait", "x JSONL",
+        "two columns leave that wait out; x JSONL: of the mean rate of the two JSONL runs, before and after; "
+        "by CPU: the JSONL runs' mean CPU seconds over the route's, its x JSONL if both kept the cores as busy)",
+        ["route", "events", "ev/s", "x JSONL", f"ev/s less the {HTTP_STALL_S} s stall wait", "x JSONL", "by CPU",
          "s: all 202s / analysed", "runs", "live signals", "peak RSS MiB",
          "CPU s: SDK clients / writer / detection", "batches sent again"],
         route_rows,
