@@ -196,9 +196,10 @@ def test_a_late_run_leaves_its_agent_version_with_the_detection_process(
     original = load.StreamDetector._record
 
     def record(self: Any, held: list[Any], **kw: Any) -> None:
-        taken = {g for g in self.taken if g[0] == agent}
-        results.extend((job[0]["run_id"], child and res is not None and not taken) for job, child, res in held
-                       if job[0]["agent_id"] == agent)  # fmt: skip
+        taken = set(self.taken)  # as the batch came (detecting one here takes its version)
+        results.extend((job[0]["run_id"], child and res is not None
+                        and (job[0]["agent_id"], job[0]["agent_version"]) not in taken)
+                       for job, child, res in held if job[0]["agent_id"] == agent)  # fmt: skip
         original(self, held, **kw)
 
     monkeypatch.setattr(load, "RECORD_EVERY", 5)
